@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Sets up a Debian 12 machine for wms and builds it. Idempotent: safe to rerun.
+#   scripts/setup.sh            install packages (sudo when not root), configure, build
+#   WMS_SETUP_NO_INSTALL=1 ...  skip the package step (already installed)
+#   WMS_BUILD_DIR=DIR ...       build directory (default: build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake ninja-build ccache pkg-config git clang-format
+  # libraries (DESIGN.md: Debian packages only)
+  libtorch-dev libopencv-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev
+  libgit2-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libspdlog-dev
+  libfmt-dev libcpp-httplib-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # a real BLAS behind libblas.so.3 (DESIGN.md: BLAS)
+  libopenblas0-pthread
+  # interop tests and the PyTorch peer benchmarks
+  python3-torch python3-numpy python3-opencv python3-pil
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${WMS_SETUP_NO_INSTALL:-0}" != 1 ] && [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+BUILD_DIR="${WMS_BUILD_DIR:-build}"
+if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+fi
+cmake --build "$BUILD_DIR" --parallel "$(nproc)"
+echo "setup: built $BUILD_DIR/wms"

@@ -1,0 +1,70 @@
+// wms: continuous training of a water-meter segmentation model. See README.md.
+#include <cstdio>
+#include <cstdlib>
+
+#include "cli/command.hpp"
+#include "wms/util/error.hpp"
+#include "wms/version.hpp"
+
+namespace wms::cli {
+
+void add_common_options(CLI::App& app, Globals& g, bool json, bool threads) {
+  app.add_option("--workspace,-w", g.workspace, "workspace folder (default: current folder)")
+      ->envname("WMS_WORKSPACE");
+  if (json) app.add_flag("--json", g.json, "print the result as JSON on stdout");
+  if (threads)
+    app.add_option("--threads", g.threads, "worker threads (default: every core)")->envname("WMS_THREADS");
+}
+
+void print_json(const nlohmann::json& j) { std::printf("%s\n", j.dump(2).c_str()); }
+
+namespace {
+
+const char* kFooter = R"(Exit codes:
+  0    success
+  1    the data is invalid (validation errors); nothing was changed
+  2    usage error (unknown command or option)
+  3    invalid input (a file or value breaks a rule; the message names it)
+  4    not found          5  conflict (busy workspace, name clash)
+  6    corrupt stored data 7  I/O error (disk full, permission)
+  8    unavailable        70 internal error (a bug: please report it)
+  130  interrupted)";
+
+int run(int argc, char** argv) {
+  CLI::App app{"wms: continuous training of a water-meter segmentation model"};
+  app.set_version_flag("--version", std::string("wms ") + kVersion);
+  app.require_subcommand(1);
+  app.footer(kFooter);
+  Globals g;
+  Commands commands;
+  add_init(app, g, commands);
+  add_synth(app, g, commands);
+  add_validate(app, g, commands);
+  add_data(app, g, commands);
+  add_demo(app, g, commands);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : kExitUsage;
+  }
+  for (auto& c : commands)
+    if (c.app->parsed()) return c.run();
+  std::fprintf(stderr, "wms: no command given (see wms --help)\n");
+  return kExitUsage;
+}
+
+}  // namespace
+}  // namespace wms::cli
+
+int main(int argc, char** argv) {
+  try {
+    return wms::cli::run(argc, argv);
+  } catch (const wms::Error& e) {
+    std::fprintf(stderr, "wms: error: %s\n", e.what());
+    return wms::exit_code_for(e.code());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "wms: internal error: %s\n", e.what());
+    return 70;
+  }
+}

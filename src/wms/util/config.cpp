@@ -1,0 +1,95 @@
+#include "wms/util/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include "wms/util/error.hpp"
+#include "wms/util/fs.hpp"
+
+namespace wms::util {
+
+struct Config::Doc {
+  YAML::Node root;
+};
+
+Config::Config() : doc_(std::make_shared<Doc>()) {}
+
+Config Config::parse(const std::string& yaml_text, const std::string& source_name) {
+  Config c;
+  auto doc = std::make_shared<Doc>();
+  try {
+    doc->root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    throw InvalidInput("{}: line {}: {} (rule config.yaml)", source_name, e.mark.line + 1, e.msg);
+  }
+  if (doc->root && !doc->root.IsNull() && !doc->root.IsMap())
+    throw InvalidInput("{}: the top level must be a mapping of keys (rule config.yaml)", source_name);
+  c.doc_ = doc;
+  c.source_ = source_name;
+  return c;
+}
+
+Config Config::load(const std::filesystem::path& path) {
+  return parse(read_file(path, 1 << 20), path.string());
+}
+
+namespace {
+
+// Walks "a.b.c" without modifying the tree (const operator[] never inserts);
+// returns an undefined node when any part is absent.
+YAML::Node find(const YAML::Node& node, const std::string& key, std::size_t start = 0) {
+  if (!node || !node.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+  auto dot = key.find('.', start);
+  std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+  const YAML::Node child = node[part];
+  if (dot == std::string::npos) return child;
+  return find(child, key, dot + 1);
+}
+
+template <typename T>
+T scalar(const YAML::Node& n, const std::string& source, const std::string& key, const char* type) {
+  try {
+    if (!n.IsScalar()) throw YAML::Exception(YAML::Mark::null_mark(), "not a scalar");
+    return n.as<T>();
+  } catch (const YAML::Exception&) {
+    throw InvalidInput("{}: {}: expected {} (rule config.type)", source, key, type);
+  }
+}
+
+}  // namespace
+
+bool Config::has(const std::string& key) const {
+  auto n = find(doc_->root, key);
+  return n.IsDefined() && !n.IsNull();
+}
+
+double Config::get_double(const std::string& key, double fallback) const {
+  auto n = find(doc_->root, key);
+  return n.IsDefined() && !n.IsNull() ? scalar<double>(n, source_, key, "a number") : fallback;
+}
+
+std::int64_t Config::get_int(const std::string& key, std::int64_t fallback) const {
+  auto n = find(doc_->root, key);
+  return n.IsDefined() && !n.IsNull() ? scalar<std::int64_t>(n, source_, key, "an integer") : fallback;
+}
+
+bool Config::get_bool(const std::string& key, bool fallback) const {
+  auto n = find(doc_->root, key);
+  return n.IsDefined() && !n.IsNull() ? scalar<bool>(n, source_, key, "true or false") : fallback;
+}
+
+std::string Config::get_string(const std::string& key, const std::string& fallback) const {
+  auto n = find(doc_->root, key);
+  return n.IsDefined() && !n.IsNull() ? scalar<std::string>(n, source_, key, "a string") : fallback;
+}
+
+std::map<std::string, std::string> Config::get_string_map(const std::string& key) const {
+  std::map<std::string, std::string> out;
+  auto n = find(doc_->root, key);
+  if (!n.IsDefined() || n.IsNull()) return out;
+  if (!n.IsMap()) throw InvalidInput("{}: {}: expected a mapping (rule config.type)", source_, key);
+  for (const auto& kv : n)
+    out[kv.first.as<std::string>()] = scalar<std::string>(kv.second, source_, key + "." + kv.first.as<std::string>(), "a string");
+  return out;
+}
+
+}  // namespace wms::util

@@ -1,0 +1,41 @@
+#include "wms/util/failpoint.hpp"
+
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <unistd.h>
+
+#include "wms/util/error.hpp"
+
+namespace wms::util {
+namespace {
+
+std::map<std::string, std::string, std::less<>> parse_failpoints() {
+  std::map<std::string, std::string, std::less<>> out;
+  const char* env = std::getenv("WMS_FAILPOINTS");
+  if (!env) return out;
+  std::string_view s(env);
+  while (!s.empty()) {
+    auto comma = s.find(',');
+    std::string_view item = s.substr(0, comma);
+    s = comma == std::string_view::npos ? std::string_view{} : s.substr(comma + 1);
+    if (item.empty()) continue;
+    auto eq = item.find('=');
+    std::string name(item.substr(0, eq));
+    out[name] = eq == std::string_view::npos ? "error" : std::string(item.substr(eq + 1));
+  }
+  return out;
+}
+
+}  // namespace
+
+void failpoint(std::string_view name) {
+  static const auto armed = parse_failpoints();
+  if (armed.empty()) return;
+  auto it = armed.find(name);
+  if (it == armed.end()) return;
+  if (it->second == "exit") ::_exit(86);
+  throw IoError(std::string("failpoint ") + std::string(name), "injected failure");
+}
+
+}  // namespace wms::util

@@ -1,0 +1,16 @@
+// Named failpoints: reach "crashed between step k and k+1" on demand in tests.
+//
+// A failpoint is inert unless the environment variable WMS_FAILPOINTS lists it:
+//   WMS_FAILPOINTS="data_add.after_objects"        throw IoError at that point
+//   WMS_FAILPOINTS="data_add.after_objects=exit"   _exit(86) there, like kill -9
+// (comma-separated for several). Read once per process; thread-safe.
+#pragma once
+
+#include <string_view>
+
+namespace wms::util {
+
+/// Fires the named failpoint if WMS_FAILPOINTS arms it; otherwise does nothing.
+void failpoint(std::string_view name);
+
+}  // namespace wms::util
