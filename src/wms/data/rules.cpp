@@ -7,7 +7,7 @@ namespace wms::data {
 
 const std::vector<Rule>& rules() {
   static const std::vector<Rule> table = {
-      {"file.name", Severity::kError, "file name is not plain UTF-8 text or starts with a dot"},
+      {"file.name", Severity::kError, "file name has control characters or is not UTF-8 (hidden files are skipped)"},
       {"file.extension", Severity::kError, "extension is not .jpg, .jpeg or .png"},
       {"file.empty", Severity::kError, "file has 0 bytes"},
       {"file.format", Severity::kError, "content is not JPEG or PNG"},

@@ -307,6 +307,7 @@ Validation validate_batch(const BatchSource& batch, const ExistingDataset& exist
       rules.add(out, "pair.image_missing", {f.shown},
                 fmt::format("no image named {}.jpg/.jpeg/.png in {}; add the photo or remove the mask", stem,
                             batch.images_dir.string()));
+      if (checks[mi->second[0]].usable) check_mask(f, checks[mi->second[0]], o, rules, out);  // say all at once
       continue;
     }
     ++r.pairs_found;

@@ -13,7 +13,7 @@ namespace {
 std::map<std::string, std::string, std::less<>> parse_failpoints() {
   std::map<std::string, std::string, std::less<>> out;
   const char* env = std::getenv("WMS_FAILPOINTS");
-  if (!env) return out;
+  if (!env || !*env) return out;
   std::string_view s(env);
   while (!s.empty()) {
     auto comma = s.find(',');
@@ -30,7 +30,7 @@ std::map<std::string, std::string, std::less<>> parse_failpoints() {
 }  // namespace
 
 void failpoint(std::string_view name) {
-  static const auto armed = parse_failpoints();
+  const auto armed = parse_failpoints();
   if (armed.empty()) return;
   auto it = armed.find(name);
   if (it == armed.end()) return;

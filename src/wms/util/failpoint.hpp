@@ -3,7 +3,8 @@
 // A failpoint is inert unless the environment variable WMS_FAILPOINTS lists it:
 //   WMS_FAILPOINTS="data_add.after_objects"        throw IoError at that point
 //   WMS_FAILPOINTS="data_add.after_objects=exit"   _exit(86) there, like kill -9
-// (comma-separated for several). Read once per process; thread-safe.
+// (comma-separated for several). Read at each call, so tests may setenv(); thread-safe
+// as long as nobody changes the environment concurrently.
 #pragma once
 
 #include <string_view>

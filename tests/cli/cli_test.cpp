@@ -1,0 +1,141 @@
+// The real binary on generated data: exit codes, JSON, kill -9 at commit points.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "testing.hpp"
+#include "wms/util/fs.hpp"
+
+namespace wms {
+namespace {
+
+using testing::run_wms;
+using testing::TempDir;
+
+std::string q(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+
+TEST(Cli, HelpListsCommandsAndExitCodes) {
+  auto r = run_wms("--help");
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* word : {"init", "synth", "validate", "data", "demo", "Exit codes"})
+    EXPECT_NE(r.out.find(word), std::string::npos) << word;
+  EXPECT_EQ(run_wms("data add --help").exit_code, 0);
+}
+
+TEST(Cli, VersionAndUsageErrors) {
+  auto v = run_wms("--version");
+  EXPECT_EQ(v.exit_code, 0);
+  EXPECT_NE(v.out.find("wms 0."), std::string::npos);
+  EXPECT_EQ(run_wms("--no-such-flag").exit_code, 2);
+  EXPECT_EQ(run_wms("frobnicate").exit_code, 2);
+}
+
+TEST(Cli, NotAWorkspaceIsNotFoundAndNamesTheFolder) {
+  TempDir t;
+  auto r = run_wms("data status -w " + q(t / "nowhere"));
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_NE(r.err.find("nowhere"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("wms init"), std::string::npos) << r.err;
+}
+
+TEST(Cli, ValidateExitsOneOnErrorsWithAJsonReport) {
+  TempDir t;
+  ASSERT_EQ(run_wms("synth --out " + q(t / "good") + " --count 6 --size 128").exit_code, 0);
+  auto good = run_wms("validate --alone --json " + q(t / "good"));
+  EXPECT_EQ(good.exit_code, 0) << good.out;
+  EXPECT_TRUE(nlohmann::json::parse(good.out)["validation_passed"].get<bool>());
+
+  // A photo without its mask.
+  std::filesystem::create_directories(t / "bad" / "masks");
+  testing::write_bytes(t / "bad" / "images" / "id_1_value_1_1.jpg", util::read_file(t / "good" / "images" / std::filesystem::directory_iterator(t / "good" / "images")->path().filename()));
+  auto bad = run_wms("validate --alone --json " + q(t / "bad"));
+  EXPECT_EQ(bad.exit_code, 1);
+  auto j = nlohmann::json::parse(bad.out);
+  EXPECT_FALSE(j["validation_passed"].get<bool>());
+  EXPECT_EQ(j["issues"][0]["rule"], "pair.mask_missing");
+  auto text = run_wms("validate --alone " + q(t / "bad"));
+  EXPECT_NE(text.out.find("pair.mask_missing"), std::string::npos);
+  EXPECT_NE(text.out.find("FAILED"), std::string::npos);
+}
+
+TEST(Cli, DataAddStatusLogDiffCheckout) {
+  TempDir t;
+  auto ws = t / "ws";
+  ASSERT_EQ(run_wms("init " + q(ws)).exit_code, 0);
+  run_wms("synth --out " + q(t / "b1") + " --count 5 --size 128");
+  run_wms("synth --out " + q(t / "b2") + " --count 3 --size 128 --seed 2 --first-id 50");
+  auto a1 = run_wms("data add --json -w " + q(ws) + " " + q(t / "b1"));
+  ASSERT_EQ(a1.exit_code, 0) << a1.out << a1.err;
+  std::string v1 = nlohmann::json::parse(a1.out)["version"];
+  auto a2 = run_wms("data add --json -w " + q(ws) + " --images " + q(t / "b2" / "images") + " --masks " + q(t / "b2" / "masks"));
+  ASSERT_EQ(a2.exit_code, 0) << a2.err;
+  std::string v2 = nlohmann::json::parse(a2.out)["version"];
+  auto st = nlohmann::json::parse(run_wms("data status --json -w " + q(ws)).out);
+  EXPECT_EQ(st["head"]["id"], v2);
+  EXPECT_EQ(st["head"]["pairs"], 8);
+  EXPECT_TRUE(st["working_copy"]["clean"].get<bool>());
+  auto log = nlohmann::json::parse(run_wms("data log --json -w " + q(ws)).out);
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[1]["id"], v1);
+  auto diff = nlohmann::json::parse(run_wms("data diff --json -w " + q(ws) + " " + v1.substr(0, 8) + " " + v2.substr(0, 8)).out);
+  EXPECT_EQ(diff["added"].size(), 6u);
+  EXPECT_EQ(run_wms("data checkout -w " + q(ws) + " " + v1.substr(0, 8)).exit_code, 0);
+  st = nlohmann::json::parse(run_wms("data status --json -w " + q(ws)).out);
+  EXPECT_EQ(st["head"]["id"], v1);
+  EXPECT_TRUE(st["working_copy"]["clean"].get<bool>());
+  EXPECT_EQ(run_wms("data checkout -w " + q(ws) + " 0123456789").exit_code, 4);
+}
+
+// kill -9 between the commit steps of `data add`: before HEAD moves the old version
+// stays; after it the working copy is repaired by `data checkout`.
+TEST(Cli, KilledAddLeavesOldVersionOrRepairableNewOne) {
+  TempDir t;
+  auto ws = t / "ws";
+  run_wms("init " + q(ws));
+  run_wms("synth --out " + q(t / "b1") + " --count 4 --size 128");
+  run_wms("synth --out " + q(t / "b2") + " --count 4 --size 128 --seed 2 --first-id 50");
+  ASSERT_EQ(run_wms("data add -w " + q(ws) + " " + q(t / "b1")).exit_code, 0);
+  std::string v1 = nlohmann::json::parse(run_wms("data status --json -w " + q(ws)).out)["head"]["id"];
+
+  for (const char* point : {"store.after_put", "data_add.after_objects", "data_add.after_version"}) {
+    auto k = run_wms("data add -w " + q(ws) + " " + q(t / "b2"), std::string("WMS_FAILPOINTS=") + point + "=exit");
+    EXPECT_EQ(k.exit_code, 86) << point;
+    auto st = nlohmann::json::parse(run_wms("data status --json -w " + q(ws)).out);
+    EXPECT_EQ(st["head"]["id"], v1) << point;
+    EXPECT_TRUE(st["working_copy"]["clean"].get<bool>()) << point;
+  }
+  auto k = run_wms("data add -w " + q(ws) + " " + q(t / "b2"), "WMS_FAILPOINTS=data_add.after_head=exit");
+  EXPECT_EQ(k.exit_code, 86);
+  auto st = nlohmann::json::parse(run_wms("data status --json -w " + q(ws)).out);
+  EXPECT_NE(st["head"]["id"], v1);
+  EXPECT_FALSE(st["working_copy"]["clean"].get<bool>());
+  EXPECT_EQ(run_wms("data checkout -w " + q(ws)).exit_code, 0);
+  st = nlohmann::json::parse(run_wms("data status --json -w " + q(ws)).out);
+  EXPECT_TRUE(st["working_copy"]["clean"].get<bool>());
+  EXPECT_EQ(st["head"]["pairs"], 8);
+}
+
+TEST(Cli, BusyWorkspaceIsRefusedWithConflict) {
+  TempDir t;
+  auto ws = t / "ws";
+  run_wms("init " + q(ws));
+  run_wms("synth --out " + q(t / "b1") + " --count 2 --size 128");
+  util::FileLock held(ws / ".wms" / "lock", "test");
+  auto r = run_wms("data add -w " + q(ws) + " " + q(t / "b1"));
+  EXPECT_EQ(r.exit_code, 5);
+  EXPECT_NE(r.err.find("busy"), std::string::npos) << r.err;
+}
+
+TEST(Cli, DemoRunsEndToEnd) {
+  TempDir t;
+  auto r = run_wms("demo --dir " + q(t / "demo") + " --count 30");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("refused: nothing changed"), std::string::npos);
+  EXPECT_NE(r.out.find("80 pairs"), std::string::npos) << r.out;
+  // A second run replaces its own folder but never someone else's.
+  EXPECT_EQ(run_wms("demo --dir " + q(t / "demo") + " --count 10").exit_code, 0);
+  std::filesystem::create_directories(t / "mine");
+  EXPECT_EQ(run_wms("demo --dir " + q(t / "mine")).exit_code, 5);
+}
+
+}  // namespace
+}  // namespace wms
