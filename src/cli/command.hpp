@@ -35,6 +35,10 @@ void add_synth(CLI::App& root, Globals& g, Commands& out);
 void add_validate(CLI::App& root, Globals& g, Commands& out);
 void add_data(CLI::App& root, Globals& g, Commands& out);
 void add_demo(CLI::App& root, Globals& g, Commands& out);
+void add_train(CLI::App& root, Globals& g, Commands& out);
+void add_eval(CLI::App& root, Globals& g, Commands& out);
+void add_predict(CLI::App& root, Globals& g, Commands& out);
+void add_model(CLI::App& root, Globals& g, Commands& out);
 
 /// Adds --workspace/--json/--threads to a (sub)command.
 void add_common_options(CLI::App& app, Globals& g, bool json = true, bool threads = false);

@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "cli/command.hpp"
+#include "wms/util/allocator.hpp"
 #include "wms/util/error.hpp"
 #include "wms/version.hpp"
 
@@ -41,6 +42,10 @@ int run(int argc, char** argv) {
   add_synth(app, g, commands);
   add_validate(app, g, commands);
   add_data(app, g, commands);
+  add_train(app, g, commands);
+  add_eval(app, g, commands);
+  add_predict(app, g, commands);
+  add_model(app, g, commands);
   add_demo(app, g, commands);
   try {
     app.parse(argc, argv);
@@ -58,6 +63,7 @@ int run(int argc, char** argv) {
 }  // namespace wms::cli
 
 int main(int argc, char** argv) {
+  wms::util::configure_allocator();
   try {
     return wms::cli::run(argc, argv);
   } catch (const wms::Error& e) {

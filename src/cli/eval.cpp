@@ -1,0 +1,60 @@
+#include "cli/command.hpp"
+#include "cli/inputs.hpp"
+#include "wms/train/evaluator.hpp"
+#include "wms/util/error.hpp"
+#include "wms/util/fs.hpp"
+
+namespace wms::cli {
+
+void add_eval(CLI::App& root, Globals& g, Commands& out) {
+  auto* app = root.add_subcommand("eval", "score a model on a split of a dataset version or folder (Dice, IoU, "
+                                          "accuracy, Hausdorff; at input size and at full resolution)");
+  static std::string model_ref, data_ref, split = "test", per_image, device = "auto";
+  static bool largest = false, no_full = false;
+  app->add_option("--model,-m", model_ref, "model bundle")->required();
+  app->add_option("--data,-d", data_ref, "dataset version (default: head) or folder");
+  app->add_option("--split", split, "train | val | test | all")->capture_default_str();
+  app->add_option("--per-image", per_image, "write per-image scores to FILE (.csv or .json)");
+  app->add_flag("--largest-component", largest, "keep only the largest predicted region");
+  app->add_flag("--no-full-resolution", no_full, "score only at the model's input size");
+  app->add_option("--device", device, "auto | cpu | cuda")->capture_default_str();
+  add_common_options(*app, g, true, true);
+  out.push_back({app, [&g] {
+    auto model = load_model(g, model_ref);
+    auto sel = select_data(g, data_ref);
+    std::vector<train::Sample> samples;
+    if (split == "all") samples = sel.samples;
+    else if (split == "train") samples = train::only(sel.samples, data::Split::kTrain);
+    else if (split == "val") samples = train::only(sel.samples, data::Split::kVal);
+    else if (split == "test") samples = train::only(sel.samples, data::Split::kTest);
+    else throw InvalidInput("--split {}: must be train, val, test or all", split);
+    if (samples.empty()) throw InvalidInput("{}: the {} split is empty", sel.label, split);
+    train::EvalOptions o;
+    o.threads = g.threads;
+    o.device = device;
+    o.largest_component = largest;
+    o.full_resolution = !no_full;
+    auto r = train::evaluate(model, samples, o);
+    if (!per_image.empty())
+      util::atomic_write(per_image, per_image.ends_with(".json") ? r.to_json(true).dump(2) + "\n" : r.to_csv());
+    if (g.json) {
+      auto j = r.to_json(false);
+      j["model"] = model_ref;
+      j["data"] = sel.label;
+      j["split"] = split;
+      print_json(j);
+      return kExitOk;
+    }
+    std::printf("%s on %s, split %s: %zu images in %.1fs\n", model_ref.c_str(), sel.label.c_str(), split.c_str(),
+                r.images.size(), r.seconds);
+    std::printf("  %-22s %8s %8s %9s %10s\n", "", "dice", "iou", "accuracy", "hausdorff");
+    std::printf("  %-22s %8.4f %8.4f %9.4f %10.2f\n", ("at " + std::to_string(model.info().config.input_size) + " px").c_str(),
+                r.mean_input.dice, r.mean_input.iou, r.mean_input.accuracy, r.mean_input.hausdorff);
+    if (o.full_resolution)
+      std::printf("  %-22s %8.4f %8.4f %9.4f %10.2f\n", "at full resolution", r.mean_full.dice, r.mean_full.iou,
+                  r.mean_full.accuracy, r.mean_full.hausdorff);
+    return kExitOk;
+  }});
+}
+
+}  // namespace wms::cli

@@ -1,0 +1,84 @@
+// A segmentation model and its bundle file: weights plus everything needed to use
+// them (architecture, input size, preprocessing, threshold, the dataset version it was
+// trained on, its metrics, seed, creation time, wms version).
+//
+// Bundle format (version 1), one file, little-endian:
+//   "WMSMODEL" | u32 format=1 | u64 n | n bytes of JSON (ModelInfo) | u64 m |
+//   m bytes: the weights as a PyTorch state_dict file (torch.save format) |
+//   32 bytes: sha256 of everything before
+// so a truncated, corrupted or foreign file is refused with a clear error, and the
+// weights inside are readable by PyTorch as they are.
+//
+// Torch stays out of this header (pimpl). Copies of a Model share its weights; a
+// Model may be used for inference by one thread at a time (train/ serialises access).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace wms::nn {
+
+struct ModelConfig {
+  int in_channels = 3;
+  int base_filters = 16;  ///< 16 = the original's 1,965,569 parameters
+  int out_channels = 1;
+  int input_size = 512;   ///< photos are resized to input_size x input_size
+  double threshold = 0.5; ///< foreground when sigmoid(logit) > threshold
+};
+
+struct ModelInfo {
+  ModelConfig config;
+  std::string architecture = "unet";
+  std::string preprocessing = "rgb|resize-area|stretch-p2-p98|median3|scale-1/255";
+  std::string dataset_version;   ///< what it was trained on ("" if unknown)
+  std::uint64_t seed = 0;
+  std::string created;           ///< UTC ISO 8601
+  std::string wms_version;
+  nlohmann::json metrics = nlohmann::json::object();  ///< e.g. {"val_dice": .., "test_dice": ..}
+  nlohmann::json params = nlohmann::json::object();   ///< training parameters
+
+  nlohmann::json to_json() const;
+  static ModelInfo from_json(const nlohmann::json& j, const std::string& source);
+};
+
+class Model {
+ public:
+  /// Fresh weights, initialised from `seed` (PyTorch's default initialisation).
+  explicit Model(const ModelConfig& config, std::uint64_t seed = 0);
+
+  /// Reads a bundle. Throws NotFound, Corrupt (damaged / truncated / foreign file).
+  static Model load(const std::filesystem::path& bundle);
+  static Model from_bytes(std::string_view bytes, const std::string& source);
+  /// Writes the bundle atomically.
+  void save(const std::filesystem::path& bundle) const;
+  std::string to_bytes() const;
+
+  /// A PyTorch state_dict file (e.g. the original's production.pth) as a Model.
+  static Model import_state_dict(const std::filesystem::path& pth, const ModelConfig& config);
+  /// Writes the weights as a state_dict that PyTorch loads into WaterMetersUNet.
+  void export_state_dict(const std::filesystem::path& pth) const;
+
+  /// A deep copy (own weights).
+  Model clone() const;
+
+  ModelInfo& info();
+  const ModelInfo& info() const;
+  std::int64_t parameter_count() const;
+
+  struct Impl;  // defined in nn/model_impl.hpp (torch)
+  Impl& impl() const { return *impl_; }
+
+ private:
+  explicit Model(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<Impl> impl_;
+};
+
+/// True when the file starts like a bundle (used to tell bundles from .pth files).
+bool looks_like_bundle(std::string_view head);
+
+}  // namespace wms::nn

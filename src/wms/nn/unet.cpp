@@ -1,0 +1,82 @@
+#include "wms/nn/unet.hpp"
+
+#include <map>
+
+#include "wms/util/error.hpp"
+
+namespace wms::nn {
+namespace {
+
+torch::nn::Sequential double_block(int cin, int cout) {
+  namespace tnn = torch::nn;
+  return tnn::Sequential(tnn::Conv2d(tnn::Conv2dOptions(cin, cout, 3).padding(1)), tnn::BatchNorm2d(cout),
+                         tnn::ReLU(tnn::ReLUOptions(true)), tnn::Conv2d(tnn::Conv2dOptions(cout, cout, 3).padding(1)),
+                         tnn::BatchNorm2d(cout), tnn::ReLU(tnn::ReLUOptions(true)));
+}
+
+torch::Tensor up_cat(const torch::Tensor& x, const torch::Tensor& skip) {
+  namespace F = torch::nn::functional;
+  auto up = F::interpolate(x, F::InterpolateFuncOptions()
+                                  .size(std::vector<int64_t>{skip.size(2), skip.size(3)})
+                                  .mode(torch::kBilinear)
+                                  .align_corners(false));
+  return torch::cat({up, skip}, 1);
+}
+
+}  // namespace
+
+UNetImpl::UNetImpl(int in, int b, int out) {
+  // Registration order = the original's attribute order = state_dict order.
+  enc1 = register_module("enc1", double_block(in, b));
+  enc2 = register_module("enc2", double_block(b, 2 * b));
+  enc3 = register_module("enc3", double_block(2 * b, 4 * b));
+  enc4 = register_module("enc4", double_block(4 * b, 8 * b));
+  bottleneck = register_module("bottleneck", double_block(8 * b, 16 * b));
+  dec4 = register_module("dec4", double_block(16 * b + 8 * b, 8 * b));
+  dec3 = register_module("dec3", double_block(8 * b + 4 * b, 4 * b));
+  dec2 = register_module("dec2", double_block(4 * b + 2 * b, 2 * b));
+  dec1 = register_module("dec1", double_block(2 * b + b, b));
+  final = register_module("final", torch::nn::Conv2d(torch::nn::Conv2dOptions(b, out, 1)));
+}
+
+torch::Tensor UNetImpl::forward(torch::Tensor x) {
+  auto e1 = enc1->forward(x);
+  auto e2 = enc2->forward(torch::max_pool2d(e1, 2, 2));
+  auto e3 = enc3->forward(torch::max_pool2d(e2, 2, 2));
+  auto e4 = enc4->forward(torch::max_pool2d(e3, 2, 2));
+  auto b = bottleneck->forward(torch::max_pool2d(e4, 2, 2));
+  auto d4 = dec4->forward(up_cat(b, e4));
+  auto d3 = dec3->forward(up_cat(d4, e3));
+  auto d2 = dec2->forward(up_cat(d3, e2));
+  auto d1 = dec1->forward(up_cat(d2, e1));
+  return final->forward(d1);
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> state_tensors(UNetImpl& net) {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (const auto& m : net.named_modules("", /*include_self=*/true)) {
+    std::string prefix = m.key().empty() ? "" : m.key() + ".";
+    for (const auto& p : m.value()->named_parameters(/*recurse=*/false)) out.emplace_back(prefix + p.key(), p.value());
+    for (const auto& b : m.value()->named_buffers(/*recurse=*/false)) out.emplace_back(prefix + b.key(), b.value());
+  }
+  return out;
+}
+
+void load_state(UNetImpl& net, const std::vector<std::pair<std::string, torch::Tensor>>& state,
+                const std::string& source) {
+  std::map<std::string, torch::Tensor> given(state.begin(), state.end());
+  torch::NoGradGuard no_grad;
+  auto mine = state_tensors(net);
+  for (auto& [name, t] : mine) {
+    auto it = given.find(name);
+    if (it == given.end()) throw InvalidInput("{}: key {} is missing (not a WaterMetersUNet state_dict of this size)", source, name);
+    if (it->second.sizes() != t.sizes())
+      throw InvalidInput("{}: {} has shape {} but the model needs {} (check --base-filters)", source, name,
+                         fmt::join(it->second.sizes(), "x"), fmt::join(t.sizes(), "x"));
+    t.copy_(it->second.to(t.dtype()));
+    given.erase(it);
+  }
+  if (!given.empty()) throw InvalidInput("{}: unexpected key {} (not a WaterMetersUNet state_dict)", source, given.begin()->first);
+}
+
+}  // namespace wms::nn

@@ -1,0 +1,41 @@
+// PRIVATE (includes torch): the U-Net of the original WaterMetersUNet, exactly.
+// Only nn/ and train/ .cpp files include this header.
+//
+// enc1..enc4 and the bottleneck are [3x3 conv (pad 1) + BatchNorm + ReLU] x 2, children
+// "0".."5" as in the original nn.Sequential, each followed by 2x2 max-pooling; the decoder
+// upsamples bilinearly (align_corners false) to the skip's size, concatenates
+// (upsampled, skip) and applies two conv blocks; `final` is a 1x1 conv to one logit.
+// Parameter names and their order equal the original's state_dict keys
+// (enc1.0.weight, enc1.1.running_mean, ..., final.bias). 1,965,569 parameters at base 16.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace wms::nn {
+
+struct UNetImpl : torch::nn::Module {
+  UNetImpl(int in_channels, int base, int out_channels);
+  /// x: N x in_channels x H x W -> logits N x out_channels x H x W.
+  torch::Tensor forward(torch::Tensor x);
+
+  torch::nn::Sequential enc1{nullptr}, enc2{nullptr}, enc3{nullptr}, enc4{nullptr}, bottleneck{nullptr};
+  torch::nn::Sequential dec4{nullptr}, dec3{nullptr}, dec2{nullptr}, dec1{nullptr};
+  torch::nn::Conv2d final{nullptr};
+};
+TORCH_MODULE(UNet);
+
+/// Parameters and buffers in PyTorch's state_dict order (module by module, parameters
+/// before buffers), named as the original's keys.
+std::vector<std::pair<std::string, torch::Tensor>> state_tensors(UNetImpl& net);
+
+/// Copies tensors into the network. Every key must exist with the same shape and
+/// every network tensor must be given; otherwise throws InvalidInput naming `source`
+/// and the first offending key.
+void load_state(UNetImpl& net, const std::vector<std::pair<std::string, torch::Tensor>>& state,
+                const std::string& source);
+
+}  // namespace wms::nn

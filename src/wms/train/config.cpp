@@ -1,0 +1,88 @@
+#include "wms/train/config.hpp"
+
+#include <filesystem>
+
+#include "wms/train/presets.hpp"
+#include "wms/util/error.hpp"
+
+namespace wms::train {
+
+TrainOptions train_options(const util::Config& c) {
+  TrainOptions o;
+  o.model.input_size = static_cast<int>(c.get_int("model.input_size", o.model.input_size));
+  o.model.base_filters = static_cast<int>(c.get_int("model.base_filters", o.model.base_filters));
+  o.model.threshold = c.get_double("model.threshold", o.model.threshold);
+  o.epochs = static_cast<int>(c.get_int("training.epochs", o.epochs));
+  o.batch_size = static_cast<int>(c.get_int("training.batch_size", o.batch_size));
+  o.learning_rate = c.get_double("training.learning_rate", o.learning_rate);
+  o.weight_decay = c.get_double("training.weight_decay", o.weight_decay);
+  o.early_stopping_patience = static_cast<int>(c.get_int("training.early_stopping_patience", o.early_stopping_patience));
+  o.scheduler = c.get_string("training.scheduler.kind", o.scheduler);
+  o.plateau_factor = c.get_double("training.scheduler.factor", o.plateau_factor);
+  o.plateau_patience = static_cast<int>(c.get_int("training.scheduler.patience", o.plateau_patience));
+  o.min_lr = c.get_double("training.scheduler.min_lr", o.min_lr);
+  o.warmup_fraction = c.get_double("training.scheduler.warmup_fraction", o.warmup_fraction);
+  o.loss = c.get_string("training.loss", o.loss);
+  o.dice_weight = c.get_double("training.dice_weight", o.dice_weight);
+  o.select = c.get_string("training.select", o.select);
+  o.foreground_prior_bias = c.get_bool("training.foreground_prior_bias", o.foreground_prior_bias);
+  o.time_budget_minutes = c.get_double("training.time_budget_minutes", o.time_budget_minutes);
+  o.seed = static_cast<std::uint64_t>(c.get_int("training.seed", static_cast<std::int64_t>(o.seed)));
+  o.channels_last = c.get_bool("training.channels_last", o.channels_last);
+  o.augment = image::augment_options(c);
+
+  auto bad = [&](const char* key, const std::string& rule) {
+    throw InvalidInput("{}: {}: {}", c.source(), key, rule);
+  };
+  if (o.model.input_size < 16 || o.model.input_size % 16 != 0) bad("model.input_size", "must be a multiple of 16, >= 16");
+  if (o.model.base_filters < 1 || o.model.base_filters > 256) bad("model.base_filters", "must be 1..256");
+  if (o.epochs < 1) bad("training.epochs", "must be >= 1");
+  if (o.batch_size < 1 || o.batch_size > 1024) bad("training.batch_size", "must be 1..1024");
+  if (!(o.learning_rate > 0)) bad("training.learning_rate", "must be > 0");
+  if (o.weight_decay < 0) bad("training.weight_decay", "must be >= 0");
+  if (o.scheduler != "plateau" && o.scheduler != "onecycle" && o.scheduler != "cosine")
+    bad("training.scheduler.kind", "must be plateau, onecycle or cosine");
+  if (o.loss != "bce" && o.loss != "bce_dice") bad("training.loss", "must be bce or bce_dice");
+  if (o.select != "val_loss" && o.select != "val_dice") bad("training.select", "must be val_loss or val_dice");
+  if (!(o.plateau_factor > 0 && o.plateau_factor < 1)) bad("training.scheduler.factor", "must be between 0 and 1");
+  if (!(o.warmup_fraction >= 0 && o.warmup_fraction < 1)) bad("training.scheduler.warmup_fraction", "must be in [0, 1)");
+  return o;
+}
+
+std::vector<std::string> preset_names() {
+  std::vector<std::string> out;
+  for (const auto& p : presets()) out.push_back(p.name);
+  return out;
+}
+
+std::string preset_text(const std::string& name) {
+  for (const auto& p : presets())
+    if (p.name == name) return p.text;
+  throw NotFound("no preset named '{}' (presets: {})", name, fmt::join(preset_names(), ", "));
+}
+
+util::Config load_train_config(const std::string& ref) {
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(ref, ec)) return util::Config::load(ref);
+  for (const auto& p : presets())
+    if (p.name == ref) return util::Config::parse(p.text, "preset " + p.name);
+  throw NotFound("--config {}: neither a file nor a preset (presets: {})", ref, fmt::join(preset_names(), ", "));
+}
+
+}  // namespace wms::train
+
+namespace wms::train {
+
+nlohmann::json to_json(const TrainOptions& o) {
+  return {{"input_size", o.model.input_size}, {"base_filters", o.model.base_filters}, {"threshold", o.model.threshold},
+          {"epochs", o.epochs}, {"batch_size", o.batch_size}, {"learning_rate", o.learning_rate},
+          {"weight_decay", o.weight_decay}, {"early_stopping_patience", o.early_stopping_patience},
+          {"scheduler", o.scheduler}, {"scheduler_factor", o.plateau_factor}, {"scheduler_patience", o.plateau_patience},
+          {"min_lr", o.min_lr}, {"warmup_fraction", o.warmup_fraction}, {"loss", o.loss}, {"dice_weight", o.dice_weight},
+          {"select", o.select}, {"foreground_prior_bias", o.foreground_prior_bias},
+          {"time_budget_minutes", o.time_budget_minutes}, {"hflip", o.augment.hflip}, {"vflip", o.augment.vflip},
+          {"rotation_degrees", o.augment.rotation_degrees}, {"rotation_prob", o.augment.rotation_prob},
+          {"color_jitter_prob", o.augment.brightness_prob}, {"seed", o.seed}, {"channels_last", o.channels_last}};
+}
+
+}  // namespace wms::train

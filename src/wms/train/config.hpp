@@ -1,0 +1,69 @@
+// Training options: defaults, the config keys that set them, and shipped presets.
+//
+// The original's train.yaml keys are accepted as they are (model.input_size,
+// training.epochs / batch_size / learning_rate / weight_decay /
+// early_stopping_patience / scheduler.factor / patience / min_lr, augmentation.*);
+// wms's own keys sit beside them (training.loss, training.scheduler.kind, ...).
+// A preset is a config file shipped inside wms, chosen by name (`--config original`).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "wms/image/augment.hpp"
+#include "wms/nn/model.hpp"
+#include "wms/util/config.hpp"
+
+namespace wms::train {
+
+struct TrainOptions {
+  nn::ModelConfig model;           ///< model.input_size (512), model.base_filters (16)
+  int epochs = 100;                ///< upper bound; early stopping may end sooner
+  int batch_size = 4;
+  double learning_rate = 1e-4;     ///< Adam; the peak rate for onecycle
+  double weight_decay = 1e-4;      ///< Adam's L2 term, as PyTorch's Adam
+  int early_stopping_patience = 5; ///< epochs without a better selection metric; 0 = off
+  /// "plateau" (ReduceLROnPlateau on val loss, the original), "onecycle", "cosine".
+  std::string scheduler = "plateau";
+  double plateau_factor = 0.5;
+  int plateau_patience = 3;
+  double min_lr = 1e-6;
+  double warmup_fraction = 0.3;    ///< onecycle/cosine: share of steps spent warming up
+  std::string loss = "bce";        ///< "bce" (original) | "bce_dice"
+  double dice_weight = 1.0;
+  /// Which validation metric picks the best epoch and drives early stopping:
+  /// "val_loss" (original) or "val_dice".
+  std::string select = "val_loss";
+  /// Start the final layer's bias at the logit of the training foreground share
+  /// (a 2% foreground otherwise starts the loss far from its optimum).
+  bool foreground_prior_bias = false;
+  double time_budget_minutes = 0;  ///< stop after the epoch that crosses it; 0 = none
+  image::AugmentOptions augment;
+  std::uint64_t seed = 42;
+  unsigned threads = 0;            ///< 0: every core
+  std::string device = "auto";     ///< auto | cpu | cuda
+  bool channels_last = true;       ///< memory format for the convolutions (speed only)
+};
+
+/// Reads every option from a config (missing keys keep their defaults). Throws
+/// InvalidInput naming the key for values out of range.
+TrainOptions train_options(const util::Config& config);
+
+/// Names of the presets shipped with wms.
+std::vector<std::string> preset_names();
+
+/// `--config` value: a file path, or the name of a preset. Throws NotFound otherwise.
+util::Config load_train_config(const std::string& file_or_preset);
+
+/// The text of a shipped preset (throws NotFound).
+std::string preset_text(const std::string& name);
+
+}  // namespace wms::train
+
+namespace wms::train {
+/// Every option as JSON (recorded with each run and model).
+nlohmann::json to_json(const TrainOptions& o);
+}  // namespace wms::train

@@ -1,0 +1,89 @@
+#include "wms/train/evaluator.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+#include "wms/image/decode.hpp"
+#include "wms/image/preprocess.hpp"
+#include "wms/train/predictor.hpp"
+#include "wms/util/fs.hpp"
+#include "wms/util/parallel.hpp"
+#include "wms/util/progress.hpp"
+
+namespace wms::train {
+namespace {
+
+nlohmann::json scores_json(const nn::MaskScores& s) {
+  return {{"dice", s.dice}, {"iou", s.iou}, {"accuracy", s.accuracy}, {"hausdorff", s.hausdorff}};
+}
+
+}  // namespace
+
+nlohmann::json EvalResult::to_json(bool per_image) const {
+  nlohmann::json j = {{"images", images.size()}, {"seconds", seconds}, {"at_input", scores_json(mean_input)},
+                      {"at_full_resolution", scores_json(mean_full)}};
+  if (per_image) {
+    j["per_image"] = nlohmann::json::array();
+    for (const auto& i : images)
+      j["per_image"].push_back({{"stem", i.stem}, {"split", i.split}, {"at_input", scores_json(i.at_input)},
+                                {"at_full_resolution", scores_json(i.at_full)}});
+  }
+  return j;
+}
+
+std::string EvalResult::to_csv() const {
+  std::string out = "stem,split,dice,iou,accuracy,hausdorff,dice_full,iou_full,accuracy_full,hausdorff_full\n";
+  for (const auto& i : images)
+    out += fmt::format("{},{},{:.6f},{:.6f},{:.6f},{:.3f},{:.6f},{:.6f},{:.6f},{:.3f}\n", i.stem, i.split, i.at_input.dice,
+                       i.at_input.iou, i.at_input.accuracy, i.at_input.hausdorff, i.at_full.dice, i.at_full.iou,
+                       i.at_full.accuracy, i.at_full.hausdorff);
+  return out;
+}
+
+EvalResult evaluate(const nn::Model& model, const std::vector<Sample>& samples, const EvalOptions& o) {
+  auto start = std::chrono::steady_clock::now();
+  PredictOptions po;
+  po.device = o.device;
+  po.threads = o.threads;
+  po.largest_component = o.largest_component;
+  Predictor predictor(model, po);
+  const int size = model.info().config.input_size;
+  const double threshold = model.info().config.threshold;
+  EvalResult r;
+  r.images.resize(samples.size());
+  util::Progress progress("evaluate", samples.size());
+  const std::size_t chunk = static_cast<std::size_t>(std::max(1, o.batch));
+  for (std::size_t begin = 0; begin < samples.size(); begin += chunk) {
+    std::size_t n = std::min(chunk, samples.size() - begin);
+    std::vector<cv::Mat> photos(n), truths(n);
+    util::parallel_for(n, o.threads, [&](std::size_t k) {
+      const Sample& s = samples[begin + k];
+      photos[k] = image::decode_image(util::read_file(s.image), s.image.string()).pixels;
+      truths[k] = image::binarize_mask(image::decode_mask(util::read_file(s.mask), s.mask.string()).pixels);
+    });
+    auto preds = predictor.predict_batch(photos);
+    util::parallel_for(n, o.threads, [&](std::size_t k) {
+      ImageScores& is = r.images[begin + k];
+      is.stem = samples[begin + k].stem;
+      is.split = data::split_name(samples[begin + k].split);
+      cv::Mat small;
+      cv::compare(preds[k].probability, threshold, small, cv::CMP_GT);
+      if (o.largest_component) small = nn::largest_component(small);
+      is.at_input = nn::score_masks(small, image::resize_mask(truths[k], size), true);
+      if (o.full_resolution) is.at_full = nn::score_masks(preds[k].mask, truths[k], true);
+      progress.tick();
+    });
+  }
+  std::vector<nn::MaskScores> a, b;
+  for (const auto& i : r.images) {
+    a.push_back(i.at_input);
+    b.push_back(i.at_full);
+  }
+  r.mean_input = nn::mean_scores(a);
+  r.mean_full = nn::mean_scores(b);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+}  // namespace wms::train

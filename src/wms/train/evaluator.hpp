@@ -1,0 +1,46 @@
+// Scoring a model on samples: per-image Dice, IoU, pixel accuracy and Hausdorff,
+// measured the original's way (prediction thresholded at the model's threshold,
+// mask and prediction at the input size) and at each photo's own resolution (what a
+// user of the masks gets). The same code scores candidate and production in the gate.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "wms/nn/metrics.hpp"
+#include "wms/nn/model.hpp"
+#include "wms/train/samples.hpp"
+
+namespace wms::train {
+
+struct EvalOptions {
+  std::string device = "auto";
+  unsigned threads = 0;
+  int batch = 8;                   ///< photos per forward pass
+  bool full_resolution = true;     ///< also score at each photo's own size
+  bool largest_component = false;  ///< post-processing: keep the largest region
+};
+
+struct ImageScores {
+  std::string stem;
+  std::string split;
+  nn::MaskScores at_input;  ///< the original's way: at input_size x input_size
+  nn::MaskScores at_full;   ///< at the photo's resolution (if full_resolution)
+};
+
+struct EvalResult {
+  std::vector<ImageScores> images;
+  nn::MaskScores mean_input;
+  nn::MaskScores mean_full;
+  double seconds = 0;
+
+  nlohmann::json to_json(bool per_image = true) const;
+  /// One line per image: stem,split,dice,iou,accuracy,hausdorff,dice_full,iou_full,...
+  std::string to_csv() const;
+};
+
+EvalResult evaluate(const nn::Model& model, const std::vector<Sample>& samples, const EvalOptions& options = {});
+
+}  // namespace wms::train

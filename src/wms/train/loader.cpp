@@ -1,0 +1,106 @@
+#include "wms/train/loader.hpp"
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+#include "wms/image/preprocess.hpp"
+
+namespace wms::train {
+
+Batch make_batch(const std::vector<const CachedSample*>& items, int size, const image::AugmentOptions* augment,
+                 std::uint64_t seed) {
+  Batch b;
+  b.n = static_cast<int>(items.size());
+  b.size = size;
+  const std::size_t plane = static_cast<std::size_t>(size) * size;
+  b.x.resize(b.n * 3 * plane);
+  b.y.resize(b.n * plane);
+  for (int i = 0; i < b.n; ++i) {
+    cv::Mat photo = items[i]->photo, mask = items[i]->mask;
+    float brightness = 1.0f;
+    if (augment) {
+      std::mt19937_64 rng(seed + 0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(i + 1));
+      image::AugmentDraw d = image::draw_augment(rng, *augment);
+      photo = photo.clone();
+      mask = mask.clone();
+      image::apply_geometric(photo, mask, d);
+      brightness = d.brightness;
+    }
+    image::to_chw(image::stretch_and_median(photo), b.x.data() + i * 3 * plane, brightness);
+    float* y = b.y.data() + i * plane;
+    for (int r = 0; r < size; ++r) {
+      const std::uint8_t* m = mask.ptr<std::uint8_t>(r);
+      for (int c = 0; c < size; ++c) y[r * size + c] = m[c] ? 1.0f : 0.0f;
+    }
+  }
+  return b;
+}
+
+BatchLoader::BatchLoader(std::vector<const CachedSample*> items, int size, int batch_size,
+                         image::AugmentOptions augment, std::uint64_t seed, int prefetch)
+    : items_(std::move(items)), size_(size), batch_size_(batch_size), prefetch_(prefetch), augment_(augment),
+      seed_(seed) {}
+
+BatchLoader::~BatchLoader() { stop(); }
+
+void BatchLoader::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+int BatchLoader::start_epoch(int epoch) {
+  stop();
+  int batches = static_cast<int>((items_.size() + batch_size_ - 1) / batch_size_);
+  {
+    std::lock_guard lock(mu_);
+    ready_.clear();
+    stopping_ = false;
+    error_ = nullptr;
+    remaining_ = batches;
+  }
+  worker_ = std::thread([this, epoch] { run(epoch); });
+  return batches;
+}
+
+void BatchLoader::run(int epoch) {
+  try {
+    std::vector<std::size_t> order(items_.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::mt19937_64 rng(seed_ * 1000003ull + static_cast<std::uint64_t>(epoch));
+    std::shuffle(order.begin(), order.end(), rng);
+    for (std::size_t start = 0; start < order.size(); start += batch_size_) {
+      std::vector<const CachedSample*> group;
+      for (std::size_t k = start; k < std::min(order.size(), start + batch_size_); ++k) group.push_back(items_[order[k]]);
+      std::uint64_t batch_seed = rng();
+      Batch b = make_batch(group, size_, &augment_, batch_seed);
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || static_cast<int>(ready_.size()) < prefetch_; });
+      if (stopping_) return;
+      ready_.push_back(std::move(b));
+      cv_.notify_all();
+    }
+  } catch (...) {
+    std::lock_guard lock(mu_);
+    error_ = std::current_exception();
+    cv_.notify_all();
+  }
+}
+
+std::optional<Batch> BatchLoader::next() {
+  std::unique_lock lock(mu_);
+  if (remaining_ == 0) return std::nullopt;
+  cv_.wait(lock, [&] { return !ready_.empty() || error_; });
+  if (error_) std::rethrow_exception(error_);
+  Batch b = std::move(ready_.front());
+  ready_.pop_front();
+  --remaining_;
+  cv_.notify_all();
+  return b;
+}
+
+}  // namespace wms::train

@@ -1,0 +1,67 @@
+// The batch loader: prepares the next training batches on a background thread while
+// the model trains on the current one. Each sample: cached photo and mask ->
+// augmentation (flips, rotation) -> stretch + median -> float CHW with brightness.
+//
+// Deterministic: the order of an epoch and every augmentation draw come from
+// (seed, epoch, position), never from thread timing. One consumer thread.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "wms/image/augment.hpp"
+#include "wms/train/cache.hpp"
+
+namespace wms::train {
+
+struct Batch {
+  int n = 0;              ///< images in this batch
+  int size = 0;           ///< height = width
+  std::vector<float> x;   ///< n x 3 x size x size
+  std::vector<float> y;   ///< n x 1 x size x size (0/1)
+};
+
+/// Fills one batch from cached samples, with or without augmentation. Used by the
+/// loader thread and (without augmentation) by validation.
+Batch make_batch(const std::vector<const CachedSample*>& items, int size, const image::AugmentOptions* augment,
+                 std::uint64_t seed);
+
+class BatchLoader {
+ public:
+  /// items must outlive the loader. prefetch = batches prepared ahead.
+  BatchLoader(std::vector<const CachedSample*> items, int size, int batch_size, image::AugmentOptions augment,
+              std::uint64_t seed, int prefetch = 2);
+  ~BatchLoader();
+  BatchLoader(const BatchLoader&) = delete;
+  BatchLoader& operator=(const BatchLoader&) = delete;
+
+  /// Starts producing the batches of `epoch` (shuffled); returns how many there are.
+  int start_epoch(int epoch);
+  /// The next batch of the current epoch (blocks); nullopt at its end. Rethrows a
+  /// worker exception.
+  std::optional<Batch> next();
+
+ private:
+  void run(int epoch);
+  void stop();
+
+  const std::vector<const CachedSample*> items_;
+  const int size_, batch_size_, prefetch_;
+  const image::AugmentOptions augment_;
+  const std::uint64_t seed_;
+  std::thread worker_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Batch> ready_;       // guarded by mu_
+  int remaining_ = 0;             // batches of this epoch not yet taken; guarded by mu_
+  bool stopping_ = false;         // guarded by mu_
+  std::exception_ptr error_;      // guarded by mu_
+};
+
+}  // namespace wms::train

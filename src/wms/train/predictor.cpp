@@ -1,0 +1,98 @@
+#include "wms/train/predictor.hpp"
+
+#include <opencv2/imgproc.hpp>
+
+#include <chrono>
+
+#include "wms/image/preprocess.hpp"
+#include "wms/nn/metrics.hpp"
+#include "wms/nn/model_impl.hpp"
+#include "wms/train/runtime.hpp"
+#include "wms/util/parallel.hpp"
+
+namespace wms::train {
+namespace {
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+}  // namespace
+
+struct Predictor::State {
+  torch::Device device{torch::kCPU};
+};
+
+Predictor::Predictor(nn::Model model, PredictOptions options)
+    : model_(std::move(model)), options_(options), state_(std::make_unique<State>()) {
+  set_compute_threads(options_.threads);
+  state_->device = torch::Device(resolve_device(options_.device));
+  std::lock_guard lock(model_.impl().mu);
+  model_.impl().net->to(state_->device);
+  model_.impl().net->eval();
+}
+
+Predictor::~Predictor() = default;
+
+Prediction Predictor::predict(const cv::Mat& bgr) { return std::move(predict_batch({bgr})[0]); }
+
+Prediction Predictor::predict_bytes(std::string_view bytes, const std::string& name, const image::DecodeLimits& limits) {
+  auto t0 = Clock::now();
+  auto decoded = image::decode_image(bytes, name, limits);
+  double decode_ms = ms_since(t0);
+  Prediction p = predict(decoded.pixels);
+  p.ms_preprocess += decode_ms;
+  return p;
+}
+
+std::vector<Prediction> Predictor::predict_batch(const std::vector<cv::Mat>& photos) {
+  const int size = model_.info().config.input_size;
+  const double threshold = model_.info().config.threshold;
+  const std::size_t n = photos.size();
+  std::vector<Prediction> out(n);
+  if (n == 0) return out;
+  auto t0 = Clock::now();
+  auto input = torch::empty({static_cast<long>(n), 3, size, size});
+  util::parallel_for(n, options_.threads, [&](std::size_t i) {
+    image::preprocess_photo(photos[i], size, input.data_ptr<float>() + i * 3 * size * size);
+  });
+  double prep_ms = ms_since(t0);
+  auto t1 = Clock::now();
+  torch::Tensor probs;
+  {
+    std::lock_guard lock(model_.impl().mu);
+    torch::InferenceMode guard;
+    auto x = input.to(state_->device).contiguous(torch::MemoryFormat::ChannelsLast);
+    probs = torch::sigmoid(model_.impl().net->forward(x)).to(torch::kCPU).contiguous();
+  }
+  double infer_ms = ms_since(t1);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto t2 = Clock::now();
+    Prediction& p = out[i];
+    p.probability = cv::Mat(size, size, CV_32FC1, probs.data_ptr<float>() + i * size * size).clone();
+    cv::Mat small;
+    cv::compare(p.probability, threshold, small, cv::CMP_GT);
+    if (options_.largest_component) small = nn::largest_component(small);
+    p.mean_confidence = cv::countNonZero(small) ? cv::mean(p.probability, small)[0] : 0.0;
+    cv::Mat up;
+    cv::resize(p.probability, up, photos[i].size(), 0, 0, cv::INTER_LINEAR);
+    cv::compare(up, threshold, p.mask, cv::CMP_GT);
+    if (options_.largest_component) p.mask = nn::largest_component(p.mask);
+    p.area = cv::countNonZero(p.mask);
+    if (p.area > 0) p.bbox = cv::boundingRect(p.mask);
+    p.ms_preprocess = prep_ms / n;
+    p.ms_inference = infer_ms / n;
+    p.ms_postprocess = ms_since(t2);
+  }
+  return out;
+}
+
+cv::Mat overlay(const cv::Mat& bgr, const cv::Mat& mask) {
+  cv::Mat out = bgr.clone(), tint(bgr.size(), bgr.type(), cv::Scalar(0, 200, 255));
+  cv::Mat blended;
+  cv::addWeighted(bgr, 0.55, tint, 0.45, 0, blended);
+  blended.copyTo(out, mask);
+  std::vector<std::vector<cv::Point>> contours;
+  cv::findContours(mask.clone(), contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
+  cv::drawContours(out, contours, -1, cv::Scalar(0, 0, 255), std::max(2, bgr.cols / 300), cv::LINE_AA);
+  return out;
+}
+
+}  // namespace wms::train

@@ -1,0 +1,62 @@
+// Masks for photos: the function behind `wms predict`, evaluation and the HTTP API.
+//
+// photo (displayed frame, EXIF applied) -> the model's preprocessing at its input size
+// -> forward pass (inference mode) -> probabilities -> resized (bilinear) to the photo's
+// own size -> threshold -> mask 0/255, plus bounding box, area and mean confidence.
+// Thread-safe: forward passes on one Predictor are serialised.
+#pragma once
+
+#include <opencv2/core.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "wms/image/decode.hpp"
+#include "wms/nn/model.hpp"
+
+namespace wms::train {
+
+struct PredictOptions {
+  std::string device = "auto";
+  unsigned threads = 0;            ///< 0: every core
+  bool largest_component = false;  ///< keep only the largest region (a meter has one window)
+};
+
+struct Prediction {
+  cv::Mat mask;          ///< CV_8UC1 0/255 at the photo's size
+  cv::Mat probability;   ///< CV_32FC1 at the model's input size
+  cv::Rect bbox;         ///< of the mask; empty when nothing was found
+  std::int64_t area = 0; ///< foreground pixels of the mask
+  double mean_confidence = 0;  ///< mean probability over the predicted foreground (input size)
+  double ms_preprocess = 0, ms_inference = 0, ms_postprocess = 0;
+};
+
+class Predictor {
+ public:
+  explicit Predictor(nn::Model model, PredictOptions options = {});
+  ~Predictor();
+  Predictor(const Predictor&) = delete;
+  Predictor& operator=(const Predictor&) = delete;
+
+  /// One photo (BGR, displayed frame).
+  Prediction predict(const cv::Mat& bgr);
+  /// Encoded bytes (JPEG/PNG): decoded with EXIF orientation and the given limits.
+  Prediction predict_bytes(std::string_view bytes, const std::string& name, const image::DecodeLimits& limits = {});
+  /// Several photos in one forward pass.
+  std::vector<Prediction> predict_batch(const std::vector<cv::Mat>& bgr);
+
+  const nn::Model& model() const { return model_; }
+
+ private:
+  struct State;
+  nn::Model model_;
+  PredictOptions options_;
+  std::unique_ptr<State> state_;
+};
+
+/// The photo with the mask drawn over it (tinted region and outline), for people.
+cv::Mat overlay(const cv::Mat& bgr, const cv::Mat& mask);
+
+}  // namespace wms::train

@@ -1,0 +1,242 @@
+#include "wms/train/trainer.hpp"
+
+#include <chrono>
+#include <cmath>
+
+#include "wms/nn/losses.hpp"
+#include "wms/nn/metrics.hpp"
+#include "wms/nn/model_impl.hpp"
+#include "wms/nn/pth.hpp"
+#include "wms/train/cache.hpp"
+#include "wms/train/loader.hpp"
+#include "wms/train/runtime.hpp"
+#include "wms/util/error.hpp"
+#include "wms/util/progress.hpp"
+
+namespace wms::train {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+void set_lr(torch::optim::Adam& opt, double lr, std::optional<double> beta1 = std::nullopt) {
+  for (auto& g : opt.param_groups()) {
+    auto& o = static_cast<torch::optim::AdamOptions&>(g.options());
+    o.lr(lr);
+    if (beta1) o.betas({*beta1, std::get<1>(o.betas())});
+  }
+}
+
+// The learning rate at a step for the per-step schedules (PyTorch's OneCycleLR with
+// cosine annealing, div_factor 25, final_div_factor 1e4, beta1 cycled 0.95 <-> 0.85;
+// or linear warm-up then cosine decay to min_lr).
+struct StepSchedule {
+  const TrainOptions& o;
+  long total;
+  static double cos_anneal(double a, double b, double t) { return b + (a - b) * (1 + std::cos(M_PI * t)) / 2; }
+  std::pair<double, std::optional<double>> at(long step) const {
+    double warm = std::max(1.0, o.warmup_fraction * total);
+    if (o.scheduler == "onecycle") {
+      double peak = o.learning_rate, start = peak / 25, end = start / 1e4;
+      if (step < warm) return {cos_anneal(start, peak, step / warm), cos_anneal(0.95, 0.85, step / warm)};
+      double t = (step - warm) / std::max(1.0, total - warm);
+      return {cos_anneal(peak, end, std::min(1.0, t)), cos_anneal(0.85, 0.95, std::min(1.0, t))};
+    }
+    if (step < warm) return {o.learning_rate * (step + 1) / warm, std::nullopt};
+    double t = (step - warm) / std::max(1.0, total - warm);
+    return {cos_anneal(o.learning_rate, o.min_lr, std::min(1.0, t)), std::nullopt};
+  }
+};
+
+// ReduceLROnPlateau(mode=min, threshold=1e-4 rel, cooldown 0), as PyTorch.
+struct Plateau {
+  double factor, min_lr;
+  int patience;
+  double best = INFINITY;
+  int bad = 0;
+  double step(double metric, double lr) {
+    if (metric < best * (1 - 1e-4)) {
+      best = metric;
+      bad = 0;
+    } else if (++bad > patience) {
+      bad = 0;
+      double next = std::max(lr * factor, min_lr);
+      if (lr - next > 1e-8) return next;
+    }
+    return lr;
+  }
+};
+
+torch::Tensor to_device(Batch& b, bool target, const torch::Device& device, bool channels_last) {
+  auto t = target ? torch::from_blob(b.y.data(), {b.n, 1, b.size, b.size})
+                  : torch::from_blob(b.x.data(), {b.n, 3, b.size, b.size});
+  t = t.to(device);
+  if (channels_last && !target) t = t.contiguous(torch::MemoryFormat::ChannelsLast);
+  return t;
+}
+
+struct ValResult {
+  double loss = 0, dice = 0, iou = 0;
+};
+
+ValResult validate(nn::UNetImpl& net, const std::vector<const CachedSample*>& items, int size, const torch::Device& device,
+                   bool channels_last, const nn::LossOptions& loss_options) {
+  ValResult r;
+  if (items.empty()) return r;
+  net.eval();
+  torch::NoGradGuard no_grad;
+  std::vector<nn::MaskScores> scores;
+  const int chunk = 8;
+  for (std::size_t start = 0; start < items.size(); start += chunk) {
+    std::vector<const CachedSample*> group(items.begin() + start, items.begin() + std::min(items.size(), start + chunk));
+    Batch b = make_batch(group, size, nullptr, 0);
+    auto x = to_device(b, false, device, channels_last);
+    auto y = to_device(b, true, device, false);
+    auto logits = net.forward(x);
+    r.loss += nn::segmentation_loss(logits, y, loss_options).item<double>() * b.n;
+    auto pred = (logits > 0).to(torch::kUInt8).to(torch::kCPU).contiguous();
+    for (int i = 0; i < b.n; ++i) {
+      cv::Mat p(size, size, CV_8UC1, pred.data_ptr<std::uint8_t>() + static_cast<std::size_t>(i) * size * size);
+      scores.push_back(nn::score_masks(p, group[i]->mask, false));
+    }
+  }
+  auto m = nn::mean_scores(scores);
+  r.loss /= static_cast<double>(items.size());
+  r.dice = m.dice;
+  r.iou = m.iou;
+  return r;
+}
+
+}  // namespace
+
+TrainResult train_model(const std::vector<Sample>& train, const std::vector<Sample>& val, const TrainOptions& o,
+                        MetricsSink* sink, const std::function<bool()>& should_stop) {
+  if (train.empty()) throw InvalidInput("training needs at least one sample in the train split");
+  auto start = Clock::now();
+  set_compute_threads(o.threads);
+  torch::Device device(resolve_device(o.device));
+  const int size = o.model.input_size;
+
+  SampleCache cache;
+  cache.add(train, size, o.threads);
+  cache.add(val, size, o.threads);
+  std::vector<const CachedSample*> train_items, val_items;
+  for (const auto& s : train) train_items.push_back(&cache.get(s, size));
+  for (const auto& s : val) val_items.push_back(&cache.get(s, size));
+
+  nn::Model model(o.model, o.seed);
+  model.info().seed = o.seed;
+  model.info().params = to_json(o);
+  nn::UNetImpl& net = *model.impl().net;
+  if (o.foreground_prior_bias) {
+    double fg = 0;
+    for (auto* c : train_items) fg += cv::countNonZero(c->mask) / static_cast<double>(c->mask.total());
+    double p = std::clamp(fg / train_items.size(), 1e-4, 0.5);
+    torch::NoGradGuard no_grad;
+    net.final->bias.fill_(std::log(p / (1 - p)));
+  }
+  net.to(device);
+  if (o.channels_last) {
+    torch::NoGradGuard no_grad;
+    for (auto& p : net.parameters())
+      if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+  }
+
+  torch::optim::Adam opt(net.parameters(), torch::optim::AdamOptions(o.learning_rate).weight_decay(o.weight_decay));
+  nn::LossOptions loss_options{o.loss, o.dice_weight};
+  BatchLoader loader(train_items, size, o.batch_size, o.augment, o.seed);
+  const long steps_per_epoch = static_cast<long>((train_items.size() + o.batch_size - 1) / o.batch_size);
+  StepSchedule schedule{o, steps_per_epoch * o.epochs};
+  Plateau plateau{o.plateau_factor, o.min_lr, o.plateau_patience};
+  double lr = o.learning_rate;
+  if (o.scheduler != "plateau") {
+    auto [l, b1] = schedule.at(0);
+    lr = l;
+    set_lr(opt, lr, b1);
+  }
+
+  TrainResult result;
+  nn::NamedTensors best_state;
+  double best_metric = o.select == "val_dice" ? -INFINITY : INFINITY;
+  int since_best = 0;
+  long step = 0;
+  result.stop_reason = "epochs";
+  for (int epoch = 1; epoch <= o.epochs; ++epoch) {
+    auto epoch_start = Clock::now();
+    net.train();
+    int batches = loader.start_epoch(epoch);
+    util::Progress progress(fmt::format("epoch {}/{}", epoch, o.epochs), static_cast<std::size_t>(batches));
+    double loss_sum = 0;
+    std::size_t seen = 0;
+    while (auto b = loader.next()) {
+      if (should_stop && should_stop()) throw Cancelled("training interrupted at epoch {}", epoch);
+      if (o.scheduler != "plateau") {
+        auto [l, b1] = schedule.at(step);
+        lr = l;
+        set_lr(opt, lr, b1);
+      }
+      auto x = to_device(*b, false, device, o.channels_last);
+      auto y = to_device(*b, true, device, false);
+      opt.zero_grad();
+      auto loss = nn::segmentation_loss(net.forward(x), y, loss_options);
+      loss.backward();
+      opt.step();
+      ++step;
+      loss_sum += loss.item<double>() * b->n;
+      seen += b->n;
+      progress.set_note(fmt::format("loss {:.4f}  {:.1f} img/s", loss_sum / seen, seen / since(epoch_start)));
+      progress.tick();
+    }
+    double train_seconds = since(epoch_start);
+    ValResult v = validate(net, val_items, size, device, o.channels_last, loss_options);
+    EpochMetrics m;
+    m.epoch = epoch;
+    m.train_loss = loss_sum / static_cast<double>(seen);
+    m.val_loss = v.loss;
+    m.val_dice = v.dice;
+    m.val_iou = v.iou;
+    m.learning_rate = lr;
+    m.seconds = since(epoch_start);
+    m.images_per_second = seen / train_seconds;
+    result.history.push_back(m);
+    if (sink) sink->epoch(m);
+    if (o.scheduler == "plateau" && !val_items.empty()) {
+      lr = plateau.step(v.loss, lr);
+      set_lr(opt, lr);
+    }
+    double metric = o.select == "val_dice" ? v.dice : v.loss;
+    bool better = val_items.empty() || (o.select == "val_dice" ? metric > best_metric : metric < best_metric);
+    if (better) {
+      best_metric = metric;
+      since_best = 0;
+      result.best_epoch = epoch;
+      best_state.clear();
+      for (auto& [name, t] : nn::state_tensors(net)) best_state.emplace_back(name, t.detach().clone());
+    } else {
+      ++since_best;
+    }
+    if (o.early_stopping_patience > 0 && since_best >= o.early_stopping_patience) {
+      result.stop_reason = "early_stopping";
+      break;
+    }
+    if (o.time_budget_minutes > 0 && since(start) > o.time_budget_minutes * 60) {
+      result.stop_reason = "time_budget";
+      break;
+    }
+  }
+  nn::load_state(net, best_state, "best epoch");
+  net.to(torch::kCPU);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : net.parameters()) p.set_data(p.contiguous());
+  }
+  net.eval();
+  const auto& best = result.history[result.best_epoch - 1];
+  model.info().metrics = {{"val_loss", best.val_loss}, {"val_dice", best.val_dice}, {"val_iou", best.val_iou},
+                          {"best_epoch", result.best_epoch}, {"epochs_run", result.history.size()}};
+  result.seconds = since(start);
+  result.model = model;
+  return result;
+}
+
+}  // namespace wms::train
