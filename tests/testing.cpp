@@ -27,9 +27,12 @@ TempDir::~TempDir() {
 }
 
 RunResult run_wms(const std::string& args, const std::string& env) {
+  return run_shell("env " + env + " " + WMS_BIN + " " + args);
+}
+
+RunResult run_shell(const std::string& command) {
   TempDir tmp;
-  std::string cmd = "env WMS_PROGRESS=0 " + env + " " + WMS_BIN + " " + args + " > " + (tmp / "out").string() + " 2> " +
-                    (tmp / "err").string();
+  std::string cmd = "export WMS_PROGRESS=0; " + command + " > " + (tmp / "out").string() + " 2> " + (tmp / "err").string();
   int status = std::system(cmd.c_str());
   RunResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

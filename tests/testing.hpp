@@ -31,6 +31,9 @@ struct RunResult {
 /// Runs `wms <args>` (args are passed to /bin/sh; quote them). env is prefixed.
 RunResult run_wms(const std::string& args, const std::string& env = "");
 
+/// Runs a shell command line (stdout/stderr captured), with WMS_PROGRESS=0.
+RunResult run_shell(const std::string& command);
+
 /// Writes bytes to a file (creating folders).
 void write_bytes(const fs::path& p, const std::string& bytes);
 

@@ -1,3 +1,5 @@
+#include <fmt/format.h>
+
 #include <filesystem>
 
 #include "cli/command.hpp"
@@ -36,6 +38,21 @@ std::vector<fs::path> expand_inputs(const std::vector<std::string>& inputs) {
   return files;
 }
 
+// A single-channel float image as a NumPy .npy file (format 1.0, little-endian, C order).
+std::string npy_float32(const cv::Mat& m) {
+  std::string header = fmt::format("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}", m.rows, m.cols);
+  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  std::string out = "\x93NUMPY\x01";
+  out += '\0';
+  out += static_cast<char>(header.size() & 0xff);
+  out += static_cast<char>(header.size() >> 8);
+  out += header;
+  cv::Mat c = m.isContinuous() ? m : m.clone();
+  out.append(reinterpret_cast<const char*>(c.ptr<float>()), c.total() * sizeof(float));
+  return out;
+}
+
 }  // namespace
 
 void add_predict(CLI::App& root, Globals& g, Commands& out) {
@@ -43,12 +60,14 @@ void add_predict(CLI::App& root, Globals& g, Commands& out) {
                                              "for each photo; exit 3 if any photo could not be read");
   static std::string model_ref, out_dir, device = "auto";
   static std::vector<std::string> inputs;
-  static bool with_overlay = false, largest = false;
+  static bool with_overlay = false, largest = false, probabilities = false;
   app->add_option("--model,-m", model_ref, "model bundle")->required();
   app->add_option("INPUT", inputs, "photos or folders of photos")->required();
   app->add_option("--out,-o", out_dir, "output folder")->required();
   app->add_flag("--overlay", with_overlay, "also write <stem>.overlay.jpg: the mask drawn over the photo");
   app->add_flag("--largest-component", largest, "keep only the largest predicted region");
+  app->add_flag("--probabilities", probabilities,
+                "also write <stem>.prob.npy: the model's probabilities at its input size (float32, NumPy format)");
   app->add_option("--device", device, "auto | cpu | cuda")->capture_default_str();
   add_common_options(*app, g, true, true);
   out.push_back({app, [&g] {
@@ -75,6 +94,11 @@ void add_predict(CLI::App& root, Globals& g, Commands& out) {
           fs::path ov = fs::path(out_dir) / (f.stem().string() + ".overlay.jpg");
           util::atomic_write(ov, image::encode_jpeg(train::overlay(decoded.pixels, p.mask), 90));
           r["overlay"] = ov.string();
+        }
+        if (probabilities) {
+          fs::path np = fs::path(out_dir) / (f.stem().string() + ".prob.npy");
+          util::atomic_write(np, npy_float32(p.probability));
+          r["probabilities"] = np.string();
         }
         r["width"] = p.mask.cols;
         r["height"] = p.mask.rows;

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "testing.hpp"
+#include "wms/image/decode.hpp"
 #include "wms/util/fs.hpp"
 
 namespace wms {
@@ -135,6 +136,111 @@ TEST(Cli, DemoRunsEndToEnd) {
   EXPECT_EQ(run_wms("demo --dir " + q(t / "demo") + " --count 10").exit_code, 0);
   std::filesystem::create_directories(t / "mine");
   EXPECT_EQ(run_wms("demo --dir " + q(t / "mine")).exit_code, 5);
+}
+
+}  // namespace
+}  // namespace wms
+
+namespace wms {
+namespace {
+
+using testing::run_wms;
+using testing::TempDir;
+
+std::string qp(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+
+struct TrainedWorkspace {
+  TempDir t;
+  std::filesystem::path ws = t / "ws";
+  std::string bundle;
+  TrainedWorkspace() {
+    run_wms("init " + qp(ws));
+    run_wms("synth --out " + qp(t / "b") + " --count 30 --size 96");
+    run_wms("data add -w " + qp(ws) + " " + qp(t / "b"));
+    auto r = run_wms("train --json -w " + qp(ws) + " --epochs 1 --input-size 32");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    bundle = nlohmann::json::parse(r.out)["bundle"];
+  }
+};
+
+TEST(CliModel, TrainWritesABundleMetricsAndRunFolder) {
+  TrainedWorkspace w;
+  ASSERT_TRUE(std::filesystem::exists(w.bundle));
+  auto run_dir = std::filesystem::path(w.bundle).parent_path();
+  EXPECT_TRUE(std::filesystem::exists(run_dir / "metrics.jsonl"));
+  EXPECT_TRUE(std::filesystem::exists(run_dir / "params.json"));
+  auto show = nlohmann::json::parse(run_wms("model show --json " + qp(w.bundle)).out);
+  EXPECT_EQ(show["parameters"], 1965569);
+  EXPECT_EQ(show["input_size"], 32);
+  EXPECT_FALSE(show["dataset_version"].get<std::string>().empty());
+  EXPECT_TRUE(show["metrics"].contains("val_dice"));
+}
+
+TEST(CliModel, EvalAndPredictWithOverlayAndABadPhoto) {
+  TrainedWorkspace w;
+  auto ev = run_wms("eval --json -w " + qp(w.ws) + " --model " + qp(w.bundle) + " --split all --per-image " +
+                    qp(w.t / "scores.csv"));
+  ASSERT_EQ(ev.exit_code, 0) << ev.err;
+  auto j = nlohmann::json::parse(ev.out);
+  EXPECT_EQ(j["images"], 30);
+  EXPECT_TRUE(j["at_input"].contains("dice"));
+  EXPECT_NE(util::read_file(w.t / "scores.csv").find("stem,split,dice"), std::string::npos);
+
+  testing::write_bytes(w.t / "in" / "broken.jpg", "not a photo");
+  std::filesystem::copy(w.t / "b" / "images", w.t / "in", std::filesystem::copy_options::recursive);
+  auto pr = run_wms("predict --json --overlay --model " + qp(w.bundle) + " " + qp(w.t / "in") + " --out " + qp(w.t / "out"));
+  EXPECT_EQ(pr.exit_code, 3) << "one photo could not be read";
+  auto results = nlohmann::json::parse(pr.out);
+  ASSERT_EQ(results.size(), 31u);
+  int ok = 0;
+  for (const auto& r : results) {
+    if (r.contains("error")) {
+      EXPECT_NE(r["error"].get<std::string>().find("broken.jpg"), std::string::npos);
+      continue;
+    }
+    ++ok;
+    auto mask = image::decode_mask(util::read_file(r["mask"].get<std::string>()), "mask");
+    auto photo = image::decode_image(util::read_file(r["input"].get<std::string>()), "photo");
+    EXPECT_EQ(mask.pixels.size(), photo.pixels.size()) << "mask at the photo's displayed size";
+    EXPECT_TRUE(std::filesystem::exists(r["overlay"].get<std::string>()));
+  }
+  EXPECT_EQ(ok, 30);
+}
+
+TEST(CliModel, ImportExportRoundTrip) {
+  TrainedWorkspace w;
+  ASSERT_EQ(run_wms("model export " + qp(w.bundle) + " --out " + qp(w.t / "m.pth")).exit_code, 0);
+  ASSERT_EQ(run_wms("model import " + qp(w.t / "m.pth") + " --input-size 32 --out " + qp(w.t / "m2.wms")).exit_code, 0);
+  auto a = run_wms("predict --json --model " + qp(w.bundle) + " " + qp(w.t / "b" / "images") + " --out " + qp(w.t / "o1"));
+  auto b = run_wms("predict --json --model " + qp(w.t / "m2.wms") + " " + qp(w.t / "b" / "images") + " --out " + qp(w.t / "o2"));
+  for (auto& e : std::filesystem::directory_iterator(w.t / "o1"))
+    if (e.path().extension() == ".png")
+      EXPECT_EQ(util::read_file(e.path()), util::read_file(w.t / "o2" / e.path().filename())) << e.path();
+  auto bad = run_wms("model import " + qp(w.bundle) + " --out " + qp(w.t / "x.wms"));
+  EXPECT_EQ(bad.exit_code, 6) << "a bundle is not a .pth";
+  EXPECT_EQ(run_wms("eval --model " + qp(w.t / "m.pth") + " -w " + qp(w.ws)).exit_code, 6) << "a .pth is not a bundle";
+}
+
+TEST(CliModel, TrainOutsideAWorkspaceNeedsOut) {
+  TempDir t;
+  run_wms("synth --out " + qp(t / "b") + " --count 12 --size 96");
+  auto r = run_wms("train -w " + qp(t / "none") + " --data " + qp(t / "b") + " --epochs 1 --input-size 32");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  auto ok = run_wms("train -w " + qp(t / "none") + " --data " + qp(t / "b") + " --epochs 1 --input-size 32 --out " +
+                    qp(t / "m.wms"));
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_TRUE(std::filesystem::exists(t / "m.wms"));
+}
+
+TEST(CliModel, CtrlCDuringTrainingStopsCleanly) {
+  TempDir t;
+  run_wms("synth --out " + qp(t / "b") + " --count 40 --size 96");
+  std::string cmd = "train -w " + qp(t / "none") + " --data " + qp(t / "b") + " --epochs 500 --input-size 64 --out " +
+                    qp(t / "m.wms");
+  auto r = testing::run_shell("timeout --preserve-status -s INT 4 " + std::string(WMS_BIN) + " " + cmd);
+  EXPECT_EQ(r.exit_code, 130) << r.err;
+  EXPECT_NE(r.err.find("interrupted"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(t / "m.wms")) << "no half-trained model is written";
 }
 
 }  // namespace

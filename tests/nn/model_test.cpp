@@ -1,0 +1,180 @@
+// The model layer with torch in view: architecture, bundle, state_dict files.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "testing.hpp"
+#include "wms/nn/model_impl.hpp"
+#include "wms/nn/pth.hpp"
+
+#include <caffe2/serialize/inline_container.h>
+#include "wms/util/error.hpp"
+#include "wms/util/fs.hpp"
+
+namespace wms::nn {
+namespace {
+
+using wms::testing::TempDir;
+
+ModelConfig small_config(int size = 32) {
+  ModelConfig c;
+  c.input_size = size;
+  return c;
+}
+
+torch::Tensor forward(const Model& m, const torch::Tensor& x) {
+  torch::NoGradGuard g;
+  m.impl().net->eval();
+  return m.impl().net->forward(x);
+}
+
+TEST(UNet, HasTheOriginalParameterCount) {
+  Model m(ModelConfig{}, 0);
+  EXPECT_EQ(m.parameter_count(), 1'965'569);
+}
+
+TEST(UNet, StateDictKeysMatchTheOriginalInOrder) {
+  Model m(ModelConfig{}, 0);
+  auto state = state_tensors(*m.impl().net);
+  ASSERT_EQ(state.size(), 128u);  // len(WaterMetersUNet().state_dict()) in PyTorch 1.13
+  EXPECT_EQ(state[0].first, "enc1.0.weight");
+  EXPECT_EQ(state[2].first, "enc1.1.weight");
+  EXPECT_EQ(state[4].first, "enc1.1.running_mean");
+  EXPECT_EQ(state[6].first, "enc1.1.num_batches_tracked");
+  EXPECT_EQ(state[7].first, "enc1.3.weight");
+  EXPECT_EQ(state[126].first, "final.weight");
+  EXPECT_EQ(state[127].first, "final.bias");
+}
+
+TEST(UNet, ForwardKeepsTheSpatialSize) {
+  Model m(small_config(), 1);
+  EXPECT_EQ(forward(m, torch::rand({2, 3, 64, 64})).sizes(), (std::vector<int64_t>{2, 1, 64, 64}));
+  EXPECT_EQ(forward(m, torch::rand({1, 3, 48, 80})).sizes(), (std::vector<int64_t>{1, 1, 48, 80}));
+  // Sizes not divisible by 16 still work: the decoder upsamples to each skip's size.
+  EXPECT_EQ(forward(m, torch::rand({1, 3, 50, 37})).sizes(), (std::vector<int64_t>{1, 1, 50, 37}));
+}
+
+TEST(UNet, SameSeedSameWeights) {
+  Model a(small_config(), 7), b(small_config(), 7), c(small_config(), 8);
+  auto x = torch::rand({1, 3, 32, 32});
+  EXPECT_TRUE(torch::equal(forward(a, x), forward(b, x)));
+  EXPECT_FALSE(torch::equal(forward(a, x), forward(c, x)));
+}
+
+TEST(Bundle, RoundTripKeepsWeightsAndInfo) {
+  TempDir t;
+  Model m(small_config(), 3);
+  m.info().dataset_version = "abc";
+  m.info().metrics["val_dice"] = 0.5;
+  {
+    torch::NoGradGuard g;  // non-trivial BatchNorm buffers must survive too
+    m.impl().net->enc1[1]->as<torch::nn::BatchNorm2d>()->running_mean.uniform_(-1, 1);
+  }
+  m.save(t / "m.wms");
+  Model back = Model::load(t / "m.wms");
+  EXPECT_EQ(back.info().dataset_version, "abc");
+  EXPECT_EQ(back.info().metrics["val_dice"], 0.5);
+  EXPECT_EQ(back.info().config.input_size, 32);
+  auto x = torch::rand({1, 3, 32, 32});
+  EXPECT_TRUE(torch::equal(forward(m, x), forward(back, x)));
+}
+
+TEST(Bundle, CorruptTruncatedAndForeignFilesAreRefusedClearly) {
+  Model m(small_config(), 3);
+  std::string good = m.to_bytes();
+  auto message_of = [](const std::string& bytes) -> std::string {
+    try {
+      Model::from_bytes(bytes, "m.wms");
+    } catch (const Corrupt& e) {
+      return e.what();
+    }
+    return "accepted";
+  };
+  EXPECT_NE(message_of(good.substr(0, good.size() / 2)).find("truncated"), std::string::npos);
+  std::string flipped = good;
+  flipped[good.size() / 2] ^= 0x40;
+  EXPECT_NE(message_of(flipped).find("checksum"), std::string::npos);
+  EXPECT_NE(message_of("hello world, not a model").find("not a wms model bundle"), std::string::npos);
+  EXPECT_NE(message_of(write_pth({{"a", torch::zeros({2})}})).find("wms model import"), std::string::npos);
+  EXPECT_NE(message_of("").find("m.wms"), std::string::npos);
+  std::mt19937 rng(99);
+  for (int i = 0; i < 200; ++i) {  // any damage: a named error, never a crash
+    std::string b = good;
+    b[rng() % b.size()] ^= static_cast<char>(1 + rng() % 255);
+    EXPECT_NE(message_of(b), "accepted");
+    EXPECT_NE(message_of(good.substr(0, rng() % good.size())), "accepted");
+  }
+}
+
+TEST(Bundle, MissingFileIsNotFound) {
+  EXPECT_THROW(Model::load("/nonexistent/m.wms"), NotFound);
+}
+
+TEST(Pth, RoundTripsNamedTensorsOfEveryStoredType) {
+  NamedTensors in = {{"w", torch::randn({4, 3, 3, 3})},
+                     {"n", torch::tensor({int64_t{12345678901}})},
+                     {"d", torch::randn({5}, torch::kFloat64)},
+                     {"t", torch::randn({3, 4}).t()}};  // non-contiguous
+  NamedTensors out = read_pth(write_pth(in), "x.pth");
+  ASSERT_EQ(out.size(), in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    EXPECT_EQ(out[i].first, in[i].first);
+    EXPECT_TRUE(torch::equal(out[i].second, in[i].second.contiguous())) << in[i].first;
+  }
+}
+
+TEST(Pth, DamagedFilesNeverCrash) {
+  std::string good = write_pth({{"a", torch::randn({3, 3})}, {"b", torch::tensor({int64_t{7}})}});
+  std::mt19937 rng(5);
+  int refused = 0;
+  for (int i = 0; i < 400; ++i) {
+    std::string b = i % 2 ? good.substr(0, rng() % good.size()) : good;
+    if (i % 2 == 0)
+      for (int k = 0; k < 3; ++k) b[rng() % b.size()] ^= static_cast<char>(1 + rng() % 255);
+    try {
+      read_pth(b, "x.pth");
+    } catch (const Corrupt&) {
+      ++refused;
+    }
+  }
+  EXPECT_GT(refused, 200);
+}
+
+TEST(Pth, RefusesToCallArbitraryGlobals) {
+  // A pickle that would call os.system in Python must be refused, not interpreted.
+  std::string good = write_pth({{"a", torch::zeros({1})}});
+  using namespace std::string_literals;
+  std::string pkl = "\x80\x02"s + "cos\nsystem\n"s + "X\x02\x00\x00\x00id"s + "\x85R."s;
+  std::string bad;
+  {
+    caffe2::serialize::PyTorchStreamWriter zip([&bad](const void* buf, size_t n) {
+      bad.append(static_cast<const char*>(buf), n);
+      return n;
+    });
+    zip.writeRecord("data.pkl", pkl.data(), pkl.size());
+    zip.writeEndOfFile();
+  }
+  try {
+    read_pth(bad, "evil.pth");
+    FAIL();
+  } catch (const Corrupt& e) {
+    EXPECT_NE(std::string(e.what()).find("refusing to call os.system"), std::string::npos) << e.what();
+  }
+}
+
+TEST(StateDict, ImportRefusesWrongShapesAndKeys) {
+  TempDir t;
+  Model m(ModelConfig{}, 1);
+  m.export_state_dict(t / "m.pth");
+  ModelConfig other;
+  other.base_filters = 8;
+  EXPECT_THROW(Model::import_state_dict(t / "m.pth", other), Corrupt);
+  util::atomic_write(t / "x.pth", write_pth({{"enc1.0.weight", torch::zeros({1})}}));
+  EXPECT_THROW(Model::import_state_dict(t / "x.pth", ModelConfig{}), Corrupt);
+  Model back = Model::import_state_dict(t / "m.pth", ModelConfig{});
+  auto x = torch::rand({1, 3, 32, 32});
+  EXPECT_TRUE(torch::equal(forward(m, x), forward(back, x)));
+}
+
+}  // namespace
+}  // namespace wms::nn
