@@ -19,6 +19,12 @@ PACKAGES=(
   python3-torch python3-numpy python3-opencv python3-pil
 )
 
+# `scripts/setup.sh --bench` adds what the benchmarks need: the PyTorch peer's
+# packages (../shared/bench/README.md) and load generators.
+if [ "${1:-}" = "--bench" ]; then
+  PACKAGES+=(python3-torchvision python3-fastapi python3-uvicorn python3-multipart python3-prometheus-client wrk hyperfine)
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

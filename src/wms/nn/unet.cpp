@@ -16,10 +16,13 @@ torch::nn::Sequential double_block(int cin, int cout) {
 
 torch::Tensor up_cat(const torch::Tensor& x, const torch::Tensor& skip) {
   namespace F = torch::nn::functional;
-  auto up = F::interpolate(x, F::InterpolateFuncOptions()
+  // Under bf16 autocast, upsample in fp32 (see nn/autocast.hpp), then match the skip.
+  const bool mixed = x.scalar_type() != torch::kFloat32;
+  auto up = F::interpolate(mixed ? x.to(torch::kFloat32) : x, F::InterpolateFuncOptions()
                                   .size(std::vector<int64_t>{skip.size(2), skip.size(3)})
                                   .mode(torch::kBilinear)
                                   .align_corners(false));
+  if (mixed) up = up.to(skip.scalar_type());
   return torch::cat({up, skip}, 1);
 }
 

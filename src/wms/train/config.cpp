@@ -29,6 +29,7 @@ TrainOptions train_options(const util::Config& c) {
   o.time_budget_minutes = c.get_double("training.time_budget_minutes", o.time_budget_minutes);
   o.seed = static_cast<std::uint64_t>(c.get_int("training.seed", static_cast<std::int64_t>(o.seed)));
   o.channels_last = c.get_bool("training.channels_last", o.channels_last);
+  o.precision = c.get_string("training.precision", o.precision);
   o.augment = image::augment_options(c);
 
   auto bad = [&](const char* key, const std::string& rule) {
@@ -43,6 +44,8 @@ TrainOptions train_options(const util::Config& c) {
   if (o.scheduler != "plateau" && o.scheduler != "onecycle" && o.scheduler != "cosine")
     bad("training.scheduler.kind", "must be plateau, onecycle or cosine");
   if (o.loss != "bce" && o.loss != "bce_dice") bad("training.loss", "must be bce or bce_dice");
+  if (o.precision != "fp32" && o.precision != "bf16" && o.precision != "auto")
+    bad("training.precision", "must be fp32, bf16 or auto");
   if (o.select != "val_loss" && o.select != "val_dice") bad("training.select", "must be val_loss or val_dice");
   if (!(o.plateau_factor > 0 && o.plateau_factor < 1)) bad("training.scheduler.factor", "must be between 0 and 1");
   if (!(o.warmup_fraction >= 0 && o.warmup_fraction < 1)) bad("training.scheduler.warmup_fraction", "must be in [0, 1)");
@@ -82,7 +85,8 @@ nlohmann::json to_json(const TrainOptions& o) {
           {"select", o.select}, {"foreground_prior_bias", o.foreground_prior_bias},
           {"time_budget_minutes", o.time_budget_minutes}, {"hflip", o.augment.hflip}, {"vflip", o.augment.vflip},
           {"rotation_degrees", o.augment.rotation_degrees}, {"rotation_prob", o.augment.rotation_prob},
-          {"color_jitter_prob", o.augment.brightness_prob}, {"seed", o.seed}, {"channels_last", o.channels_last}};
+          {"color_jitter_prob", o.augment.brightness_prob}, {"seed", o.seed}, {"channels_last", o.channels_last},
+          {"precision", o.precision}};
 }
 
 }  // namespace wms::train

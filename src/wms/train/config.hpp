@@ -46,6 +46,9 @@ struct TrainOptions {
   unsigned threads = 0;            ///< 0: every core
   std::string device = "auto";     ///< auto | cpu | cuda
   bool channels_last = true;       ///< memory format for the convolutions (speed only)
+  /// "fp32", "bf16" (mixed precision: bf16 convolutions, fp32 weights and loss) or
+  /// "auto" (bf16 where the CPU has native bf16).
+  std::string precision = "fp32";
 };
 
 /// Reads every option from a config (missing keys keep their defaults). Throws

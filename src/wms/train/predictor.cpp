@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "wms/image/preprocess.hpp"
+#include "wms/nn/autocast.hpp"
 #include "wms/nn/metrics.hpp"
 #include "wms/nn/model_impl.hpp"
 #include "wms/train/runtime.hpp"
@@ -18,15 +19,20 @@ double ms_since(Clock::time_point t) { return std::chrono::duration<double, std:
 
 struct Predictor::State {
   torch::Device device{torch::kCPU};
+  bool bf16 = false;
 };
 
 Predictor::Predictor(nn::Model model, PredictOptions options)
     : model_(std::move(model)), options_(options), state_(std::make_unique<State>()) {
   set_compute_threads(options_.threads);
   state_->device = torch::Device(resolve_device(options_.device));
+  state_->bf16 = resolve_precision(options_.precision, state_->device.is_cpu() ? "cpu" : "cuda") == "bf16";
   std::lock_guard lock(model_.impl().mu);
   model_.impl().net->to(state_->device);
   model_.impl().net->eval();
+  torch::NoGradGuard no_grad;  // channels-last weights: oneDNN then needs no reorder per call
+  for (auto& p : model_.impl().net->parameters())
+    if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
 }
 
 Predictor::~Predictor() = default;
@@ -59,8 +65,9 @@ std::vector<Prediction> Predictor::predict_batch(const std::vector<cv::Mat>& pho
   {
     std::lock_guard lock(model_.impl().mu);
     torch::InferenceMode guard;
+    nn::Bf16Autocast mixed(state_->bf16);
     auto x = input.to(state_->device).contiguous(torch::MemoryFormat::ChannelsLast);
-    probs = torch::sigmoid(model_.impl().net->forward(x)).to(torch::kCPU).contiguous();
+    probs = torch::sigmoid(model_.impl().net->forward(x).to(torch::kFloat32)).to(torch::kCPU).contiguous();
   }
   double infer_ms = ms_since(t1);
   for (std::size_t i = 0; i < n; ++i) {

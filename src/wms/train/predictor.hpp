@@ -22,6 +22,7 @@ struct PredictOptions {
   std::string device = "auto";
   unsigned threads = 0;            ///< 0: every core
   bool largest_component = false;  ///< keep only the largest region (a meter has one window)
+  std::string precision = "fp32";  ///< fp32 | bf16 | auto (bf16 where the CPU has it natively)
 };
 
 struct Prediction {

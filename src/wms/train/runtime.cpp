@@ -23,4 +23,15 @@ std::string resolve_device(const std::string& requested) {
   throw InvalidInput("--device {}: must be auto, cpu or cuda", requested);
 }
 
+bool cpu_has_bf16() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512bf16");
+}
+
+std::string resolve_precision(const std::string& requested, const std::string& device) {
+  if (requested == "fp32" || requested == "bf16") return requested;
+  if (requested == "auto") return device == "cpu" && cpu_has_bf16() ? "bf16" : "fp32";
+  throw InvalidInput("precision {}: must be auto, fp32 or bf16", requested);
+}
+
 }  // namespace wms::train

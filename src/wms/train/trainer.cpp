@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "wms/nn/autocast.hpp"
 #include "wms/nn/losses.hpp"
 #include "wms/nn/metrics.hpp"
 #include "wms/nn/model_impl.hpp"
@@ -80,7 +81,7 @@ struct ValResult {
 };
 
 ValResult validate(nn::UNetImpl& net, const std::vector<const CachedSample*>& items, int size, const torch::Device& device,
-                   bool channels_last, const nn::LossOptions& loss_options) {
+                   bool channels_last, bool bf16, const nn::LossOptions& loss_options) {
   ValResult r;
   if (items.empty()) return r;
   net.eval();
@@ -92,7 +93,11 @@ ValResult validate(nn::UNetImpl& net, const std::vector<const CachedSample*>& it
     Batch b = make_batch(group, size, nullptr, 0);
     auto x = to_device(b, false, device, channels_last);
     auto y = to_device(b, true, device, false);
-    auto logits = net.forward(x);
+    torch::Tensor logits;
+    {
+      nn::Bf16Autocast mixed(bf16);
+      logits = net.forward(x).to(torch::kFloat32);
+    }
     r.loss += nn::segmentation_loss(logits, y, loss_options).item<double>() * b.n;
     auto pred = (logits > 0).to(torch::kUInt8).to(torch::kCPU).contiguous();
     for (int i = 0; i < b.n; ++i) {
@@ -115,6 +120,7 @@ TrainResult train_model(const std::vector<Sample>& train, const std::vector<Samp
   auto start = Clock::now();
   set_compute_threads(o.threads);
   torch::Device device(resolve_device(o.device));
+  const bool bf16 = resolve_precision(o.precision, device.is_cpu() ? "cpu" : "cuda") == "bf16";
   const int size = o.model.input_size;
 
   SampleCache cache;
@@ -178,7 +184,12 @@ TrainResult train_model(const std::vector<Sample>& train, const std::vector<Samp
       auto x = to_device(*b, false, device, o.channels_last);
       auto y = to_device(*b, true, device, false);
       opt.zero_grad();
-      auto loss = nn::segmentation_loss(net.forward(x), y, loss_options);
+      torch::Tensor logits;
+      {
+        nn::Bf16Autocast mixed(bf16);
+        logits = net.forward(x).to(torch::kFloat32);
+      }
+      auto loss = nn::segmentation_loss(logits, y, loss_options);
       loss.backward();
       opt.step();
       ++step;
@@ -188,7 +199,7 @@ TrainResult train_model(const std::vector<Sample>& train, const std::vector<Samp
       progress.tick();
     }
     double train_seconds = since(epoch_start);
-    ValResult v = validate(net, val_items, size, device, o.channels_last, loss_options);
+    ValResult v = validate(net, val_items, size, device, o.channels_last, bf16, loss_options);
     EpochMetrics m;
     m.epoch = epoch;
     m.train_loss = loss_sum / static_cast<double>(seen);

@@ -1,0 +1,204 @@
+// wms side of the model benchmarks. Prints a human line and a RESULT line per
+// measurement, in the format of ../shared/bench/peer_unet.py, so that
+// `peer_unet.py table` puts wms and the PyTorch peer in one table.
+//
+//   bench_model step    --size 512 --batch 4 [--format cl|nchw] [--precision fp32|bf16]
+//   bench_model infer   --size 512 --batch 1 [--format ...] [--precision ...]
+//   bench_model latency --images DIR [--n 20] [--precision ...]   decode -> mask at full size
+//   bench_model epoch   --data DIR --images 48 --size 512 [--precision ...]
+#include <CLI/CLI.hpp>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+
+#include "wms/nn/autocast.hpp"
+#include "wms/nn/losses.hpp"
+#include "wms/nn/model_impl.hpp"
+#include "wms/train/predictor.hpp"
+#include "wms/train/runtime.hpp"
+#include "wms/train/trainer.hpp"
+#include "wms/util/allocator.hpp"
+#include "wms/util/fs.hpp"
+#include "wms/util/parallel.hpp"
+
+namespace {
+
+using namespace wms;
+using Clock = std::chrono::steady_clock;
+
+bool g_tuned = true;
+
+double analytic_forward_flops(int s) {  // same table as peer_unet.py
+  const int b = 16;
+  struct L { int cin, cout, k, hw; };
+  std::vector<L> ls;
+  int blocks[9][3] = {{3, b, s}, {b, 2 * b, s / 2}, {2 * b, 4 * b, s / 4}, {4 * b, 8 * b, s / 8}, {8 * b, 16 * b, s / 16},
+                      {24 * b, 8 * b, s / 8}, {12 * b, 4 * b, s / 4}, {6 * b, 2 * b, s / 2}, {3 * b, b, s}};
+  double f = 0;
+  for (auto& bl : blocks) {
+    f += 2.0 * bl[0] * bl[1] * 9 * bl[2] * bl[2];
+    f += 2.0 * bl[1] * bl[1] * 9 * bl[2] * bl[2];
+  }
+  f += 2.0 * b * 1 * s * s;
+  return f;
+}
+
+void emit(const std::string& bench, const std::string& variant, std::vector<double> ms, double flop, int items) {
+  std::sort(ms.begin(), ms.end());
+  auto q = [&](double p) { return ms[static_cast<std::size_t>(p * (ms.size() - 1) + 0.5)]; };
+  double med = ms.size() % 2 ? ms[ms.size() / 2] : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2;
+  int thr = at::get_num_threads();
+  std::string extra;
+  if (flop > 0) extra += fmt::format("  {:8.1f} GFLOP/s", flop / med / 1e6);
+  if (items > 0) extra += fmt::format("  {:8.2f} img/s", items * 1e3 / med);
+  std::printf("cpp %-14s %-28s thr=%d malloc=%-7s median %10.2f ms  [min %.2f, max %.2f, n=%zu]%s\n", bench.c_str(),
+              variant.c_str(), thr, g_tuned ? "tuned" : "default", med, ms.front(), ms.back(), ms.size(), extra.c_str());
+  std::printf("RESULT\tcpp\t%s\t%s\t%d\t%s\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%zu\t%.0f\t%d\n", bench.c_str(), variant.c_str(), thr,
+              g_tuned ? "tuned" : "default", med, ms.front(), ms.back(), q(0.25), q(0.75), ms.size(), flop, items);
+  std::fflush(stdout);
+}
+
+std::vector<double> timeit(const std::function<void()>& fn, int warmup, int reps) {
+  for (int i = 0; i < warmup; ++i) fn();
+  std::vector<double> ms;
+  for (int i = 0; i < reps; ++i) {
+    auto t = Clock::now();
+    fn();
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t).count());
+  }
+  return ms;
+}
+
+void peak_memory() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  std::printf("PEAKMEM\tcpp\t%.1f MiB\n", ru.ru_maxrss / 1024.0);
+}
+
+nn::Model make_model(int size, bool cl) {
+  nn::ModelConfig c;
+  c.input_size = size;
+  nn::Model m(c, 0);
+  if (cl) {
+    torch::NoGradGuard g;
+    for (auto& p : m.impl().net->parameters())
+      if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+  }
+  return m;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  g_tuned = util::configure_allocator();
+  CLI::App app{"wms model benchmarks"};
+  app.require_subcommand(1);
+  int size = 512, batch = 4, warmup = 2, reps = 5, n = 20, images = 48;
+  unsigned threads = 2;
+  std::string format = "cl", precision = "fp32", dir;
+  auto common = [&](CLI::App* s) {
+    s->add_option("--size", size);
+    s->add_option("--batch", batch);
+    s->add_option("--format", format);
+    s->add_option("--precision", precision);
+    s->add_option("--warmup", warmup);
+    s->add_option("--reps", reps);
+    s->add_option("--threads", threads);
+  };
+  auto* step = app.add_subcommand("step", "one training step on random tensors");
+  auto* infer = app.add_subcommand("infer", "forward pass on random tensors");
+  auto* latency = app.add_subcommand("latency", "one real photo: decode -> mask at full size");
+  auto* epoch = app.add_subcommand("epoch", "one training epoch over real photos, decoding included");
+  for (auto* s : {step, infer, latency, epoch}) common(s);
+  latency->add_option("--images", dir)->required();
+  latency->add_option("--n", n);
+  epoch->add_option("--data", dir)->required();
+  epoch->add_option("--images", images);
+  CLI11_PARSE(app, argc, argv);
+  train::set_compute_threads(threads);
+  const bool cl = format == "cl", bf16 = precision == "bf16";
+  std::string variant = fmt::format("{} b{} {}{}", size, batch, format, bf16 ? " bf16" : "");
+
+  if (step->parsed()) {
+    auto m = make_model(size, cl);
+    auto& net = *m.impl().net;
+    net.train();
+    torch::optim::Adam opt(net.parameters(), torch::optim::AdamOptions(1e-4).weight_decay(1e-4));
+    torch::manual_seed(1);
+    auto x = torch::rand({batch, 3, size, size});
+    if (cl) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+    auto y = (torch::rand({batch, 1, size, size}) > 0.5).to(torch::kFloat32);
+    auto fn = [&] {
+      opt.zero_grad();
+      torch::Tensor logits;
+      {
+        nn::Bf16Autocast mixed(bf16);
+        logits = net.forward(x).to(torch::kFloat32);
+      }
+      auto loss = torch::binary_cross_entropy_with_logits(logits, y);
+      loss.backward();
+      opt.step();
+    };
+    emit("train", variant, timeit(fn, warmup, reps), 3 * batch * analytic_forward_flops(size), batch);
+  } else if (infer->parsed()) {
+    auto m = make_model(size, cl);
+    auto& net = *m.impl().net;
+    net.eval();
+    auto x = torch::rand({batch, 3, size, size});
+    if (cl) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+    auto fn = [&] {
+      torch::InferenceMode g;
+      nn::Bf16Autocast mixed(bf16);
+      auto out = net.forward(x).to(torch::kFloat32);
+    };
+    emit("infer", variant + " inference", timeit(fn, warmup, reps), batch * analytic_forward_flops(size), batch);
+  } else if (latency->parsed()) {
+    std::vector<std::string> photos;
+    std::vector<std::filesystem::path> files;
+    for (auto& e : std::filesystem::directory_iterator(dir)) files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    files.resize(std::min<std::size_t>(files.size(), n));
+    for (auto& f : files) photos.push_back(util::read_file(f));
+    train::PredictOptions po;
+    po.threads = threads;
+    po.precision = precision;
+    train::Predictor p(make_model(size, false), po);
+    std::size_t i = 0;
+    auto fn = [&] { p.predict_bytes(photos[i++ % photos.size()], "photo"); };
+    emit("latency", fmt::format("{} b1 photo->mask{}", size, bf16 ? " bf16" : ""), timeit(fn, warmup, photos.size() * 2), 0, 1);
+    // Throughput at batch `batch`: decode + preprocess + forward + masks, per image.
+    std::vector<cv::Mat> decoded;
+    for (auto& b : photos) decoded.push_back(image::decode_image(b, "photo").pixels);
+    auto fb = [&] {
+      std::vector<cv::Mat> group;
+      for (int k = 0; k < batch; ++k) group.push_back(decoded[k % decoded.size()]);
+      p.predict_batch(group);
+    };
+    emit("throughput", fmt::format("{} b{} decoded->mask{}", size, batch, bf16 ? " bf16" : ""), timeit(fb, 1, 4), 0, batch);
+  } else if (epoch->parsed()) {
+    auto samples = train::samples_from_dir(dir, data::SplitFractions{}, data::ValidationOptions{});
+    samples.resize(std::min<std::size_t>(samples.size(), images));
+    train::TrainOptions o;
+    o.model.input_size = size;
+    o.batch_size = batch;
+    o.epochs = 2;
+    o.threads = threads;
+    o.precision = precision;
+    o.channels_last = cl;
+    o.early_stopping_patience = 0;
+    auto t = Clock::now();
+    auto r = train::train_model(samples, {}, o);
+    double total = std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+    double second = r.history[1].seconds * 1e3;
+    double first = total - second;  // includes decoding every photo (the sample cache)
+    emit("epoch", fmt::format("{} b{} first (decode) {}{}", size, batch, format, bf16 ? " bf16" : ""),
+         {first / samples.size()}, 0, 1);
+    emit("epoch", fmt::format("{} b{} cached {}{}", size, batch, format, bf16 ? " bf16" : ""), {second / samples.size()}, 0, 1);
+  }
+  peak_memory();
+  return 0;
+}
