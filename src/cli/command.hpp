@@ -39,6 +39,9 @@ void add_train(CLI::App& root, Globals& g, Commands& out);
 void add_eval(CLI::App& root, Globals& g, Commands& out);
 void add_predict(CLI::App& root, Globals& g, Commands& out);
 void add_model(CLI::App& root, Globals& g, Commands& out);
+void add_runs(CLI::App& root, Globals& g, Commands& out);
+void add_models(CLI::App& root, Globals& g, Commands& out);
+void add_gate(CLI::App& root, Globals& g, Commands& out);
 
 /// Adds --workspace/--json/--threads to a (sub)command.
 void add_common_options(CLI::App& app, Globals& g, bool json = true, bool threads = false);

@@ -11,12 +11,15 @@ void add_eval(CLI::App& root, Globals& g, Commands& out) {
                                           "accuracy, Hausdorff; at input size and at full resolution)");
   static std::string model_ref, data_ref, split = "test", per_image, device = "auto";
   static bool largest = false, no_full = false;
+  static int score_size = 512;
   app->add_option("--model,-m", model_ref, "model bundle")->required();
   app->add_option("--data,-d", data_ref, "dataset version (default: head) or folder");
   app->add_option("--split", split, "train | val | test | all")->capture_default_str();
   app->add_option("--per-image", per_image, "write per-image scores to FILE (.csv or .json)");
   app->add_flag("--largest-component", largest, "keep only the largest predicted region");
-  app->add_flag("--no-full-resolution", no_full, "score only at the model's input size");
+  app->add_flag("--no-full-resolution", no_full, "do not also score at each photo's own size");
+  app->add_option("--score-size", score_size, "score at SxS as the original did (0: the model's input size)")
+      ->capture_default_str();
   app->add_option("--device", device, "auto | cpu | cuda")->capture_default_str();
   add_common_options(*app, g, true, true);
   out.push_back({app, [&g] {
@@ -34,6 +37,7 @@ void add_eval(CLI::App& root, Globals& g, Commands& out) {
     o.device = device;
     o.largest_component = largest;
     o.full_resolution = !no_full;
+    o.score_size = score_size;
     auto r = train::evaluate(model, samples, o);
     if (!per_image.empty())
       util::atomic_write(per_image, per_image.ends_with(".json") ? r.to_json(true).dump(2) + "\n" : r.to_csv());
@@ -48,7 +52,7 @@ void add_eval(CLI::App& root, Globals& g, Commands& out) {
     std::printf("%s on %s, split %s: %zu images in %.1fs\n", model_ref.c_str(), sel.label.c_str(), split.c_str(),
                 r.images.size(), r.seconds);
     std::printf("  %-22s %8s %8s %9s %10s\n", "", "dice", "iou", "accuracy", "hausdorff");
-    std::printf("  %-22s %8.4f %8.4f %9.4f %10.2f\n", ("at " + std::to_string(model.info().config.input_size) + " px").c_str(),
+    std::printf("  %-22s %8.4f %8.4f %9.4f %10.2f\n", ("at " + std::to_string(r.score_size) + " px").c_str(),
                 r.mean_input.dice, r.mean_input.iou, r.mean_input.accuracy, r.mean_input.hausdorff);
     if (o.full_resolution)
       std::printf("  %-22s %8.4f %8.4f %9.4f %10.2f\n", "at full resolution", r.mean_full.dice, r.mean_full.iou,

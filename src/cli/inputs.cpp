@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "wms/data/dataset.hpp"
+#include "wms/registry/promotion.hpp"
 #include "wms/util/error.hpp"
 
 namespace wms::cli {
@@ -32,9 +33,16 @@ DataSelection select_data(const Globals& g, const std::string& ref) {
   return {train::samples_from_version(*ws, v), v.id, "dataset version " + v.short_id()};
 }
 
-nn::Model load_model(const Globals&, const std::string& ref) {
-  if (ref.empty()) throw InvalidInput("--model is required (a model bundle file)");
-  return nn::Model::load(ref);
+nn::Model load_model(const Globals& g, const std::string& ref) {
+  if (ref.empty()) throw InvalidInput("--model is required (a bundle file, a version number or an alias)");
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(ref, ec)) return nn::Model::load(ref);
+  if (auto ws = maybe_workspace(g)) {
+    registry::Registry reg(registry::registry_path(*ws));
+    if (auto v = registry::resolve_version(reg, ref)) return registry::load_version(*ws, reg, *v);
+    if (ref == registry::kProduction) throw NotFound("there is no production model yet (see `wms models list`)");
+  }
+  throw NotFound("--model {}: no such bundle file, model version or alias", ref);
 }
 
 }  // namespace wms::cli

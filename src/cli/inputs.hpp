@@ -25,7 +25,7 @@ DataSelection select_data(const Globals& g, const std::string& data_ref);
 /// The workspace at --workspace, if there is one.
 std::optional<data::Workspace> maybe_workspace(const Globals& g);
 
-/// --model: a bundle file (registry versions and aliases arrive with the registry).
+/// --model: a bundle file, a registered version ("3", "v3") or an alias ("production").
 nn::Model load_model(const Globals& g, const std::string& model_ref);
 
 }  // namespace wms::cli

@@ -28,7 +28,8 @@ const char* kFooter = R"(Exit codes:
   3    invalid input (a file or value breaks a rule; the message names it)
   4    not found          5  conflict (busy workspace, name clash)
   6    corrupt stored data 7  I/O error (disk full, permission)
-  8    unavailable        70 internal error (a bug: please report it)
+  8    unavailable        10 gate: the candidate would not replace production
+  70   internal error (a bug: please report it)
   130  interrupted)";
 
 int run(int argc, char** argv) {
@@ -46,6 +47,9 @@ int run(int argc, char** argv) {
   add_eval(app, g, commands);
   add_predict(app, g, commands);
   add_model(app, g, commands);
+  add_runs(app, g, commands);
+  add_models(app, g, commands);
+  add_gate(app, g, commands);
   add_demo(app, g, commands);
   try {
     app.parse(argc, argv);

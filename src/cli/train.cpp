@@ -6,6 +6,8 @@
 
 #include "cli/command.hpp"
 #include "cli/inputs.hpp"
+#include "wms/registry/promotion.hpp"
+#include "wms/registry/sink.hpp"
 #include "wms/train/config.hpp"
 #include "wms/train/evaluator.hpp"
 #include "wms/train/trainer.hpp"
@@ -16,18 +18,21 @@
 namespace wms::cli {
 namespace {
 
-// One line per epoch on stderr (also when not a terminal), and JSON lines in the run folder.
+// One line per epoch on stderr (also when not a terminal), JSON lines in the run folder,
+// and the registry's metric series when there is a workspace.
 class PrintSink : public train::MetricsSink {
  public:
-  explicit PrintSink(std::filesystem::path jsonl) : file_(std::move(jsonl)) {}
+  PrintSink(std::filesystem::path jsonl, train::MetricsSink* also) : file_(std::move(jsonl)), also_(also) {}
   void epoch(const train::EpochMetrics& m) override {
     std::fprintf(stderr, "epoch %3d  train loss %.4f  val loss %.4f  val dice %.4f  val iou %.4f  lr %.2g  %.1f img/s  %.0fs\n",
                  m.epoch, m.train_loss, m.val_loss, m.val_dice, m.val_iou, m.learning_rate, m.images_per_second, m.seconds);
     file_.epoch(m);
+    if (also_) also_->epoch(m);
   }
 
  private:
   train::JsonlSink file_;
+  train::MetricsSink* also_;
 };
 
 std::string new_run_id(const char* kind) {
@@ -42,6 +47,7 @@ void add_train(CLI::App& root, Globals& g, Commands& out) {
   auto* app = root.add_subcommand("train", "train a U-Net on a dataset version or a folder; writes a model bundle");
   static std::string config_ref, data_ref, out_path, device = "auto";
   static int epochs = 0, input_size = 0, batch = 0;
+  static std::string precision;
   static long long seed = -1;
   static double budget = -1, lr = 0;
   app->add_option("--config,-c", config_ref,
@@ -56,6 +62,7 @@ void add_train(CLI::App& root, Globals& g, Commands& out) {
   app->add_option("--time-budget", budget, "stop after the epoch that passes this many minutes");
   app->add_option("--out,-o", out_path, "model bundle to write (default: the run folder's model.wms)");
   app->add_option("--device", device, "auto | cpu | cuda")->capture_default_str();
+  app->add_option("--precision", precision, "override training.precision: fp32 | bf16 | auto");
   add_common_options(*app, g, true, true);
   out.push_back({app, [&g] {
     util::install_interrupt_handler();
@@ -70,6 +77,7 @@ void add_train(CLI::App& root, Globals& g, Commands& out) {
     if (budget >= 0) o.time_budget_minutes = budget;
     o.threads = g.threads;
     o.device = device;
+    if (!precision.empty()) o.precision = precision;
     if (o.model.input_size % 16 != 0) throw InvalidInput("--input-size {}: must be a multiple of 16", o.model.input_size);
 
     auto sel = select_data(g, data_ref);
@@ -78,18 +86,31 @@ void add_train(CLI::App& root, Globals& g, Commands& out) {
     auto test_set = train::only(sel.samples, data::Split::kTest);
     if (train_set.empty()) throw InvalidInput("{}: the train split is empty ({} pairs in all)", sel.label, sel.samples.size());
 
-    std::string run_id = new_run_id("train");
+    if (!ws && out_path.empty()) throw InvalidInput("--out is required outside a workspace");
+    std::optional<registry::Registry> reg;
+    std::string run_id;
+    if (ws) {
+      reg.emplace(registry::registry_path(*ws));
+      run_id = reg->create_run({"train", "", sel.dataset_version, "", ""});
+    } else {
+      run_id = new_run_id("train");
+    }
     std::filesystem::path run_dir =
-        ws ? ws->wms_dir() / "runs" / run_id
-           : (out_path.empty() ? throw InvalidInput("--out is required outside a workspace")
-                               : std::filesystem::path(out_path).parent_path() / (run_id));
+        ws ? ws->wms_dir() / "runs" / run_id : std::filesystem::path(out_path).parent_path() / run_id;
     util::make_dirs(run_dir);
+    if (reg) reg->set_run_dir(run_id, run_dir.string());
+    try {
     std::filesystem::path bundle = out_path.empty() ? run_dir / "model.wms" : std::filesystem::path(out_path);
     util::atomic_write(run_dir / "params.json", train::to_json(o).dump(2) + "\n");
     std::fprintf(stderr, "training on %s: %zu train / %zu val / %zu test pairs at %d px, run %s\n", sel.label.c_str(),
                  train_set.size(), val_set.size(), test_set.size(), o.model.input_size, run_id.c_str());
 
-    PrintSink sink(run_dir / "metrics.jsonl");
+    std::optional<registry::RegistrySink> reg_sink;
+    if (reg) {
+      reg->log_params(run_id, train::to_json(o));
+      reg_sink.emplace(*reg, run_id);
+    }
+    PrintSink sink(run_dir / "metrics.jsonl", reg_sink ? &*reg_sink : nullptr);
     auto result = train::train_model(train_set, val_set, o, &sink, [] { return util::interrupted(); });
     nn::Model& model = *result.model;
     model.info().dataset_version = sel.dataset_version;
@@ -102,6 +123,7 @@ void add_train(CLI::App& root, Globals& g, Commands& out) {
       eo.threads = g.threads;
       eo.device = device;
       auto ev = train::evaluate(model, test_set, eo);
+      model.info().metrics["score_size"] = ev.score_size;
       model.info().metrics["test_dice"] = ev.mean_input.dice;
       model.info().metrics["test_iou"] = ev.mean_input.iou;
       model.info().metrics["test_hausdorff"] = ev.mean_input.hausdorff;
@@ -110,15 +132,30 @@ void add_train(CLI::App& root, Globals& g, Commands& out) {
       summary["metrics"] = model.info().metrics;
     }
     model.save(bundle);
+    if (reg) {
+      int version = registry::register_bundle(*ws, *reg, model, run_id);
+      summary["model_version"] = version;
+      for (auto& [k, v] : model.info().metrics.items())
+        if (v.is_number()) reg->log_metric(run_id, k, static_cast<std::int64_t>(result.history.size()), v.get<double>());
+      reg->finish_run(run_id, registry::kSuccess);
+    }
     util::atomic_write(run_dir / "summary.json", summary.dump(2) + "\n");
     if (g.json) {
       print_json(summary);
     } else {
       std::printf("trained %zu epochs (best %d, %s) in %.0fs -> %s\n", result.history.size(), result.best_epoch,
                   result.stop_reason.c_str(), result.seconds, bundle.c_str());
+      if (summary.contains("model_version")) std::printf("registered as model version %d\n", summary["model_version"].get<int>());
       for (auto& [k, v] : model.info().metrics.items()) std::printf("  %-16s %s\n", k.c_str(), v.dump().c_str());
     }
     return kExitOk;
+    } catch (const Cancelled& e) {
+      if (reg) reg->finish_run(run_id, registry::kCancelled, e.what());
+      throw;
+    } catch (const std::exception& e) {
+      if (reg) reg->finish_run(run_id, registry::kFailure, e.what());
+      throw;
+    }
   }});
 }
 

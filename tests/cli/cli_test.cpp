@@ -183,7 +183,7 @@ TEST(CliModel, EvalAndPredictWithOverlayAndABadPhoto) {
   ASSERT_EQ(ev.exit_code, 0) << ev.err;
   auto j = nlohmann::json::parse(ev.out);
   EXPECT_EQ(j["images"], 30);
-  EXPECT_TRUE(j["at_input"].contains("dice"));
+  EXPECT_TRUE(j["at_score_size"].contains("dice"));
   EXPECT_NE(util::read_file(w.t / "scores.csv").find("stem,split,dice"), std::string::npos);
 
   testing::write_bytes(w.t / "in" / "broken.jpg", "not a photo");

@@ -27,6 +27,9 @@ TrainOptions train_options(const util::Config& c) {
   o.select = c.get_string("training.select", o.select);
   o.foreground_prior_bias = c.get_bool("training.foreground_prior_bias", o.foreground_prior_bias);
   o.time_budget_minutes = c.get_double("training.time_budget_minutes", o.time_budget_minutes);
+  o.finetune_size = static_cast<int>(c.get_int("training.finetune.input_size", o.finetune_size));
+  o.finetune_epochs = static_cast<int>(c.get_int("training.finetune.epochs", o.finetune_epochs));
+  o.finetune_lr = c.get_double("training.finetune.learning_rate", o.finetune_lr);
   o.seed = static_cast<std::uint64_t>(c.get_int("training.seed", static_cast<std::int64_t>(o.seed)));
   o.channels_last = c.get_bool("training.channels_last", o.channels_last);
   o.precision = c.get_string("training.precision", o.precision);
@@ -38,6 +41,8 @@ TrainOptions train_options(const util::Config& c) {
   if (o.model.input_size < 16 || o.model.input_size % 16 != 0) bad("model.input_size", "must be a multiple of 16, >= 16");
   if (o.model.base_filters < 1 || o.model.base_filters > 256) bad("model.base_filters", "must be 1..256");
   if (o.epochs < 1) bad("training.epochs", "must be >= 1");
+  if (o.finetune_size < 0 || o.finetune_size % 16 != 0) bad("training.finetune.input_size", "must be a multiple of 16");
+  if (o.finetune_epochs < 0) bad("training.finetune.epochs", "must be >= 0");
   if (o.batch_size < 1 || o.batch_size > 1024) bad("training.batch_size", "must be 1..1024");
   if (!(o.learning_rate > 0)) bad("training.learning_rate", "must be > 0");
   if (o.weight_decay < 0) bad("training.weight_decay", "must be >= 0");
@@ -86,7 +91,8 @@ nlohmann::json to_json(const TrainOptions& o) {
           {"time_budget_minutes", o.time_budget_minutes}, {"hflip", o.augment.hflip}, {"vflip", o.augment.vflip},
           {"rotation_degrees", o.augment.rotation_degrees}, {"rotation_prob", o.augment.rotation_prob},
           {"color_jitter_prob", o.augment.brightness_prob}, {"seed", o.seed}, {"channels_last", o.channels_last},
-          {"precision", o.precision}};
+          {"precision", o.precision}, {"finetune_size", o.finetune_size}, {"finetune_epochs", o.finetune_epochs},
+          {"finetune_lr", o.finetune_lr}};
 }
 
 }  // namespace wms::train

@@ -41,6 +41,11 @@ struct TrainOptions {
   /// (a 2% foreground otherwise starts the loss far from its optimum).
   bool foreground_prior_bias = false;
   double time_budget_minutes = 0;  ///< stop after the epoch that crosses it; 0 = none
+  /// Coarse to fine: after the main phase, continue at finetune_size (e.g. 512) for
+  /// finetune_epochs with a cosine schedule from finetune_lr. 0 = no second phase.
+  int finetune_size = 0;
+  int finetune_epochs = 0;
+  double finetune_lr = 3e-4;
   image::AugmentOptions augment;
   std::uint64_t seed = 42;
   unsigned threads = 0;            ///< 0: every core

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <opencv2/imgproc.hpp>
+
 #include <chrono>
 
 #include "wms/image/decode.hpp"
@@ -21,12 +23,13 @@ nlohmann::json scores_json(const nn::MaskScores& s) {
 }  // namespace
 
 nlohmann::json EvalResult::to_json(bool per_image) const {
-  nlohmann::json j = {{"images", images.size()}, {"seconds", seconds}, {"at_input", scores_json(mean_input)},
+  nlohmann::json j = {{"images", images.size()}, {"seconds", seconds}, {"score_size", score_size},
+                      {"at_score_size", scores_json(mean_input)},
                       {"at_full_resolution", scores_json(mean_full)}};
   if (per_image) {
     j["per_image"] = nlohmann::json::array();
     for (const auto& i : images)
-      j["per_image"].push_back({{"stem", i.stem}, {"split", i.split}, {"at_input", scores_json(i.at_input)},
+      j["per_image"].push_back({{"stem", i.stem}, {"split", i.split}, {"at_score_size", scores_json(i.at_input)},
                                 {"at_full_resolution", scores_json(i.at_full)}});
   }
   return j;
@@ -52,6 +55,8 @@ EvalResult evaluate(const nn::Model& model, const std::vector<Sample>& samples, 
   const double threshold = model.info().config.threshold;
   EvalResult r;
   r.images.resize(samples.size());
+  const int score = o.score_size > 0 ? o.score_size : size;
+  r.score_size = score;
   util::Progress progress("evaluate", samples.size());
   const std::size_t chunk = static_cast<std::size_t>(std::max(1, o.batch));
   for (std::size_t begin = 0; begin < samples.size(); begin += chunk) {
@@ -67,10 +72,11 @@ EvalResult evaluate(const nn::Model& model, const std::vector<Sample>& samples, 
       ImageScores& is = r.images[begin + k];
       is.stem = samples[begin + k].stem;
       is.split = data::split_name(samples[begin + k].split);
-      cv::Mat small;
-      cv::compare(preds[k].probability, threshold, small, cv::CMP_GT);
+      cv::Mat prob = preds[k].probability, small;
+      if (score != size) cv::resize(prob, prob, cv::Size(score, score), 0, 0, cv::INTER_LINEAR);
+      cv::compare(prob, threshold, small, cv::CMP_GT);
       if (o.largest_component) small = nn::largest_component(small);
-      is.at_input = nn::score_masks(small, image::resize_mask(truths[k], size), true);
+      is.at_input = nn::score_masks(small, image::resize_mask(truths[k], score), true);
       if (o.full_resolution) is.at_full = nn::score_masks(preds[k].mask, truths[k], true);
       progress.tick();
     });

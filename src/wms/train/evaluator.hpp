@@ -21,19 +21,23 @@ struct EvalOptions {
   int batch = 8;                   ///< photos per forward pass
   bool full_resolution = true;     ///< also score at each photo's own size
   bool largest_component = false;  ///< post-processing: keep the largest region
+  /// The original's way scores at 512 x 512: the prediction (upsampled from the model's
+  /// input size if it differs) against the mask resized nearest. 0 = the input size.
+  int score_size = 512;
 };
 
 struct ImageScores {
   std::string stem;
   std::string split;
-  nn::MaskScores at_input;  ///< the original's way: at input_size x input_size
+  nn::MaskScores at_input;  ///< the original's way: at score_size x score_size
   nn::MaskScores at_full;   ///< at the photo's resolution (if full_resolution)
 };
 
 struct EvalResult {
   std::vector<ImageScores> images;
-  nn::MaskScores mean_input;
+  nn::MaskScores mean_input;  ///< at score_size
   nn::MaskScores mean_full;
+  int score_size = 0;
   double seconds = 0;
 
   nlohmann::json to_json(bool per_image = true) const;

@@ -33,7 +33,7 @@ void set_lr(torch::optim::Adam& opt, double lr, std::optional<double> beta1 = st
 // or linear warm-up then cosine decay to min_lr).
 struct StepSchedule {
   const TrainOptions& o;
-  long total;
+  long total;  // steps in the whole schedule
   static double cos_anneal(double a, double b, double t) { return b + (a - b) * (1 + std::cos(M_PI * t)) / 2; }
   std::pair<double, std::optional<double>> at(long step) const {
     double warm = std::max(1.0, o.warmup_fraction * total);
@@ -114,27 +114,32 @@ ValResult validate(nn::UNetImpl& net, const std::vector<const CachedSample*>& it
 
 }  // namespace
 
-TrainResult train_model(const std::vector<Sample>& train, const std::vector<Sample>& val, const TrainOptions& o,
-                        MetricsSink* sink, const std::function<bool()>& should_stop) {
-  if (train.empty()) throw InvalidInput("training needs at least one sample in the train split");
-  auto start = Clock::now();
+namespace {
+
+// One phase at one input size; epochs are numbered from first_epoch.
+TrainResult train_phase(const std::vector<Sample>& train, const std::vector<Sample>& val, const TrainOptions& o,
+                        MetricsSink* sink, const std::function<bool()>& should_stop, const nn::Model* init,
+                        SampleCache& cache, int first_epoch, Clock::time_point start) {
   set_compute_threads(o.threads);
   torch::Device device(resolve_device(o.device));
   const bool bf16 = resolve_precision(o.precision, device.is_cpu() ? "cpu" : "cuda") == "bf16";
   const int size = o.model.input_size;
 
-  SampleCache cache;
   cache.add(train, size, o.threads);
   cache.add(val, size, o.threads);
   std::vector<const CachedSample*> train_items, val_items;
   for (const auto& s : train) train_items.push_back(&cache.get(s, size));
   for (const auto& s : val) val_items.push_back(&cache.get(s, size));
 
-  nn::Model model(o.model, o.seed);
+  nn::Model model = init ? init->clone() : nn::Model(o.model, o.seed);
+  if (init && (init->info().config.base_filters != o.model.base_filters || init->info().config.in_channels != o.model.in_channels))
+    throw InvalidInput("warm start: the model has base_filters {} but the options ask for {}", init->info().config.base_filters,
+                       o.model.base_filters);
+  model.info().config = o.model;
   model.info().seed = o.seed;
   model.info().params = to_json(o);
   nn::UNetImpl& net = *model.impl().net;
-  if (o.foreground_prior_bias) {
+  if (o.foreground_prior_bias && !init) {
     double fg = 0;
     for (auto* c : train_items) fg += cv::countNonZero(c->mask) / static_cast<double>(c->mask.total());
     double p = std::clamp(fg / train_items.size(), 1e-4, 0.5);
@@ -152,7 +157,7 @@ TrainResult train_model(const std::vector<Sample>& train, const std::vector<Samp
   nn::LossOptions loss_options{o.loss, o.dice_weight};
   BatchLoader loader(train_items, size, o.batch_size, o.augment, o.seed);
   const long steps_per_epoch = static_cast<long>((train_items.size() + o.batch_size - 1) / o.batch_size);
-  StepSchedule schedule{o, steps_per_epoch * o.epochs};
+  StepSchedule schedule{o, steps_per_epoch * o.epochs};  // total shrinks with `planned`
   Plateau plateau{o.plateau_factor, o.min_lr, o.plateau_patience};
   double lr = o.learning_rate;
   if (o.scheduler != "plateau") {
@@ -167,7 +172,8 @@ TrainResult train_model(const std::vector<Sample>& train, const std::vector<Samp
   int since_best = 0;
   long step = 0;
   result.stop_reason = "epochs";
-  for (int epoch = 1; epoch <= o.epochs; ++epoch) {
+  int planned = o.epochs;  // shrinks to fit a time budget, and the schedule with it
+  for (int epoch = 1; epoch <= planned; ++epoch) {
     auto epoch_start = Clock::now();
     net.train();
     int batches = loader.start_epoch(epoch);
@@ -201,7 +207,7 @@ TrainResult train_model(const std::vector<Sample>& train, const std::vector<Samp
     double train_seconds = since(epoch_start);
     ValResult v = validate(net, val_items, size, device, o.channels_last, bf16, loss_options);
     EpochMetrics m;
-    m.epoch = epoch;
+    m.epoch = first_epoch + epoch - 1;
     m.train_loss = loss_sum / static_cast<double>(seen);
     m.val_loss = v.loss;
     m.val_dice = v.dice;
@@ -230,9 +236,19 @@ TrainResult train_model(const std::vector<Sample>& train, const std::vector<Samp
       result.stop_reason = "early_stopping";
       break;
     }
-    if (o.time_budget_minutes > 0 && since(start) > o.time_budget_minutes * 60) {
-      result.stop_reason = "time_budget";
-      break;
+    if (o.time_budget_minutes > 0) {
+      // Plan the epochs that fit: this epoch's time for each one left, plus the
+      // fine-tuning phase (which costs (finetune/size)^2 as much per epoch).
+      double per_epoch = m.seconds;
+      double ratio = o.finetune_size > 0 ? std::pow(static_cast<double>(o.finetune_size) / size, 2) : 0;
+      double reserve = o.finetune_epochs * per_epoch * ratio;
+      double left = o.time_budget_minutes * 60 - since(start) - reserve;
+      int fit = epoch + static_cast<int>(std::floor(left / per_epoch));
+      if (fit < planned) {
+        planned = std::max(epoch, fit);
+        schedule.total = steps_per_epoch * planned;
+        result.stop_reason = "time_budget";
+      }
     }
   }
   nn::load_state(net, best_state, "best epoch");
@@ -242,12 +258,39 @@ TrainResult train_model(const std::vector<Sample>& train, const std::vector<Samp
     for (auto& p : net.parameters()) p.set_data(p.contiguous());
   }
   net.eval();
-  const auto& best = result.history[result.best_epoch - 1];
+  const auto& best = result.history[result.best_epoch - 1];  // best_epoch counts within this phase
   model.info().metrics = {{"val_loss", best.val_loss}, {"val_dice", best.val_dice}, {"val_iou", best.val_iou},
                           {"best_epoch", result.best_epoch}, {"epochs_run", result.history.size()}};
   result.seconds = since(start);
   result.model = model;
   return result;
+}
+
+}  // namespace
+
+TrainResult train_model(const std::vector<Sample>& train, const std::vector<Sample>& val, const TrainOptions& o,
+                        MetricsSink* sink, const std::function<bool()>& should_stop, const nn::Model* init) {
+  if (train.empty()) throw InvalidInput("training needs at least one sample in the train split");
+  auto start = Clock::now();
+  SampleCache cache;
+  TrainResult r = train_phase(train, val, o, sink, should_stop, init, cache, 1, start);
+  if (o.finetune_size <= 0 || o.finetune_epochs <= 0) return r;
+  // Coarse to fine: continue from the best weights at the larger size.
+  TrainOptions f = o;
+  f.model.input_size = o.finetune_size;
+  f.epochs = o.finetune_epochs;
+  f.learning_rate = o.finetune_lr;
+  f.scheduler = "cosine";
+  f.warmup_fraction = 0.1;
+  f.finetune_size = 0;
+  f.early_stopping_patience = 0;
+  TrainResult fine = train_phase(train, val, f, sink, should_stop, &*r.model, cache, static_cast<int>(r.history.size()) + 1, start);
+  fine.history.insert(fine.history.begin(), r.history.begin(), r.history.end());
+  fine.best_epoch += static_cast<int>(r.history.size());
+  fine.model->info().params = to_json(o);
+  fine.model->info().metrics["best_epoch"] = fine.best_epoch;
+  fine.model->info().metrics["epochs_run"] = fine.history.size();
+  return fine;
 }
 
 }  // namespace wms::train

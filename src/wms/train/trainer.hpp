@@ -29,7 +29,10 @@ struct TrainResult {
 
 /// REQUIRES: train is not empty. With an empty val the last epoch is kept.
 /// should_stop is polled between steps; when it returns true, throws Cancelled.
+/// With `init` the weights start from that model (warm start, fine-tuning) instead of
+/// a fresh initialisation; its architecture must match options.model.
 TrainResult train_model(const std::vector<Sample>& train, const std::vector<Sample>& val, const TrainOptions& options,
-                        MetricsSink* sink = nullptr, const std::function<bool()>& should_stop = {});
+                        MetricsSink* sink = nullptr, const std::function<bool()>& should_stop = {},
+                        const nn::Model* init = nullptr);
 
 }  // namespace wms::train

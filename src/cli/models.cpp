@@ -1,0 +1,153 @@
+#include <fmt/format.h>
+
+#include "cli/command.hpp"
+#include "cli/inputs.hpp"
+#include "wms/registry/promotion.hpp"
+#include "wms/util/error.hpp"
+
+namespace wms::cli {
+namespace {
+
+int require_version(registry::Registry& reg, const std::string& ref) {
+  auto v = registry::resolve_version(reg, ref);
+  if (!v) throw NotFound("'{}' is not a model version or a set alias (see `wms models list`)", ref);
+  return *v;
+}
+
+std::string metric(const nlohmann::json& m, const char* key) {
+  return m.contains(key) && m[key].is_number() ? fmt::format("{:.4f}", m[key].get<double>()) : "-";
+}
+
+}  // namespace
+
+void add_models(CLI::App& root, Globals& g, Commands& out) {
+  auto* models = root.add_subcommand("models", "registered model versions and the production alias");
+  models->require_subcommand(1);
+  {
+    auto* app = models->add_subcommand("list", "model versions, newest first, with their aliases");
+    add_common_options(*app, g);
+    out.push_back({app, [&g] {
+      auto ws = data::Workspace::open(g.workspace);
+      registry::Registry reg(registry::registry_path(ws));
+      auto list = reg.list_models();
+      if (g.json) {
+        nlohmann::json j = nlohmann::json::array();
+        for (auto& m : list) j.push_back(m.to_json());
+        print_json(j);
+        return kExitOk;
+      }
+      if (list.empty()) std::printf("no model versions yet (train one with `wms train`)\n");
+      else std::printf("%-8s %-20s %-8s %-8s %-12s %-34s %s\n", "VERSION", "CREATED", "DICE", "IOU", "DATASET", "RUN", "ALIASES");
+      for (auto& m : list)
+        std::printf("%-8d %-20s %-8s %-8s %-12s %-34s %s\n", m.version, registry::iso_time(m.created).c_str(),
+                    metric(m.metrics, "test_dice").c_str(), metric(m.metrics, "test_iou").c_str(),
+                    m.dataset_version.substr(0, 10).c_str(), m.run.c_str(), fmt::format("{}", fmt::join(m.aliases, ",")).c_str());
+      return kExitOk;
+    }});
+  }
+  {
+    auto* app = models->add_subcommand("show", "one version: metrics, run, dataset, aliases, bundle info");
+    static std::string ref;
+    app->add_option("VERSION", ref, "version number or alias")->required();
+    add_common_options(*app, g);
+    out.push_back({app, [&g] {
+      auto ws = data::Workspace::open(g.workspace);
+      registry::Registry reg(registry::registry_path(ws));
+      int v = require_version(reg, ref);
+      auto m = *reg.find_model(v);
+      auto j = m.to_json();
+      j["bundle"] = registry::load_version(ws, reg, v).info().to_json();
+      print_json(j);
+      return kExitOk;
+    }});
+  }
+  {
+    auto* app = models->add_subcommand("promote", "make a version production (it must load); recorded with a reason");
+    static std::string ref, reason;
+    app->add_option("VERSION", ref, "version number")->required();
+    app->add_option("--reason,-r", reason, "why (kept in the alias history)")->required();
+    add_common_options(*app, g);
+    out.push_back({app, [&g] {
+      auto ws = data::Workspace::open(g.workspace);
+      auto lock = ws.lock();
+      registry::Registry reg(registry::registry_path(ws));
+      int v = require_version(reg, ref);
+      auto before = reg.alias(registry::kProduction);
+      registry::promote(ws, reg, v, registry::current_actor(), reason);
+      if (g.json) print_json({{"production", v}, {"previous", before ? nlohmann::json(*before) : nlohmann::json(nullptr)}});
+      else std::printf("production: version %d (was %s)\n", v, before ? std::to_string(*before).c_str() : "none");
+      return kExitOk;
+    }});
+  }
+  {
+    auto* app = models->add_subcommand("rollback", "move production back to the version before it (or to VERSION)");
+    static std::string ref, reason;
+    app->add_option("VERSION", ref, "version to restore (default: the previous production)");
+    app->add_option("--reason,-r", reason, "why")->default_val("rollback");
+    add_common_options(*app, g);
+    out.push_back({app, [&g] {
+      auto ws = data::Workspace::open(g.workspace);
+      auto lock = ws.lock();
+      registry::Registry reg(registry::registry_path(ws));
+      std::optional<int> to;
+      if (!ref.empty()) to = require_version(reg, ref);
+      int v = registry::rollback(ws, reg, to, registry::current_actor(), reason);
+      if (g.json) print_json({{"production", v}});
+      else std::printf("production: version %d\n", v);
+      return kExitOk;
+    }});
+  }
+  {
+    auto* app = models->add_subcommand("history", "every move of an alias (default production); --at TIME answers "
+                                                  "which version it was then");
+    static std::string alias = "production", at;
+    app->add_option("--alias", alias, "alias")->capture_default_str();
+    app->add_option("--at", at, "a UTC time, e.g. 2026-03-01T12:00:00Z");
+    add_common_options(*app, g);
+    out.push_back({app, [&g] {
+      auto ws = data::Workspace::open(g.workspace);
+      registry::Registry reg(registry::registry_path(ws));
+      if (!at.empty()) {
+        auto v = reg.alias_at(alias, registry::parse_iso_time(at));
+        if (g.json) print_json({{"alias", alias}, {"at", at}, {"version", v ? nlohmann::json(*v) : nlohmann::json(nullptr)}});
+        else std::printf("%s at %s: %s\n", alias.c_str(), at.c_str(), v ? ("version " + std::to_string(*v)).c_str() : "none");
+        return kExitOk;
+      }
+      auto events = reg.alias_history(alias);
+      if (g.json) {
+        nlohmann::json j = nlohmann::json::array();
+        for (auto& e : events) j.push_back(e.to_json());
+        print_json(j);
+        return kExitOk;
+      }
+      if (events.empty()) std::printf("%s has never been set\n", alias.c_str());
+      for (auto& e : events)
+        std::printf("%s  %s -> %s  by %s: %s%s\n", registry::iso_time(e.time).c_str(),
+                    e.previous ? std::to_string(*e.previous).c_str() : "none",
+                    e.version ? std::to_string(*e.version).c_str() : "none", e.actor.c_str(), e.reason.c_str(),
+                    e.decision ? fmt::format(" (decision {})", *e.decision).c_str() : "");
+      return kExitOk;
+    }});
+  }
+  {
+    auto* app = models->add_subcommand("lineage", "dataset version -> run -> model -> decisions and promotions");
+    static std::string ref, dataset;
+    app->add_option("VERSION", ref, "model version or alias");
+    app->add_option("--dataset", dataset, "instead: everything trained on this dataset version");
+    add_common_options(*app, g);
+    out.push_back({app, [&g] {
+      auto ws = data::Workspace::open(g.workspace);
+      registry::Registry reg(registry::registry_path(ws));
+      if (!dataset.empty()) {
+        data::Dataset ds(ws);
+        print_json(reg.lineage_of_dataset(ds.get(dataset).id));
+      } else {
+        if (ref.empty()) throw InvalidInput("give a model VERSION or --dataset D");
+        print_json(reg.lineage_of_model(require_version(reg, ref)));
+      }
+      return kExitOk;
+    }});
+  }
+}
+
+}  // namespace wms::cli

@@ -1,0 +1,99 @@
+#include "wms/registry/promotion.hpp"
+
+#include <cstdlib>
+
+#include "wms/util/error.hpp"
+#include "wms/util/failpoint.hpp"
+#include "wms/util/fs.hpp"
+#include "wms/util/hash.hpp"
+
+namespace wms::registry {
+namespace {
+
+// The original's record: log_production_metrics.py.
+nlohmann::json production_record(Registry& reg, const ModelVersion& m) {
+  nlohmann::json metrics = nlohmann::json::object(), params = nlohmann::json::object();
+  double created = m.created;
+  if (!m.run.empty())
+    if (auto run = reg.find_run(m.run)) {
+      created = run->started;
+      for (auto& [k, v] : run->params.items()) params[k] = v.is_string() ? v.get<std::string>() : v.dump();
+      for (const auto& p : reg.metrics(m.run)) metrics[p.name] = p.value;  // last value per name
+    }
+  for (auto& [k, v] : m.metrics.items())
+    if (v.is_number()) metrics[k] = v.get<double>();
+  return {{"version", m.version}, {"run_id", m.run}, {"stage", "Production"}, {"timestamp", iso_time(now_seconds())},
+          {"created_at", iso_time(created)}, {"metrics", metrics}, {"params", params}};
+}
+
+void export_production_files(const data::Workspace& ws, const nlohmann::json& record) {
+  fs::path dir = ws.root() / ws.config().get_string("registry.export_dir", "models");
+  util::make_dirs(dir);
+  util::atomic_write(dir / "production_current.json", record.dump(2) + "\n");
+  util::append_line(dir / "production_history.jsonl", record.dump());
+}
+
+}  // namespace
+
+fs::path registry_path(const data::Workspace& ws) { return ws.wms_dir() / "registry.db"; }
+
+std::string current_actor() {
+  const char* u = std::getenv("USER");
+  return u && *u ? u : "wms";
+}
+
+nn::Model load_version(const data::Workspace& ws, Registry& reg, int version) {
+  auto m = reg.find_model(version);
+  if (!m) throw NotFound("model version {} does not exist (see `wms models list`)", version);
+  return nn::Model::from_bytes(ws.store().read(m->bundle_md5), fmt::format("model version {}", version));
+}
+
+int register_bundle(const data::Workspace& ws, Registry& reg, const nn::Model& model, const std::string& run,
+                    const std::string& note) {
+  std::string bytes = model.to_bytes();
+  std::string md5 = ws.store().put_bytes(bytes);
+  int v = reg.register_model(md5, run, model.info().dataset_version, model.info().metrics, note);
+  if (!run.empty()) reg.add_artifact(run, "model.wms", md5, static_cast<std::int64_t>(bytes.size()));
+  return v;
+}
+
+std::int64_t promote(const data::Workspace& ws, Registry& reg, int version, const std::string& actor,
+                     const std::string& reason, std::optional<std::int64_t> decision) {
+  if (reason.empty()) throw InvalidInput("promote: give a --reason (it is kept in the alias history)");
+  load_version(ws, reg, version);  // refuse a version that fails to load
+  auto current = reg.alias(kProduction);
+  if (current && *current == version) throw Conflict("model version {} is already in production", version);
+  std::int64_t event = reg.move_alias(kProduction, version, actor, reason, decision, kPrevious);
+  util::failpoint("promote.after_alias");
+  export_production_files(ws, production_record(reg, *reg.find_model(version)));
+  return event;
+}
+
+int rollback(const data::Workspace& ws, Registry& reg, std::optional<int> to, const std::string& actor,
+             const std::string& reason) {
+  auto current = reg.alias(kProduction);
+  if (!to) {
+    // The version production pointed at before its latest move.
+    for (auto& e : reg.alias_history(kProduction))
+      if (e.version == current) to = e.previous;
+    if (!to) throw NotFound("nothing to roll back to: production has no earlier version");
+  }
+  promote(ws, reg, *to, actor, reason.empty() ? "rollback" : reason);
+  return *to;
+}
+
+std::optional<int> resolve_version(Registry& reg, const std::string& ref) {
+  std::string s = ref;
+  if (!s.empty() && (s[0] == 'v' || s[0] == 'V') && s.size() > 1 && std::isdigit(static_cast<unsigned char>(s[1]))) s = s.substr(1);
+  if (!s.empty() && s.find_first_not_of("0123456789") == std::string::npos) {
+    int v = std::stoi(s);
+    if (!reg.find_model(v)) throw NotFound("model version {} does not exist (see `wms models list`)", v);
+    return v;
+  }
+  if (!ref.empty() && ref.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") == std::string::npos) {
+    if (auto v = reg.alias(ref)) return v;
+  }
+  return std::nullopt;
+}
+
+}  // namespace wms::registry

@@ -1,0 +1,48 @@
+// Moving the production alias: promote, rollback, and the files that mirror it.
+//
+// promote() refuses a version whose bundle is missing or does not load, then records
+// one alias event for "production" (and one for "previous", the old production) and
+// exports the original's git-tracked view: models/production_current.json (rewritten)
+// and one line appended to models/production_history.jsonl, with the original's fields
+// (version, run_id, stage, timestamp, created_at, metrics, params).
+// REQUIRES: the caller holds the workspace lock.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "wms/data/workspace.hpp"
+#include "wms/nn/model.hpp"
+#include "wms/registry/registry.hpp"
+
+namespace wms::registry {
+
+inline constexpr const char* kProduction = "production";
+inline constexpr const char* kPrevious = "previous";
+
+/// The registry of a workspace (.wms/registry.db).
+fs::path registry_path(const data::Workspace& ws);
+
+/// Loads a registered version's bundle from the content store (throws NotFound/Corrupt).
+nn::Model load_version(const data::Workspace& ws, Registry& reg, int version);
+
+/// Stores a bundle in the content store and registers it; returns the version.
+int register_bundle(const data::Workspace& ws, Registry& reg, const nn::Model& model, const std::string& run,
+                    const std::string& note = "");
+
+/// Moves production to `version`. Returns the alias event id.
+std::int64_t promote(const data::Workspace& ws, Registry& reg, int version, const std::string& actor,
+                     const std::string& reason, std::optional<std::int64_t> decision = std::nullopt);
+
+/// Moves production back to `to`, or to the version it pointed at before the current one.
+/// Returns the version now in production.
+int rollback(const data::Workspace& ws, Registry& reg, std::optional<int> to, const std::string& actor,
+             const std::string& reason);
+
+/// "3", "v3", an alias ("production"), or nullopt if `ref` names none of these.
+std::optional<int> resolve_version(Registry& reg, const std::string& ref);
+
+/// The user running wms ($USER, else "wms").
+std::string current_actor();
+
+}  // namespace wms::registry
