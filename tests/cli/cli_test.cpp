@@ -245,3 +245,70 @@ TEST(CliModel, CtrlCDuringTrainingStopsCleanly) {
 
 }  // namespace
 }  // namespace wms
+
+namespace wms {
+namespace {
+
+using testing::run_wms;
+using testing::TempDir;
+
+std::string qr(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+
+TEST(CliRegistry, TrainRegistersPromoteGateRollbackHistory) {
+  TempDir t;
+  auto ws = t / "ws";
+  run_wms("init " + qr(ws));
+  // A permissive floor so that a 1-epoch model can become production.
+  util::append_line(ws / "wms.yaml", "gate:\n  floor: 0.0");
+  run_wms("synth --out " + qr(t / "b") + " --count 40 --size 96");
+  run_wms("data add -w " + qr(ws) + " " + qr(t / "b"));
+  auto t1 = nlohmann::json::parse(run_wms("train --json -w " + qr(ws) + " --epochs 1 --input-size 32").out);
+  auto t2 = nlohmann::json::parse(run_wms("train --json -w " + qr(ws) + " --epochs 2 --input-size 32 --seed 3").out);
+  EXPECT_EQ(t1["model_version"], 1);
+  EXPECT_EQ(t2["model_version"], 2);
+
+  auto runs = nlohmann::json::parse(run_wms("runs list --json -w " + qr(ws)).out);
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0]["status"], "success");
+  std::string run2 = t2["run_id"];
+  auto show = nlohmann::json::parse(run_wms("runs show --json -w " + qr(ws) + " " + run2).out);
+  EXPECT_EQ(show["params"]["epochs"], 2);
+  EXPECT_TRUE(show["metrics"].contains("val_dice"));
+  EXPECT_EQ(show["artifacts"][0]["name"], "model.wms");
+  auto series = nlohmann::json::parse(run_wms("runs metrics --json -w " + qr(ws) + " " + run2).out);
+  EXPECT_EQ(series["train_loss"].size(), 2u);
+
+  // No production yet: the gate compares with the floor (0 here) and promotes.
+  auto g1 = run_wms("gate --json -w " + qr(ws) + " --candidate 1");
+  EXPECT_EQ(g1.exit_code, 0) << g1.err;
+  EXPECT_TRUE(nlohmann::json::parse(g1.out)["champion"].is_null());
+  ASSERT_EQ(run_wms("models promote -w " + qr(ws) + " 1 --reason 'first'").exit_code, 0);
+  EXPECT_EQ(run_wms("models promote -w " + qr(ws) + " 1").exit_code, 2) << "--reason is required";
+  // Same model against itself: a tie keeps production (exit 10).
+  EXPECT_EQ(run_wms("gate -w " + qr(ws) + " --candidate production").exit_code, 10);
+  ASSERT_EQ(run_wms("models promote -w " + qr(ws) + " 2 --reason 'second'").exit_code, 0);
+  auto list = nlohmann::json::parse(run_wms("models list --json -w " + qr(ws)).out);
+  EXPECT_EQ(list[0]["aliases"][0], "production");
+  EXPECT_EQ(list[1]["aliases"][0], "previous");
+  // Point in time: before anything, production did not exist.
+  auto at = nlohmann::json::parse(run_wms("models history --json -w " + qr(ws) + " --at 2020-01-01T00:00:00Z").out);
+  EXPECT_TRUE(at["version"].is_null());
+  ASSERT_EQ(run_wms("models rollback -w " + qr(ws) + " --reason 'regression'").exit_code, 0);
+  auto hist = nlohmann::json::parse(run_wms("models history --json -w " + qr(ws)).out);
+  ASSERT_EQ(hist.size(), 3u);
+  EXPECT_EQ(hist[2]["version"], 1);
+  EXPECT_EQ(hist[2]["reason"], "regression");
+  EXPECT_TRUE(std::filesystem::exists(ws / "models" / "production_current.json"));
+  // Lineage both ways.
+  auto lin = nlohmann::json::parse(run_wms("models lineage --json -w " + qr(ws) + " 1").out);
+  EXPECT_EQ(lin["run"]["id"], t1["run_id"]);
+  EXPECT_GE(lin["alias_events"].size(), 2u);
+  auto dl = nlohmann::json::parse(run_wms("models lineage --json -w " + qr(ws) + " --dataset head").out);
+  EXPECT_EQ(dl["models"].size(), 2u);
+  // --model accepts versions and aliases.
+  EXPECT_EQ(run_wms("eval -w " + qr(ws) + " --model production --split all").exit_code, 0);
+  EXPECT_EQ(run_wms("eval -w " + qr(ws) + " --model v9").exit_code, 4);
+}
+
+}  // namespace
+}  // namespace wms
