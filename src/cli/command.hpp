@@ -42,6 +42,9 @@ void add_model(CLI::App& root, Globals& g, Commands& out);
 void add_runs(CLI::App& root, Globals& g, Commands& out);
 void add_models(CLI::App& root, Globals& g, Commands& out);
 void add_gate(CLI::App& root, Globals& g, Commands& out);
+void add_pipeline(CLI::App& root, Globals& g, Commands& out);
+void add_infra(CLI::App& root, Globals& g, Commands& out);
+void add_serve(CLI::App& root, Globals& g, Commands& out);
 
 /// Adds --workspace/--json/--threads to a (sub)command.
 void add_common_options(CLI::App& app, Globals& g, bool json = true, bool threads = false);

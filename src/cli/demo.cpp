@@ -1,86 +1,129 @@
-// `wms demo`: the README's main job, end to end on data wms makes itself.
-// Today: generate batches, validate them, version them, refuse a bad batch, and
-// print the dataset summary. Runs in a folder of its own (default ./wms-demo).
+// `wms demo`: the README's main job, the whole loop on data wms makes itself, in a
+// folder of its own (default ./wms-demo, made fresh each run):
+//   1. a first batch -> the first production model
+//   2. a second batch -> a better model, promoted
+//   3. a bad batch -> refused at validation, nothing changes
+//   4. a batch with sloppy masks -> trained and gated, does not improve, kept as a
+//      rejected submission
+// then the run list and the models.
 #include <fmt/format.h>
+#include <opencv2/imgproc.hpp>
 
 #include "cli/command.hpp"
-#include "wms/data/dataset.hpp"
-#include "wms/data/ingest.hpp"
 #include "wms/data/synth.hpp"
+#include "wms/image/decode.hpp"
+#include "wms/pipeline/pipeline.hpp"
+#include "wms/registry/promotion.hpp"
 #include "wms/util/error.hpp"
 #include "wms/util/fs.hpp"
+#include "wms/util/signals.hpp"
 
 namespace wms::cli {
 namespace {
 
-int step = 0;
-void say(const std::string& what) { std::printf("\n== %d. %s\n", ++step, what.c_str()); }
+namespace fs = std::filesystem;
 
-void add(const data::Workspace& ws, const std::filesystem::path& batch, unsigned threads) {
-  auto options = data::validation_options(ws.config());
-  options.threads = threads;
-  auto lock = ws.lock();
-  auto r = data::add_batch(ws, data::BatchSource::from_dir(batch), options, "demo: " + batch.filename().string());
-  std::fputs(r.validation.report.to_text().c_str(), stdout);
-  if (r.accepted) std::printf("-> accepted as dataset version %s (%zu pairs)\n", r.version->short_id().c_str(), r.version->pairs);
-  else std::printf("-> refused: nothing changed\n");
+// Settings small enough for a few minutes on 2 cores (written into the demo's wms.yaml).
+const char* kDemoConfig = R"(
+# demo settings: small photos, short training
+model: {input_size: 96}
+training:
+  epochs: 10
+  batch_size: 8
+  learning_rate: 0.003
+  loss: bce_dice
+  scheduler: {kind: onecycle}
+  select: val_dice
+  foreground_prior_bias: true
+  early_stopping_patience: 0
+  precision: auto
+pipeline: {attempts: 2}
+gate: {floor: 0.5, min_improvement: 0.002}
+)";
+
+// Annotators in a hurry: every window drawn far too large.
+void make_masks_sloppy(const fs::path& masks) {
+  for (const auto& e : fs::directory_iterator(masks)) {
+    auto m = image::decode_mask(util::read_file(e.path()), e.path().string()).pixels;
+    cv::dilate(m, m, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(25, 25)));
+    util::atomic_write(e.path(), image::encode_jpeg(m, 95));
+  }
 }
 
 }  // namespace
 
 void add_demo(CLI::App& root, Globals& g, Commands& out) {
-  auto* app = root.add_subcommand("demo", "run the main job end to end on generated data (in ./wms-demo)");
+  auto* app = root.add_subcommand("demo", "run the whole loop on generated data (in ./wms-demo): four batches "
+                                          "through the pipeline, then the run list");
   static std::string dir = "wms-demo";
-  static int count = 200;
+  static int count = 120;
   app->add_option("--dir", dir, "demo folder (made fresh each run)")->capture_default_str();
-  app->add_option("--count", count, "pairs in the first batch")->capture_default_str();
+  app->add_option("--count", count, "pairs in each of the first two batches")->capture_default_str();
   add_common_options(*app, g, false, true);
   out.push_back({app, [&g] {
-    namespace fs = std::filesystem;
+    util::install_interrupt_handler();
     fs::path root = dir;
     std::error_code ec;
     if (fs::exists(root, ec)) {
-      if (!fs::exists(root / ".wms" / "demo", ec))
+      if (!fs::exists(root / ".wms-demo", ec))
         throw Conflict("{}: exists and was not made by `wms demo`; choose another --dir", root.string());
+      for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+        fs::permissions(it->path(), fs::perms::owner_write, fs::perm_options::add, ec);
       fs::remove_all(root, ec);
     }
-    auto ws = data::Workspace::init(root / "workspace");
-    util::make_dirs(root / ".wms");
-    util::atomic_write(root / ".wms" / "demo", "made by wms demo\n");
+    util::make_dirs(root);
+    util::atomic_write(root / ".wms-demo", "made by wms demo\n");
+    auto ws0 = data::Workspace::init(root / "workspace");
+    util::append_line(ws0.config_path(), kDemoConfig);
+    auto ws = data::Workspace::open(ws0.root());  // re-read the config
 
-    say(fmt::format("generate {} synthetic meter photos with masks (batch-1)", count));
-    data::SynthOptions so;
-    so.count = count;
-    so.seed = 1;
-    so.threads = g.threads;
-    auto r1 = data::synthesize(root / "batches" / "batch-1", so);
-    std::printf("%d pairs, %d stored rotated with an EXIF orientation tag, %.1fs\n", r1.written, r1.with_exif, r1.seconds);
+    auto batch = [&](const std::string& name, int n, int first_id, std::uint64_t seed) {
+      data::SynthOptions so;
+      so.count = n;
+      so.seed = seed;
+      so.first_id = first_id;
+      so.long_side = 192;
+      so.threads = g.threads;
+      data::synthesize(root / "batches" / name, so);
+      return root / "batches" / name;
+    };
+    int step = 0;
+    auto say = [&](const std::string& what) { std::printf("\n== %d. %s\n", ++step, what.c_str()); std::fflush(stdout); };
+    pipeline::Options o;
+    o.threads = g.threads;
+    o.should_stop = [] { return util::interrupted(); };
+    o.log = [](const std::string& line) { std::printf("   %s\n", line.c_str()); std::fflush(stdout); };
+    auto run = [&](const fs::path& b) {
+      o.batch = data::BatchSource::from_dir(b);
+      auto r = pipeline::run(ws, o);
+      std::printf("-> %s (exit code %d)\n", pipeline::outcome_name(r.outcome).c_str(), pipeline::outcome_exit_code(r.outcome));
+      if (r.outcome == pipeline::Outcome::kFailed || r.outcome == pipeline::Outcome::kCancelled)
+        throw Internal("demo: the pipeline {}: {}", pipeline::outcome_name(r.outcome), r.state.error);
+      return r.outcome;
+    };
 
-    say("validate batch-1 and add it as the first dataset version");
-    add(ws, root / "batches" / "batch-1", g.threads);
-
-    say("a second batch arrives (batch-2, 50 pairs)");
-    so.count = 50;
-    so.seed = 2;
-    so.first_id = count + 1;
-    data::synthesize(root / "batches" / "batch-2", so);
-    add(ws, root / "batches" / "batch-2", g.threads);
-
-    say("a bad batch arrives: truncated, empty, orphaned, misaligned and bomb files");
+    say(fmt::format("batch-1: {} synthetic meter photos; no production model yet", count));
+    run(batch("batch-1", count, 1, 1));
+    say(fmt::format("batch-2: {} more photos; the model trained on all of them should be better", count));
+    run(batch("batch-2", count, count + 1, 2));
+    say("a bad batch: truncated, empty, orphaned, misaligned and decompression-bomb files");
     data::synthesize_bad(root / "batches" / "bad");
-    add(ws, root / "batches" / "bad", g.threads);
+    run(root / "batches" / "bad");
+    say("batch-4: new photos whose masks were drawn far too large");
+    auto sloppy = batch("batch-4-sloppy", count / 2, 2 * count + 1, 4);
+    make_masks_sloppy(sloppy / "masks");
+    run(sloppy);
 
-    say("dataset summary");
-    data::Dataset ds(ws);
-    auto head = ds.head();
-    auto samples = ds.samples(*head);
-    std::size_t n[3] = {0, 0, 0};
-    for (const auto& s : samples) ++n[static_cast<int>(s.split)];
-    std::printf("head: dataset version %s, %zu pairs (train %zu / val %zu / test %zu)\n", head->short_id().c_str(),
-                head->pairs, n[0], n[1], n[2]);
-    for (const auto& v : ds.log()) std::printf("  %s  %s  %4zu pairs  %s\n", v.short_id().c_str(), v.created.c_str(), v.pairs, v.message.c_str());
-    std::printf("DVC pointer files: %s.dvc, %s.dvc\n", ws.images_dir().c_str(), ws.masks_dir().c_str());
-    std::printf("\ndemo workspace: %s (try: wms data status -w %s)\n", ws.root().c_str(), ws.root().c_str());
+    say("pipeline runs (wms pipeline list), models (wms models list)");
+    registry::Registry reg(registry::registry_path(ws));
+    for (auto& r : reg.list_runs(10, "pipeline"))
+      std::printf("  %s  %-13s %s\n", r.id.c_str(), r.tags.value("outcome", "").c_str(),
+                  fs::path(r.params.value("images", nlohmann::json("")).get<std::string>()).parent_path().filename().c_str());
+    for (auto& m : reg.list_models())
+      std::printf("  model %d  test dice %.4f  %s\n", m.version, m.metrics.value("test_dice", 0.0),
+                  fmt::format("{}", fmt::join(m.aliases, ",")).c_str());
+    std::printf("\ndemo workspace: %s\n  try: wms pipeline list -w %s\n       wms models history -w %s\n",
+                ws.root().c_str(), ws.root().c_str(), ws.root().c_str());
     return kExitOk;
   }});
 }

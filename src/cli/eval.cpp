@@ -12,6 +12,7 @@ void add_eval(CLI::App& root, Globals& g, Commands& out) {
   static std::string model_ref, data_ref, split = "test", per_image, device = "auto";
   static bool largest = false, no_full = false;
   static int score_size = 512;
+  static std::string precision = "auto";
   app->add_option("--model,-m", model_ref, "model bundle")->required();
   app->add_option("--data,-d", data_ref, "dataset version (default: head) or folder");
   app->add_option("--split", split, "train | val | test | all")->capture_default_str();
@@ -21,6 +22,7 @@ void add_eval(CLI::App& root, Globals& g, Commands& out) {
   app->add_option("--score-size", score_size, "score at SxS as the original did (0: the model's input size)")
       ->capture_default_str();
   app->add_option("--device", device, "auto | cpu | cuda")->capture_default_str();
+  app->add_option("--precision", precision, "fp32 | bf16 | auto")->capture_default_str();
   add_common_options(*app, g, true, true);
   out.push_back({app, [&g] {
     auto model = load_model(g, model_ref);
@@ -38,6 +40,7 @@ void add_eval(CLI::App& root, Globals& g, Commands& out) {
     o.largest_component = largest;
     o.full_resolution = !no_full;
     o.score_size = score_size;
+    o.precision = precision;
     auto r = train::evaluate(model, samples, o);
     if (!per_image.empty())
       util::atomic_write(per_image, per_image.ends_with(".json") ? r.to_json(true).dump(2) + "\n" : r.to_csv());

@@ -50,6 +50,9 @@ int run(int argc, char** argv) {
   add_runs(app, g, commands);
   add_models(app, g, commands);
   add_gate(app, g, commands);
+  add_pipeline(app, g, commands);
+  add_infra(app, g, commands);
+  add_serve(app, g, commands);
   add_demo(app, g, commands);
   try {
     app.parse(argc, argv);

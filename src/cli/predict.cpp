@@ -58,7 +58,7 @@ std::string npy_float32(const cv::Mat& m) {
 void add_predict(CLI::App& root, Globals& g, Commands& out) {
   auto* app = root.add_subcommand("predict", "write a mask (PNG, the photo's size, EXIF orientation applied) "
                                              "for each photo; exit 3 if any photo could not be read");
-  static std::string model_ref, out_dir, device = "auto";
+  static std::string model_ref, out_dir, device = "auto", precision = "auto";
   static std::vector<std::string> inputs;
   static bool with_overlay = false, largest = false, probabilities = false;
   app->add_option("--model,-m", model_ref, "model bundle")->required();
@@ -69,6 +69,7 @@ void add_predict(CLI::App& root, Globals& g, Commands& out) {
   app->add_flag("--probabilities", probabilities,
                 "also write <stem>.prob.npy: the model's probabilities at its input size (float32, NumPy format)");
   app->add_option("--device", device, "auto | cpu | cuda")->capture_default_str();
+  app->add_option("--precision", precision, "fp32 | bf16 | auto")->capture_default_str();
   add_common_options(*app, g, true, true);
   out.push_back({app, [&g] {
     auto files = expand_inputs(inputs);
@@ -76,6 +77,7 @@ void add_predict(CLI::App& root, Globals& g, Commands& out) {
     po.device = device;
     po.threads = g.threads;
     po.largest_component = largest;
+    po.precision = precision;
     train::Predictor predictor(load_model(g, model_ref), po);
     util::make_dirs(out_dir);
     nlohmann::json results = nlohmann::json::array();

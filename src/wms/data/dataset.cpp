@@ -184,10 +184,8 @@ void Dataset::checkout(const Version& v) const {
   for (Side side : {Side{ws_.images_dir(), images(v), v.images}, Side{ws_.masks_dir(), masks(v), v.masks}}) {
     util::make_dirs(side.dir);
     std::set<std::string> wanted;
-    std::uint64_t total = 0;
     for (const auto& e : side.listing) {
       wanted.insert(e.relpath);
-      total += e.size;
       fs::path dst = side.dir / e.relpath;
       std::error_code ec;
       if (fs::is_regular_file(dst, ec) && fs::file_size(dst, ec) == e.size && util::md5_file(dst) == e.md5) continue;
@@ -200,9 +198,20 @@ void Dataset::checkout(const Version& v) const {
       if (!it->is_regular_file() || wanted.count(name)) continue;
       if (store_.has(util::md5_file(it->path()))) fs::remove(it->path(), ec);  // recoverable: safe to remove
     }
-    DvcOut out{side.dir_md5, total, side.listing.size(), side.dir.filename().string()};
-    util::atomic_write(fs::path(side.dir.string() + ".dvc"), dvc_file_text(out));
   }
+  for (const auto& [rel, text] : pointer_files(v)) util::atomic_write(ws_.root() / rel, text);
+}
+
+std::map<std::string, std::string> Dataset::pointer_files(const Version& v) const {
+  std::map<std::string, std::string> out;
+  for (auto [dir, dir_md5] : {std::pair{ws_.images_dir(), v.images}, std::pair{ws_.masks_dir(), v.masks}}) {
+    Listing l = store_.read_listing(dir_md5);
+    std::uint64_t total = 0;
+    for (const auto& e : l) total += e.size;
+    DvcOut o{dir_md5, total, l.size(), dir.filename().string()};
+    out[fs::relative(fs::path(dir.string() + ".dvc"), ws_.root()).string()] = dvc_file_text(o);
+  }
+  return out;
 }
 
 WorkingState Dataset::working_state() const {

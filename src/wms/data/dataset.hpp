@@ -11,6 +11,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -83,6 +84,8 @@ class Dataset {
   void checkout(const Version& v) const;
   /// Compares the working copy with HEAD (hashes every file).
   WorkingState working_state() const;
+  /// The .dvc pointer files of a version: path relative to the workspace root -> text.
+  std::map<std::string, std::string> pointer_files(const Version& v) const;
 
  private:
   const Workspace& ws_;

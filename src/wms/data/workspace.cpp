@@ -24,6 +24,8 @@ Workspace Workspace::init(const fs::path& dir) {
   for (const char* sub : {".wms/cache/files/md5", ".wms/versions", ".wms/logs", ".wms/runs"})
     util::make_dirs(root / sub);
   if (!fs::exists(root / "wms.yaml", ec)) util::atomic_write(root / "wms.yaml", default_config_text());
+  // Like .dvc/.gitignore: the store, registry and runs stay out of git.
+  if (!fs::exists(root / ".wms" / ".gitignore", ec)) util::atomic_write(root / ".wms" / ".gitignore", "*\n");
   Workspace ws(root);
   // Keep the pictures out of git, as `dvc add` does: git tracks the .dvc pointers.
   for (const fs::path& d : {ws.images_dir(), ws.masks_dir()}) {

@@ -50,6 +50,7 @@ EvalResult evaluate(const nn::Model& model, const std::vector<Sample>& samples, 
   po.device = o.device;
   po.threads = o.threads;
   po.largest_component = o.largest_component;
+  po.precision = o.precision;
   Predictor predictor(model, po);
   const int size = model.info().config.input_size;
   const double threshold = model.info().config.threshold;

@@ -24,6 +24,7 @@ struct EvalOptions {
   /// The original's way scores at 512 x 512: the prediction (upsampled from the model's
   /// input size if it differs) against the mask resized nearest. 0 = the input size.
   int score_size = 512;
+  std::string precision = "auto";  ///< of the forward pass: fp32 | bf16 | auto
 };
 
 struct ImageScores {

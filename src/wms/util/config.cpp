@@ -34,15 +34,21 @@ Config Config::load(const std::filesystem::path& path) {
 
 namespace {
 
-// Walks "a.b.c" without modifying the tree (const operator[] never inserts);
+// Walks "a.b.c" (a number indexes a list) without modifying the tree (const operator[] never inserts);
 // returns an undefined node when any part is absent.
 YAML::Node find(const YAML::Node& node, const std::string& key, std::size_t start = 0) {
-  if (!node || !node.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+  if (!node || !(node.IsMap() || node.IsSequence())) return YAML::Node(YAML::NodeType::Undefined);
   auto dot = key.find('.', start);
   std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+  if (node.IsSequence()) {  // "webhooks.0.url": a number indexes a list
+    if (part.empty() || part.size() > 6 || part.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoul(part) >= node.size())
+      return YAML::Node(YAML::NodeType::Undefined);
+    const YAML::Node item = node[std::stoul(part)];
+    return dot == std::string::npos ? item : find(item, key, dot + 1);
+  }
   const YAML::Node child = node[part];
-  if (dot == std::string::npos) return child;
-  return find(child, key, dot + 1);
+  return dot == std::string::npos ? child : find(child, key, dot + 1);
 }
 
 template <typename T>

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Real-photo quality within a CPU budget (issue 7): the water-meters preset against
+# the original recipe, in one run, on the same machine and split.
+#   bench/quality.sh DATA_DIR [ORIGINAL_BUDGET_MIN]
+#   WMS_QUALITY_PEER=1 bench/quality.sh ...   also runs ../shared/bench/peer_quality.py
+#                                             (both recipes; needs a held-out folder:
+#                                             WMS_HOLDOUT=DIR, and ~45 more minutes)
+# Prints epochs, wall time, images/s, val/test Dice and IoU (at 512 and at each photo's
+# size, with and without largest-component post-processing), peak memory.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+data=${1:?usage: bench/quality.sh DATA_DIR [ORIGINAL_BUDGET_MIN]}
+original_budget=${2:-5}
+wms=${WMS_BIN:-$here/../build/wms}
+out=$here/results
+mkdir -p "$out"
+tmp=$(mktemp -d)
+trap 'chmod -R u+w "$tmp"; rm -rf "$tmp"' EXIT
+export WMS_PROGRESS=0
+ws=$tmp/ws
+
+now() { date +%s.%N; }
+t0=$(now)
+"$wms" init "$ws" >/dev/null
+"$wms" data add -w "$ws" "$data" >/dev/null
+prep_s=$(awk "BEGIN{print $(now) - $t0}")
+"$wms" data status -w "$ws" | head -1
+
+train() {  # name config [extra args...]
+  local name=$1 config=$2; shift 2
+  local s; s=$(now)
+  /usr/bin/time -f "%M" -o "$tmp/$name.mem" "$wms" train -w "$ws" --config "$config" --json "$@" \
+    > "$tmp/$name.json" 2> "$tmp/$name.log"
+  awk "BEGIN{print $(now) - $s}" > "$tmp/$name.secs"
+  local bundle; bundle=$(/usr/bin/python3 -c "import json;print(json.load(open('$tmp/$name.json'))['bundle'])")
+  "$wms" eval -w "$ws" --model "$bundle" --split test --json > "$tmp/$name.eval.json"
+  "$wms" eval -w "$ws" --model "$bundle" --split test --json --largest-component > "$tmp/$name.lcc.json"
+  "$wms" eval -w "$ws" --model "$bundle" --split val --json --no-full-resolution > "$tmp/$name.val.json"
+}
+
+train preset water-meters
+train original original --time-budget "$original_budget"
+
+/usr/bin/python3 - "$tmp" "$prep_s" "$original_budget" <<'PY' | tee "$out/quality.txt"
+import json, sys
+tmp, prep, budget = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+rows = []
+for name, label in (("preset", "water-meters preset"), ("original", f"original recipe, {budget} min budget")):
+    j = json.load(open(f"{tmp}/{name}.json"))
+    ev = json.load(open(f"{tmp}/{name}.eval.json"))
+    lcc = json.load(open(f"{tmp}/{name}.lcc.json"))
+    val = json.load(open(f"{tmp}/{name}.val.json"))
+    secs = float(open(f"{tmp}/{name}.secs").read())
+    mem = int(open(f"{tmp}/{name}.mem").read().split()[-1]) / 1024
+    ips = [json.loads(l)["images_per_second"] for l in open(f"{j['run_dir']}/metrics.jsonl")]
+    rows.append((label, j["epochs_run"], secs, sum(ips) / len(ips), val["at_score_size"]["dice"],
+                 ev["at_score_size"]["dice"], ev["at_score_size"]["iou"], ev["at_full_resolution"]["dice"],
+                 ev["at_full_resolution"]["iou"], lcc["at_score_size"]["dice"], lcc["at_full_resolution"]["dice"], mem,
+                 ev["images"], j["stop_reason"]))
+print(f"data preparation (init + data add of {sys.argv[0] and ''}the batch): {prep:.1f} s; test images: {rows[0][12]}")
+hdr = ("recipe", "epochs", "wall s", "img/s", "val dice", "test dice@512", "test iou@512", "dice full", "iou full",
+       "dice@512 lcc", "dice full lcc", "peak MiB", "stop")
+print("| " + " | ".join(hdr) + " |")
+print("|" + "|".join("---" for _ in hdr) + "|")
+for r in rows:
+    print(f"| {r[0]} | {r[1]} | {r[2]:.0f} | {r[3]:.1f} | {r[4]:.4f} | {r[5]:.4f} | {r[6]:.4f} | {r[7]:.4f} | {r[8]:.4f} "
+          f"| {r[9]:.4f} | {r[10]:.4f} | {r[11]:.0f} | {r[13]} |")
+print("lcc = keep the largest connected component; @512 = the original's way (prediction and mask at 512x512)")
+PY
+
+if [ "${WMS_QUALITY_PEER:-0}" = 1 ]; then
+  peer=${WMS_PEER_DIR:-$here/../../shared/bench}
+  for recipe in tuned original; do
+    env MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=-1 /usr/bin/python3 "$peer/peer_quality.py" --data "$data" \
+      --holdout "${WMS_HOLDOUT:?set WMS_HOLDOUT}" --size 256 --budget-min 25 --recipe $recipe | tee -a "$out/quality.txt"
+  done
+fi

@@ -1,0 +1,202 @@
+#include <fmt/format.h>
+
+#include "cli/batch_args.hpp"
+#include "cli/command.hpp"
+#include "wms/infra/provider.hpp"
+#include "wms/pipeline/pipeline.hpp"
+#include "wms/registry/promotion.hpp"
+#include "wms/util/error.hpp"
+#include "wms/util/signals.hpp"
+
+namespace wms::cli {
+namespace {
+
+std::string secs(double a, double b) {
+  if (a <= 0) return "-";
+  double s = (b > 0 ? b : registry::now_seconds()) - a;
+  return s < 120 ? fmt::format("{:.0f}s", s) : fmt::format("{:.1f}m", s / 60);
+}
+
+// Like `gh run view`: the jobs, their status, time and outputs.
+void print_state(const pipeline::State& st) {
+  std::printf("pipeline %s  %s  (%s)\n", st.run_id.c_str(), st.outcome.empty() ? "running" : st.outcome.c_str(),
+              secs(st.started, st.ended).c_str());
+  std::printf("batch: %s + %s\n", st.images_dir.c_str(), st.masks_dir.c_str());
+  for (const auto& j : st.jobs) {
+    const char* mark = j.status == "success"   ? "ok  "
+                       : j.status == "skipped" ? "skip"
+                       : j.status == "failure" ? "FAIL"
+                       : j.status == "running" ? "... "
+                       : j.status == "cancelled" ? "stop"
+                                                 : "    ";
+    std::printf("  %s %-20s %-10s %6s", mark, j.name.c_str(), j.status.c_str(), secs(j.started, j.ended).c_str());
+    if (!j.reason.empty()) std::printf("  %s", j.reason.c_str());
+    std::printf("\n");
+    for (auto& [k, v] : j.outputs.items()) {
+      if (k == "deliveries" || k == "reason") continue;
+      std::printf("         %-18s %s\n", k.c_str(), v.is_string() ? v.get<std::string>().c_str() : v.dump().c_str());
+    }
+  }
+  if (!st.error.empty()) std::printf("error: %s\n", st.error.c_str());
+}
+
+int finish(const Globals& g, const pipeline::Result& r) {
+  if (g.json) {
+    auto j = r.state.to_json();
+    j["exit_code"] = pipeline::outcome_exit_code(r.outcome);
+    print_json(j);
+  } else {
+    std::printf("\n");
+    print_state(r.state);
+  }
+  return pipeline::outcome_exit_code(r.outcome);
+}
+
+}  // namespace
+
+void add_pipeline(CLI::App& root, Globals& g, Commands& out) {
+  auto* pl = root.add_subcommand("pipeline", "the continuous-training loop: validate, train, gate, promote, notify");
+  pl->require_subcommand(1);
+  pl->footer("Exit codes of run/resume: 0 improved (promoted), 10 not improved (batch kept as a rejected "
+             "submission), 1 invalid data (nothing changed), 130 cancelled, other: failure.");
+  static std::string device = "auto", config_ref;
+  static int attempts = 0;
+  static double wait = 0;
+  auto options = [&g]() {
+    pipeline::Options o;
+    o.config_ref = config_ref;
+    o.attempts = attempts;
+    o.threads = g.threads;
+    o.device = device;
+    o.wait_seconds = wait;
+    o.should_stop = [] { return util::interrupted(); };
+    o.log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+    return o;
+  };
+  auto shared = [](CLI::App* app) {
+    app->add_option("--config,-c", config_ref, "training config file or preset (default: wms.yaml)");
+    app->add_option("--attempts", attempts, "training attempts with different seeds (default: pipeline.attempts, 3)");
+    app->add_option("--wait", wait, "seconds to wait for another pipeline on this workspace (default: refuse at once)");
+    app->add_option("--device", device, "auto | cpu | cuda")->capture_default_str();
+  };
+  {
+    auto* app = pl->add_subcommand("run", "run the loop on a batch (DIR with images/ and masks/, or --images/--masks)");
+    static BatchArgs batch;
+    batch.add_to(*app);
+    shared(app);
+    add_common_options(*app, g, true, true);
+    out.push_back({app, [&g, options] {
+      util::install_interrupt_handler();
+      auto ws = data::Workspace::open(g.workspace);
+      auto o = options();
+      o.batch = batch.source();
+      return finish(g, pipeline::run(ws, o));
+    }});
+  }
+  {
+    auto* app = pl->add_subcommand("resume", "continue an interrupted run from its first unfinished job");
+    static std::string id;
+    app->add_option("ID", id, "pipeline run id or unique prefix")->required();
+    shared(app);
+    add_common_options(*app, g, true, true);
+    out.push_back({app, [&g, options] {
+      util::install_interrupt_handler();
+      auto ws = data::Workspace::open(g.workspace);
+      return finish(g, pipeline::resume(ws, id, options()));
+    }});
+  }
+  {
+    auto* app = pl->add_subcommand("show", "a run's jobs, status, times and outputs (like `gh run view`)");
+    static std::string id;
+    app->add_option("ID", id, "pipeline run id or unique prefix")->required();
+    add_common_options(*app, g);
+    out.push_back({app, [&g] {
+      auto ws = data::Workspace::open(g.workspace);
+      auto st = pipeline::load_state(ws, id);
+      if (g.json) print_json(st.to_json());
+      else print_state(st);
+      return kExitOk;
+    }});
+  }
+  {
+    auto* app = pl->add_subcommand("list", "pipeline runs, newest first, with their outcome");
+    static int limit = 20;
+    app->add_option("--limit,-n", limit)->capture_default_str();
+    add_common_options(*app, g);
+    out.push_back({app, [&g] {
+      auto ws = data::Workspace::open(g.workspace);
+      registry::Registry reg(registry::registry_path(ws));
+      nlohmann::json j = nlohmann::json::array();
+      if (!g.json) std::printf("%-36s %-10s %-13s %-20s %7s  %s\n", "RUN", "STATUS", "OUTCOME", "STARTED", "TIME", "BATCH");
+      for (auto& r : reg.list_runs(limit, "pipeline")) {
+        std::string outcome = r.tags.value("outcome", "");
+        j.push_back(r.to_json());
+        if (!g.json)
+          std::printf("%-36s %-10s %-13s %-20s %7s  %s\n", r.id.c_str(), r.status.c_str(), outcome.c_str(),
+                      registry::iso_time(r.started).c_str(), secs(r.started, r.ended).c_str(),
+                      r.params.value("images", nlohmann::json("")).get<std::string>().c_str());
+      }
+      if (g.json) print_json(j);
+      return kExitOk;
+    }});
+  }
+  {
+    auto* app = pl->add_subcommand("submissions", "batches that did not improve the model (kept for review or retry)");
+    add_common_options(*app, g);
+    out.push_back({app, [&g] {
+      auto ws = data::Workspace::open(g.workspace);
+      auto subs = pipeline::submissions(ws);
+      if (g.json) {
+        print_json(subs);
+        return kExitOk;
+      }
+      if (subs.empty()) std::printf("no rejected submissions\n");
+      for (auto& s : subs)
+        std::printf("%s  %s  %s  dice %s  (retry: wms pipeline run --images %s --masks %s)\n", s.value("time", "").c_str(),
+                    s.value("run_id", "").c_str(), s.value("status", "").c_str(),
+                    s["train"].contains("dice") ? fmt::format("{:.4f}", s["train"]["dice"].get<double>()).c_str() : "-",
+                    s.value("images", "").c_str(), s.value("masks", "").c_str());
+      return kExitOk;
+    }});
+  }
+}
+
+void add_infra(CLI::App& root, Globals& g, Commands& out) {
+  auto* infra = root.add_subcommand("infra", "compute leases: list them, release those of dead runs");
+  infra->require_subcommand(1);
+  {
+    auto* app = infra->add_subcommand("leases", "compute held by runs (a lease whose process died is 'stale')");
+    add_common_options(*app, g);
+    out.push_back({app, [&g] {
+      auto ws = data::Workspace::open(g.workspace);
+      nlohmann::json j = nlohmann::json::array();
+      for (auto& l : infra::Leases(ws).list()) {
+        auto x = l.to_json();
+        x["stale"] = !infra::process_alive(l.pid, l.pid_start);
+        j.push_back(x);
+        if (!g.json)
+          std::printf("%s  %s  run %s  pid %d%s\n", l.instance.id.c_str(), l.instance.address.c_str(), l.run_id.c_str(),
+                      l.pid, x["stale"].get<bool>() ? "  (stale: its process is gone)" : "");
+      }
+      if (g.json) print_json(j);
+      else if (j.empty()) std::printf("no leases\n");
+      return kExitOk;
+    }});
+  }
+  {
+    auto* app = infra->add_subcommand("reap", "stop and release the compute of runs that died (kill -9, crash)");
+    add_common_options(*app, g);
+    out.push_back({app, [&g] {
+      auto ws = data::Workspace::open(g.workspace);
+      auto provider = infra::make_provider(ws);
+      auto reaped = infra::Leases(ws).reap(*provider);
+      nlohmann::json j = nlohmann::json::array();
+      for (auto& l : reaped) j.push_back(l.to_json());
+      if (g.json) print_json(j);
+      else std::printf("released %zu stale lease(s)\n", reaped.size());
+      return kExitOk;
+    }});
+  }
+}
+
+}  // namespace wms::cli

@@ -1,0 +1,40 @@
+#include <cstdlib>
+
+#include "cli/command.hpp"
+#include "wms/serve/server.hpp"
+#include "wms/util/signals.hpp"
+
+namespace wms::cli {
+
+void add_serve(CLI::App& root, Globals& g, Commands& out) {
+  auto* app = root.add_subcommand("serve", "HTTP API (predict, registry JSON, Prometheus /metrics) and the dashboard; "
+                                           "follows the production alias. Ctrl-C stops.");
+  static serve::ServeOptions o;
+  app->add_option("--host", o.host, "address to listen on (default loopback only)")->capture_default_str();
+  app->add_option("--port,-p", o.port, "port (0: any free port)")->capture_default_str();
+  app->add_option("--http-threads", o.http_threads, "connections served at once")->capture_default_str();
+  app->add_option("--max-upload-bytes", o.max_upload_bytes, "larger uploads get 413")->capture_default_str();
+  app->add_option("--max-pixels", o.max_pixels, "larger photos get 422, refused before decoding")->capture_default_str();
+  app->add_option("--max-queue", o.max_queue, "predictions in flight before 503 + Retry-After")->capture_default_str();
+  app->add_option("--reload-seconds", o.reload_seconds, "how often to check the production alias")->capture_default_str();
+  app->add_option("--device", o.device, "auto | cpu | cuda")->capture_default_str();
+  app->add_option("--precision", o.precision, "fp32 | bf16 | auto")->capture_default_str();
+  add_common_options(*app, g, false, true);
+  app->footer("Promote/rollback over HTTP need the environment variable WMS_API_TOKEN (the bearer token); "
+              "without it those routes are disabled.");
+  out.push_back({app, [&g] {
+    util::install_interrupt_handler();
+    auto ws = data::Workspace::open(g.workspace);
+    o.compute_threads = g.threads;
+    if (const char* t = std::getenv("WMS_API_TOKEN")) o.token = t;
+    serve::Server server(ws, o);
+    server.start();
+    std::fprintf(stderr, "wms serve: listening on http://%s:%d (dashboard at /, API under /v1, metrics at /metrics)%s\n",
+                 o.host.c_str(), server.port(), o.token.empty() ? "; promote/rollback routes disabled (no WMS_API_TOKEN)" : "");
+    server.wait([] { return util::interrupted(); });
+    std::fprintf(stderr, "wms serve: stopped\n");
+    return kExitOk;
+  }});
+}
+
+}  // namespace wms::cli

@@ -1,0 +1,121 @@
+#include "wms/pipeline/notify.hpp"
+
+#include <curl/curl.h>
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include "wms/util/error.hpp"
+#include "wms/util/fs.hpp"
+
+namespace wms::pipeline {
+
+NotifyOptions notify_options(const util::Config& c) {
+  NotifyOptions o;
+  o.timeout_seconds = c.get_double("notify.timeout_seconds", o.timeout_seconds);
+  o.retries = static_cast<int>(c.get_int("notify.retries", o.retries));
+  o.backoff_seconds = c.get_double("notify.backoff_seconds", o.backoff_seconds);
+  if (o.retries < 0 || o.retries > 20) throw InvalidInput("{}: notify.retries: must be 0..20", c.source());
+  for (int i = 0; c.has(fmt::format("notify.webhooks.{}.format", i)) || c.has(fmt::format("notify.webhooks.{}.url", i)) ||
+                  c.has(fmt::format("notify.webhooks.{}.url_env", i));
+       ++i) {
+    std::string key = fmt::format("notify.webhooks.{}", i);
+    Webhook w;
+    w.format = c.get_string(key + ".format", "json");
+    std::string env = c.get_string(key + ".url_env", "");
+    if (!env.empty()) {
+      const char* v = std::getenv(env.c_str());
+      if (!v || !*v) throw InvalidInput("{}: {}.url_env: the environment variable {} is not set", c.source(), key, env);
+      w.url = v;
+    } else {
+      w.url = c.get_string(key + ".url", "");
+    }
+    if (w.url.rfind("http://", 0) != 0 && w.url.rfind("https://", 0) != 0)
+      throw InvalidInput("{}: {}.url: must start with http:// or https://", c.source(), key);
+    if (w.format != "json" && w.format != "slack" && w.format != "discord")
+      throw InvalidInput("{}: {}.format: must be json, slack or discord", c.source(), key);
+    for (int k = 0; c.has(fmt::format("{}.events.{}", key, k)); ++k) w.events.push_back(c.get_string(fmt::format("{}.events.{}", key, k), ""));
+    o.webhooks.push_back(w);
+  }
+  return o;
+}
+
+std::string redact_url(const std::string& url) {
+  auto scheme = url.find("://");
+  if (scheme == std::string::npos) return "(webhook)";
+  auto end = url.find_first_of("/?#", scheme + 3);
+  std::string host = url.substr(scheme + 3, end == std::string::npos ? std::string::npos : end - scheme - 3);
+  auto at = host.rfind('@');  // user:password@host
+  if (at != std::string::npos) host = host.substr(at + 1);
+  return url.substr(0, scheme + 3) + host;
+}
+
+std::string webhook_body(const std::string& format, const std::string& event, const nlohmann::json& p) {
+  if (format == "json") {
+    nlohmann::json j = p;
+    j["event"] = event;
+    return j.dump();
+  }
+  std::string text = fmt::format("wms pipeline {}: {}", p.value("run_id", ""), event);
+  if (p.contains("summary")) text += " — " + p["summary"].get<std::string>();
+  return format == "slack" ? nlohmann::json{{"text", text}}.dump() : nlohmann::json{{"content", text}}.dump();
+}
+
+namespace {
+
+std::size_t discard(char*, std::size_t size, std::size_t n, void*) { return size * n; }
+
+// One POST; returns "" on a 2xx answer, else what went wrong.
+std::string post(const std::string& url, const std::string& body, double timeout) {
+  CURL* curl = curl_easy_init();
+  if (!curl) return "curl init failed";
+  struct curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout * 1000));
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  CURLcode rc = curl_easy_perform(curl);
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  if (rc != CURLE_OK) return curl_easy_strerror(rc);
+  if (status < 200 || status >= 300) return fmt::format("HTTP {}", status);
+  return "";
+}
+
+}  // namespace
+
+std::vector<Delivery> notify(const NotifyOptions& o, const std::string& event, const nlohmann::json& payload) {
+  std::vector<Delivery> out;
+  for (const auto& w : o.webhooks) {
+    if (!w.events.empty() && std::find(w.events.begin(), w.events.end(), event) == w.events.end()) continue;
+    Delivery d;
+    d.target = redact_url(w.url);
+    std::string body = webhook_body(w.format, event, payload);
+    double wait = o.backoff_seconds;
+    for (int attempt = 0; attempt <= o.retries; ++attempt) {
+      ++d.attempts;
+      d.error = post(w.url, body, o.timeout_seconds);
+      if (d.error.empty()) {
+        d.ok = true;
+        break;
+      }
+      if (attempt < o.retries) {
+        std::this_thread::sleep_for(std::chrono::duration<double>(wait));
+        wait *= 2;
+      }
+    }
+    out.push_back(d);
+  }
+  return out;
+}
+
+}  // namespace wms::pipeline

@@ -1,0 +1,89 @@
+// The continuous-training run: one command from a batch of new photos to a promoted
+// model, with the original workflow's jobs, outputs and conditions:
+//
+//   merge-and-validate  validation_passed, total_images, new_images, existing_images, candidate_version
+//   start-infra         instance_id, address                      (if validation passed and there is new data)
+//   train               improved, dice, iou, run_id, model_version, attempts, decision_id
+//   stop-infra          cost                                      (ALWAYS, also after failure or Ctrl-C)
+//   promote             dataset_version, production              (only if improved)
+//   notify              deliveries                                (always)
+//
+// Train BEFORE accepting: the batch becomes a candidate dataset version; only an
+// improved model moves the dataset head and the production alias. Otherwise the batch
+// is kept as a rejected submission (.wms/submissions/<run>.json). A skipped job is
+// recorded as skipped with its reason.
+//
+// State: .wms/runs/<run-id>/pipeline.json (rewritten atomically after every job
+// transition), one log per job (jobs/<job>.log), and a registry run (kind pipeline)
+// whose children are the training runs. One pipeline at a time per workspace (the
+// workspace lock); a second one waits up to `wait_seconds`, then is refused clearly.
+// A run killed at any point leaves the head and production as they were; its lease is
+// reaped by the next run, and `resume` continues from the first unfinished job.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "wms/data/validate.hpp"
+#include "wms/data/workspace.hpp"
+
+namespace wms::pipeline {
+
+/// Never renumber; names are written to pipeline.json and JSON output.
+enum class Outcome { kImproved = 0, kNotImproved = 1, kInvalid = 2, kFailed = 3, kCancelled = 4 };
+std::string outcome_name(Outcome o);
+/// 0 improved, 10 not improved, 1 invalid data, 130 cancelled; failures: the error's code.
+int outcome_exit_code(Outcome o);
+
+struct Job {
+  std::string name;
+  std::string status = "queued";  ///< queued | running | success | failure | skipped | cancelled
+  double started = 0, ended = 0;
+  nlohmann::json outputs = nlohmann::json::object();
+  std::string reason;  ///< why skipped / failed
+};
+
+struct State {
+  std::string run_id;
+  std::string images_dir, masks_dir;  ///< the batch
+  std::string config_ref;             ///< training config (file or preset), "" = wms.yaml
+  std::string outcome;                ///< "" while running
+  std::string error;
+  double started = 0, ended = 0;
+  std::vector<Job> jobs;
+
+  Job& job(const std::string& name);
+  const Job& job(const std::string& name) const;
+  nlohmann::json to_json() const;
+  static State from_json(const nlohmann::json& j);
+};
+
+struct Options {
+  data::BatchSource batch;
+  std::string config_ref;        ///< --config: a file or preset; "" = the workspace's wms.yaml
+  int attempts = 0;              ///< 0: pipeline.attempts from config (default 3)
+  unsigned threads = 0;
+  std::string device = "auto";
+  double wait_seconds = 0;       ///< for another pipeline to finish
+  std::function<bool()> should_stop;
+  std::function<void(const std::string&)> log;  ///< one line at a time (stderr for the CLI)
+};
+
+struct Result {
+  State state;
+  Outcome outcome = Outcome::kFailed;
+};
+
+Result run(const data::Workspace& ws, const Options& options);
+/// Continues a run that was interrupted (crash, kill -9) from its first unfinished job.
+Result resume(const data::Workspace& ws, const std::string& run_id, const Options& options);
+/// The state of a run (throws NotFound).
+State load_state(const data::Workspace& ws, const std::string& run_id);
+
+/// Rejected submissions (batches that did not improve the model), newest first.
+std::vector<nlohmann::json> submissions(const data::Workspace& ws);
+
+}  // namespace wms::pipeline

@@ -1,0 +1,44 @@
+// Training with everything recorded: a registry run (params, per-epoch metrics,
+// status), a run folder (.wms/runs/<run-id>/: params.json, metrics.jsonl,
+// summary.json, model.wms), test-split scores, and a registered model version.
+// The one implementation behind `wms train` and the pipeline's train job.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "wms/data/workspace.hpp"
+#include "wms/nn/model.hpp"
+#include "wms/registry/registry.hpp"
+#include "wms/train/config.hpp"
+#include "wms/train/samples.hpp"
+
+namespace wms::registry {
+
+struct TrackedRequest {
+  std::vector<train::Sample> samples;  ///< all splits; train/val/test are taken from them
+  std::string dataset_version;         ///< "" for a plain folder
+  train::TrainOptions options;
+  std::string parent_run;              ///< e.g. the pipeline run
+  const nn::Model* init = nullptr;     ///< warm start
+  std::string init_label;              ///< how init was named (recorded as a tag)
+  std::function<bool()> should_stop;
+  /// Each epoch's line and notes go here (stderr for the CLI, a job log for the pipeline).
+  std::function<void(const std::string&)> log;
+};
+
+struct TrackedResult {
+  std::string run_id;
+  fs::path run_dir;
+  fs::path bundle;
+  int model_version = 0;
+  nlohmann::json summary;  ///< what `wms train --json` prints
+  std::optional<nn::Model> model;
+};
+
+/// REQUIRES: the train split is not empty. Records status failure/cancelled (and
+/// rethrows) when training fails or is interrupted.
+TrackedResult train_tracked(const data::Workspace& ws, Registry& reg, const TrackedRequest& request);
+
+}  // namespace wms::registry
