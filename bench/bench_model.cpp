@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <thread>
 
 #include "wms/nn/autocast.hpp"
 #include "wms/nn/losses.hpp"
@@ -116,6 +117,8 @@ int main(int argc, char** argv) {
   for (auto* s : {step, infer, latency, epoch}) common(s);
   latency->add_option("--images", dir)->required();
   latency->add_option("--n", n);
+  bool in_thread = false;
+  latency->add_flag("--in-thread", in_thread, "run the predictions on a second thread (as a server does)");
   epoch->add_option("--data", dir)->required();
   epoch->add_option("--images", images);
   CLI11_PARSE(app, argc, argv);
@@ -169,6 +172,13 @@ int main(int argc, char** argv) {
     train::Predictor p(make_model(size, false), po);
     std::size_t i = 0;
     auto fn = [&] { p.predict_bytes(photos[i++ % photos.size()], "photo"); };
+    if (in_thread) {
+      std::vector<double> ms;
+      std::thread t([&] { ms = timeit(fn, warmup, photos.size() * 2); });
+      t.join();
+      emit("latency", fmt::format("{} b1 photo->mask thread{}", size, bf16 ? " bf16" : ""), ms, 0, 1);
+      return 0;
+    }
     emit("latency", fmt::format("{} b1 photo->mask{}", size, bf16 ? " bf16" : ""), timeit(fn, warmup, photos.size() * 2), 0, 1);
     // Throughput at batch `batch`: decode + preprocess + forward + masks, per image.
     std::vector<cv::Mat> decoded;

@@ -38,7 +38,7 @@ train() {  # name config [extra args...]
   "$wms" eval -w "$ws" --model "$bundle" --split val --json --no-full-resolution > "$tmp/$name.val.json"
 }
 
-train preset water-meters
+train preset "${WMS_QUALITY_PRESET:-water-meters}"
 train original original --time-budget "$original_budget"
 
 /usr/bin/python3 - "$tmp" "$prep_s" "$original_budget" <<'PY' | tee "$out/quality.txt"

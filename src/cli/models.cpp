@@ -46,6 +46,23 @@ void add_models(CLI::App& root, Globals& g, Commands& out) {
     }});
   }
   {
+    auto* app = models->add_subcommand("register", "add a bundle (e.g. from `wms model import production.pth`) "
+                                                   "as a new model version");
+    static std::string bundle, note;
+    app->add_option("BUNDLE", bundle, "model bundle")->required();
+    app->add_option("--note", note, "kept with the version");
+    add_common_options(*app, g);
+    out.push_back({app, [&g] {
+      auto ws = data::Workspace::open(g.workspace);
+      auto lock = ws.lock();
+      registry::Registry reg(registry::registry_path(ws));
+      int v = registry::register_bundle(ws, reg, nn::Model::load(bundle), "", note.empty() ? "registered " + bundle : note);
+      if (g.json) print_json({{"version", v}});
+      else std::printf("registered %s as model version %d\n", bundle.c_str(), v);
+      return kExitOk;
+    }});
+  }
+  {
     auto* app = models->add_subcommand("show", "one version: metrics, run, dataset, aliases, bundle info");
     static std::string ref;
     app->add_option("VERSION", ref, "version number or alias")->required();

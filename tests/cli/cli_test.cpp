@@ -175,6 +175,7 @@ TEST(CliModel, TrainWritesABundleMetricsAndRunFolder) {
   auto run_dir = std::filesystem::path(w.bundle).parent_path();
   EXPECT_TRUE(std::filesystem::exists(run_dir / "metrics.jsonl"));
   EXPECT_TRUE(std::filesystem::exists(run_dir / "params.json"));
+  EXPECT_NE(util::read_file(run_dir / "curves.svg").find("<polyline"), std::string::npos) << "training curves plotted";
   auto show = nlohmann::json::parse(run_wms("model show --json " + qp(w.bundle)).out);
   EXPECT_EQ(show["parameters"], 1965569);
   EXPECT_EQ(show["input_size"], 32);

@@ -5,6 +5,7 @@
 #include "wms/registry/promotion.hpp"
 #include "wms/registry/sink.hpp"
 #include "wms/train/evaluator.hpp"
+#include "wms/train/plot.hpp"
 #include "wms/train/trainer.hpp"
 #include "wms/util/error.hpp"
 #include "wms/util/fs.hpp"
@@ -72,6 +73,7 @@ TrackedResult train_tracked(const data::Workspace& ws, Registry& reg, const Trac
       model.info().metrics["test_iou_full"] = ev.mean_full.iou;
     }
     model.save(r.bundle);
+    util::atomic_write(r.run_dir / "curves.svg", train::curves_svg(result.history, r.run_id));
     r.model_version = register_bundle(ws, reg, model, r.run_id);
     for (auto& [k, v] : model.info().metrics.items())
       if (v.is_number()) reg.log_metric(r.run_id, k, static_cast<std::int64_t>(result.history.size()), v.get<double>());

@@ -5,6 +5,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -94,6 +97,56 @@ struct Server::Impl {
   std::shared_ptr<const Served> served;  // guarded by served_mu; swapped whole
   std::string not_ready = "loading";     // guarded by served_mu
 
+  // All forward passes run on one compute thread: with one OpenMP team per calling
+  // thread, eight HTTP workers each running the model would spin against each other on
+  // two cores. Requests queue here (bounded by max_queue) and are micro-batched.
+  struct Job {
+    cv::Mat photo;
+    std::shared_ptr<const Served> model;
+    std::promise<train::Prediction> done;
+  };
+  std::mutex jobs_mu;
+  std::condition_variable jobs_cv;
+  std::deque<std::shared_ptr<Job>> jobs;  // guarded by jobs_mu
+  std::thread compute;
+
+  void compute_loop() {
+    for (;;) {
+      std::vector<std::shared_ptr<Job>> batch;
+      {
+        std::unique_lock lock(jobs_mu);
+        jobs_cv.wait(lock, [&] { return stopping || !jobs.empty(); });
+        if (jobs.empty()) return;  // stopping and drained
+        // Same model and up to 4 photos per forward pass.
+        while (!jobs.empty() && batch.size() < 4 && (batch.empty() || jobs.front()->model == batch[0]->model)) {
+          batch.push_back(jobs.front());
+          jobs.pop_front();
+        }
+      }
+      try {
+        std::vector<cv::Mat> photos;
+        for (auto& j : batch) photos.push_back(j->photo);
+        auto preds = batch[0]->model->predictor->predict_batch(photos);
+        for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->done.set_value(std::move(preds[i]));
+      } catch (...) {
+        for (auto& j : batch) j->done.set_exception(std::current_exception());
+      }
+    }
+  }
+
+  train::Prediction infer(const std::shared_ptr<const Served>& s, cv::Mat photo) {
+    auto job = std::make_shared<Job>();
+    job->photo = std::move(photo);
+    job->model = s;
+    auto result = job->done.get_future();
+    {
+      std::lock_guard lock(jobs_mu);
+      jobs.push_back(job);
+    }
+    jobs_cv.notify_one();
+    return result.get();
+  }
+
   Impl(const data::Workspace& w, ServeOptions opts) : ws(w), o(std::move(opts)) {}
 
   std::shared_ptr<const Served> current() {
@@ -120,7 +173,7 @@ struct Server::Impl {
     next->version = *v;
     next->predictor = std::make_shared<train::Predictor>(registry::load_version(ws, reg, *v), po);
     int size = next->predictor->model().info().config.input_size;
-    next->predictor->predict(cv::Mat(size, size, CV_8UC3, cv::Scalar(128, 128, 128)));  // warm up
+    infer(next, cv::Mat(size, size, CV_8UC3, cv::Scalar(128, 128, 128)));  // warm up on the compute thread
     {
       std::lock_guard lock(served_mu);
       served = next;
@@ -207,7 +260,7 @@ struct Server::Impl {
     image::DecodeLimits limits;
     limits.max_pixels = o.max_pixels;
     auto decoded = image::decode_image(bytes, "upload", limits);
-    auto p = s->predictor->predict(decoded.pixels);
+    auto p = infer(s, decoded.pixels);
     double infer_s = std::chrono::duration<double>(Clock::now() - t0).count();
     metrics.inference(infer_s);
     res.set_header("X-Model-Version", std::to_string(s->version));
@@ -360,6 +413,7 @@ void Server::start() {
   if (i.o.port == 0) i.bound_port = i.http.bind_to_any_port(i.o.host);
   else i.bound_port = i.http.bind_to_port(i.o.host, i.o.port) ? i.o.port : -1;
   if (i.bound_port <= 0) throw Unavailable("cannot listen on {}:{} (in use, or not an address of this machine)", i.o.host, i.o.port);
+  i.compute = std::thread([&i] { i.compute_loop(); });
   i.listener = std::thread([&i] { i.http.listen_after_bind(); });
   i.reloader = std::thread([&i] { i.reload_loop(); });
 }
@@ -373,14 +427,14 @@ void Server::wait(const std::function<bool()>& should_stop) {
 
 void Server::stop() {
   auto& i = *impl_;
-  if (i.stopping.exchange(true)) {
-    if (i.listener.joinable()) i.listener.join();
-    if (i.reloader.joinable()) i.reloader.join();
-    return;
+  if (!i.stopping.exchange(true)) i.http.stop();
+  {
+    std::lock_guard lock(i.jobs_mu);  // wake the compute thread to drain and stop
   }
-  i.http.stop();
+  i.jobs_cv.notify_all();
   if (i.listener.joinable()) i.listener.join();
   if (i.reloader.joinable()) i.reloader.join();
+  if (i.compute.joinable()) i.compute.join();
 }
 
 }  // namespace wms::serve

@@ -20,11 +20,12 @@ double ms_since(Clock::time_point t) { return std::chrono::duration<double, std:
 struct Predictor::State {
   torch::Device device{torch::kCPU};
   bool bf16 = false;
+  int threads = 1;
 };
 
 Predictor::Predictor(nn::Model model, PredictOptions options)
     : model_(std::move(model)), options_(options), state_(std::make_unique<State>()) {
-  set_compute_threads(options_.threads);
+  state_->threads = set_compute_threads(options_.threads);
   state_->device = torch::Device(resolve_device(options_.device));
   state_->bf16 = resolve_precision(options_.precision, state_->device.is_cpu() ? "cpu" : "cuda") == "bf16";
   std::lock_guard lock(model_.impl().mu);
@@ -64,6 +65,9 @@ std::vector<Prediction> Predictor::predict_batch(const std::vector<cv::Mat>& pho
   torch::Tensor probs;
   {
     std::lock_guard lock(model_.impl().mu);
+    // The thread count is per calling thread (OpenMP): an HTTP worker starts with
+    // PyTorch's own guess, which is one core on these VMs.
+    at::set_num_threads(state_->threads);
     torch::InferenceMode guard;
     nn::Bf16Autocast mixed(state_->bf16);
     auto x = input.to(state_->device).contiguous(torch::MemoryFormat::ChannelsLast);

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# HTTP prediction, wms vs the peer server (../shared/bench/peer_serve.py: the original
+# API on FastAPI + PyTorch, tuned allocator), same machine, same run: one real photo,
+# latency p50/p99 and throughput with 1 and 8 concurrent clients (wrk). Both serve the
+# same 512 model (random weights made by PyTorch, imported into wms).
+#   bench/serve.sh DATA_DIR [SECONDS]     needs scripts/setup.sh --bench (wrk, the peer's packages)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+data=${1:?usage: bench/serve.sh DATA_DIR [SECONDS]}
+secs=${2:-20}
+wms=${WMS_BIN:-$here/../build/wms}
+peer=${WMS_PEER_DIR:-$here/../../shared/bench}
+out=$here/results
+mkdir -p "$out"
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; chmod -R u+w "$tmp"; rm -rf "$tmp"; }
+trap cleanup EXIT
+export WMS_PROGRESS=0
+photos=("$data"/images/*.jpg); photo=${photos[0]}
+
+/usr/bin/python3 -c "
+import sys, torch; sys.path.insert(0, '$peer'); from peer_unet import WaterMetersUNet
+torch.manual_seed(0); torch.save(WaterMetersUNet().state_dict(), '$tmp/w.pth')"
+"$wms" init "$tmp/ws" >/dev/null
+"$wms" model import "$tmp/w.pth" --out "$tmp/m.wms" >/dev/null
+v=$("$wms" models register -w "$tmp/ws" "$tmp/m.wms" --json | /usr/bin/python3 -c "import json,sys;print(json.load(sys.stdin)['version'])")
+"$wms" models promote -w "$tmp/ws" "$v" --reason benchmark >/dev/null
+
+"$wms" serve -w "$tmp/ws" --port 18080 2>"$tmp/wms.log" & pids+=($!)
+env MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=-1 /usr/bin/python3 "$peer/peer_serve.py" --port 18081 --weights "$tmp/w.pth" \
+  2>"$tmp/peer.log" & pids+=($!)
+for url in http://127.0.0.1:18080/readyz http://127.0.0.1:18081/health; do
+  for _ in $(seq 120); do curl -sf "$url" >/dev/null && break; sleep 0.5; done
+done
+
+# wrk scripts: wms takes the raw photo, the peer a multipart form (field "image").
+cat > "$tmp/wms.lua" <<LUA
+wrk.method = "POST"
+local f = io.open("$photo", "rb"); wrk.body = f:read("*a"); f:close()
+wrk.headers["Content-Type"] = "image/jpeg"
+LUA
+cat > "$tmp/peer.lua" <<LUA
+wrk.method = "POST"
+local f = io.open("$photo", "rb"); local img = f:read("*a"); f:close()
+local b = "wmsbenchboundary"
+wrk.headers["Content-Type"] = "multipart/form-data; boundary=" .. b
+wrk.body = "--" .. b .. "\r\nContent-Disposition: form-data; name=\"image\"; filename=\"p.jpg\"\r\n" ..
+  "Content-Type: image/jpeg\r\n\r\n" .. img .. "\r\n--" .. b .. "--\r\n"
+LUA
+cat > "$tmp/report.lua" <<'LUA'
+done = function(summary, latency, requests)
+  io.write(string.format("REPORT %d %d %.2f %.2f %.2f\n", summary.requests,
+    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.requests / (summary.duration / 1e6)))
+end
+LUA
+cat "$tmp/report.lua" >> "$tmp/wms.lua"
+cat "$tmp/report.lua" >> "$tmp/peer.lua"
+
+printf '\n| server | clients | requests | errors | p50 ms | p99 ms | req/s |\n|---|---|---|---|---|---|---|\n' | tee "$out/serve.txt"
+for c in 1 8; do
+  for side in peer wms; do
+    port=$([ $side = wms ] && echo 18080 || echo 18081)
+    path=$([ $side = wms ] && echo /v1/predict || echo /predict)
+    line=$(wrk -t "$c" -c "$c" -d "${secs}s" --latency -s "$tmp/$side.lua" "http://127.0.0.1:$port$path" | grep REPORT)
+    read -r _ n err p50 p99 rps <<<"$line"
+    printf '| %s | %d | %d | %d | %s | %s | %s |\n' "$side" "$c" "$n" "$err" "$p50" "$p99" "$rps" | tee -a "$out/serve.txt"
+  done
+done
