@@ -79,7 +79,7 @@ def main():
         rgb = (rng.normal(120, 50, (size, size, 3))).clip(0, 255).astype(np.uint8)
         cv2.imwrite(os.path.join(t, "photo.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
         run("predict", "--model", os.path.join(t, "m.wms"), os.path.join(t, "photo.png"), "--out",
-            os.path.join(t, "pred"), "--probabilities")
+            os.path.join(t, "pred"), "--probabilities", "--precision", "fp32")
         got = np.load(os.path.join(t, "pred", "photo.prob.npy"))
         with torch.no_grad():
             want = torch.sigmoid(model(original_preprocess(rgb)[None]))[0, 0].numpy()
