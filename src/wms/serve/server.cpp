@@ -140,7 +140,10 @@ struct Server::Impl {
     job->model = s;
     auto result = job->done.get_future();
     {
+      // Under the lock the compute thread cannot have left (it leaves only when stopping
+      // with an empty queue), so a job queued here is always answered.
       std::lock_guard lock(jobs_mu);
+      if (stopping) throw HttpError(503, "the server is stopping");
       jobs.push_back(job);
     }
     jobs_cv.notify_one();
