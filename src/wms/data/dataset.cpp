@@ -179,9 +179,8 @@ void Dataset::checkout(const Version& v) const {
   struct Side {
     fs::path dir;
     Listing listing;
-    std::string dir_md5;
   };
-  for (Side side : {Side{ws_.images_dir(), images(v), v.images}, Side{ws_.masks_dir(), masks(v), v.masks}}) {
+  for (Side side : {Side{ws_.images_dir(), images(v)}, Side{ws_.masks_dir(), masks(v)}}) {
     util::make_dirs(side.dir);
     std::set<std::string> wanted;
     for (const auto& e : side.listing) {

@@ -54,7 +54,7 @@ bool valid_utf8_name(std::string_view s) {
     unsigned char c = s[i];
     if (c < 0x20 || c == 0x7F) return false;
     int extra = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
-    if (extra < 0 || i + extra >= s.size() + (extra == 0)) return false;
+    if (extra < 0 || i + extra >= s.size()) return false;  // needs s[i..i+extra]
     for (int k = 1; k <= extra; ++k)
       if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
     i += extra + 1;

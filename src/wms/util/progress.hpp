@@ -21,7 +21,6 @@ class Progress {
   void tick(std::size_t n = 1);
   /// Extra text shown after the counter (e.g. "loss 0.12").
   void set_note(std::string note);
-  bool enabled() const { return enabled_; }
 
  private:
   void draw(bool final);
