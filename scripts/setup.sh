@@ -17,6 +17,8 @@ PACKAGES=(
   libopenblas0-pthread
   # interop tests and the PyTorch peer benchmarks
   python3-torch python3-numpy python3-opencv python3-pil
+  # the dashboard's browser test: Debian's Chromium, driven by playwright-core (npm)
+  chromium curl
 )
 
 # `scripts/setup.sh --bench` adds what the benchmarks need: the PyTorch peer's
@@ -24,6 +26,9 @@ PACKAGES=(
 if [ "${1:-}" = "--bench" ]; then
   PACKAGES+=(python3-torchvision python3-fastapi python3-uvicorn python3-multipart python3-prometheus-client wrk hyperfine)
 fi
+
+# Node.js and npm for the browser test: Debian's, unless a node with npm is already there.
+command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -35,6 +40,12 @@ if [ "${WMS_SETUP_NO_INSTALL:-0}" != 1 ] && [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# playwright-core at the version pinned in tests/browser/package-lock.json (it drives
+# /usr/bin/chromium; it downloads no browser).
+if [ ! -d tests/browser/node_modules/playwright-core ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules ]; then
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error >/dev/null
 fi
 
 BUILD_DIR="${WMS_BUILD_DIR:-build}"

@@ -1,4 +1,5 @@
 #include "wms/pipeline/notify.hpp"
+#include "wms/util/http.hpp"
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -89,8 +90,8 @@ TEST(Notify, OnlyTheEventsAWebhookAsksFor) {
 }
 
 TEST(Notify, RedactsSecretsFromUrls) {
-  EXPECT_EQ(redact_url("https://hooks.slack.com/services/T0/B0/SECRET"), "https://hooks.slack.com");
-  EXPECT_EQ(redact_url("http://user:pass@example.com:8080/x?token=1"), "http://example.com:8080");
+  EXPECT_EQ(util::redact_url("https://hooks.slack.com/services/T0/B0/SECRET"), "https://hooks.slack.com");
+  EXPECT_EQ(util::redact_url("http://user:pass@example.com:8080/x?token=1"), "http://example.com:8080");
 }
 
 TEST(Notify, ConfigReadsUrlFromTheEnvironment) {

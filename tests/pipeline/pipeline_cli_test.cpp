@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "testing.hpp"
+#include "vcs/fake_github.hpp"
 #include "wms/util/fs.hpp"
 
 namespace wms {
@@ -227,6 +228,70 @@ TEST(PipelineGit, ImprovedMergesThePointersNotImprovedLeavesTheBranch) {
   EXPECT_EQ(git("rev-parse --verify -q " + branch2).exit_code, 0);
   EXPECT_EQ(git("rev-parse main").out, main_before);
   EXPECT_TRUE(std::filesystem::exists(l.ws / ".wms" / "runs" / nlohmann::json::parse(r2.out)["run_id"].get<std::string>() / "pr.md"));
+}
+
+// Git mode with a hosted repository: the data branch is pushed and its pull request
+// opened with auto-merge requested (a local stand-in for GitHub checks the calls).
+TEST(PipelineGit, ImprovedOpensTheHostedPullRequestWithAutoMerge) {
+  testing::FakeGitHub gh;
+  Loop l("git:\n  hosting:\n    repository: acme/meters\n    api_url: " + gh.url() +
+         "\n    token_env: WMS_TEST_GH_TOKEN\n    timeout_seconds: 5\n");
+  auto git = [&](const std::string& args) {
+    return run_shell("cd " + q(l.ws) + " && git -c user.name=t -c user.email=t@t " + args);
+  };
+  ASSERT_EQ(run_shell("git init -q --bare " + q(l.t / "remote.git")).exit_code, 0);
+  ASSERT_EQ(git("init -q -b main && git add -A && git -c user.name=t -c user.email=t@t commit -qm init && "
+                "git remote add origin " + q(l.t / "remote.git")).exit_code, 0);
+  std::string main_before = git("rev-parse main").out;
+
+  // Without the token the run is refused before anything happens.
+  auto refused = l.pipeline(l.batch("b0", 24, 1, 1));
+  EXPECT_EQ(refused.exit_code, 3) << refused.err;
+  EXPECT_NE(refused.err.find("WMS_TEST_GH_TOKEN"), std::string::npos) << refused.err;
+
+  auto r = l.pipeline(l.batch("b1", 24, 1, 1), "WMS_TEST_GH_TOKEN=s3cret-tok");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto st = nlohmann::json::parse(r.out);
+  std::string branch = st["jobs"][0]["outputs"]["branch"];
+  const auto& promote = st["jobs"][4]["outputs"];
+  EXPECT_EQ(promote["pr_number"], 7) << promote.dump();
+  EXPECT_EQ(promote["pr_url"], "https://git.test/acme/meters/pull/7");
+  EXPECT_EQ(promote["pr_merge"], "auto");
+  EXPECT_EQ(git("rev-parse main").out, main_before) << "the hosted service merges, not wms";
+  auto pushed = run_shell("git --git-dir=" + q(l.t / "remote.git") + " show --stat --format=%s " + branch);
+  ASSERT_EQ(pushed.exit_code, 0) << "the branch is on the remote: " << pushed.err;
+  EXPECT_NE(pushed.out.find("models/production_current.json"), std::string::npos) << pushed.out;
+  auto calls = gh.seen();
+  ASSERT_EQ(calls.size(), 3u);
+  auto pr = nlohmann::json::parse(calls[1].body);
+  EXPECT_EQ(pr["head"], branch);
+  EXPECT_EQ(pr["base"], "main");
+  EXPECT_EQ(pr["title"], "data: 24 new images, model version 1 promoted");
+  EXPECT_NE(pr["body"].get<std::string>().find("| test dice |"), std::string::npos);
+  EXPECT_EQ(calls[2].path, "/graphql");
+  EXPECT_EQ(calls[0].authorization, "Bearer s3cret-tok");
+  auto logs = run_wms("runs logs -w " + q(l.ws) + " " + st["run_id"].get<std::string>() + " --job promote");
+  EXPECT_NE(logs.out.find("pull request #7 opened"), std::string::npos) << logs.out;
+  EXPECT_EQ(logs.out.find("s3cret"), std::string::npos) << "the token is never logged";
+  EXPECT_EQ(r.err.find("s3cret"), std::string::npos);
+}
+
+TEST(PipelineGit, ARefusedHostedPullRequestIsReportedAndTheRunStillAccepts) {
+  testing::FakeGitHub gh;
+  gh.create_status = 422;
+  Loop l("git:\n  hosting:\n    repository: acme/meters\n    api_url: " + gh.url() + "\n    token_env: WMS_TEST_GH_TOKEN\n");
+  ASSERT_EQ(run_shell("git init -q --bare " + q(l.t / "remote.git")).exit_code, 0);
+  ASSERT_EQ(run_shell("cd " + q(l.ws) + " && git init -q -b main && git add -A && git -c user.name=t -c user.email=t@t "
+                      "commit -qm init && git remote add origin " + q(l.t / "remote.git")).exit_code, 0);
+  auto r = l.pipeline(l.batch("b1", 24, 1, 1), "WMS_TEST_GH_TOKEN=tok");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto st = nlohmann::json::parse(r.out);
+  std::string err = st["jobs"][4]["outputs"]["pr_error"];
+  EXPECT_NE(err.find("HTTP 422"), std::string::npos) << err;
+  EXPECT_NE(err.find("No commits between"), std::string::npos) << err;
+  EXPECT_EQ(l.production(), 1) << "the local accept stands";
+  auto logs = run_wms("runs logs -w " + q(l.ws) + " " + st["run_id"].get<std::string>() + " --job promote");
+  EXPECT_NE(logs.out.find("open its pull request by hand"), std::string::npos) << logs.out;
 }
 
 }  // namespace

@@ -15,6 +15,9 @@ AugmentOptions augment_options(const util::Config& c) {
   o.brightness_prob = c.get_double("augmentation.color_jitter_prob", o.brightness_prob);
   o.brightness_low = c.get_double("augmentation.brightness_low", o.brightness_low);
   o.brightness_high = c.get_double("augmentation.brightness_high", o.brightness_high);
+  o.scale_prob = c.get_double("augmentation.scale_prob", o.scale_prob);
+  o.scale_low = c.get_double("augmentation.scale_low", o.scale_low);
+  o.scale_high = c.get_double("augmentation.scale_high", o.scale_high);
   return o;
 }
 
@@ -26,6 +29,7 @@ AugmentDraw draw_augment(std::mt19937_64& rng, const AugmentOptions& o) {
   if (u(rng) < o.rotation_prob) d.angle = -o.rotation_degrees + 2 * o.rotation_degrees * u(rng);
   if (u(rng) < o.brightness_prob)
     d.brightness = static_cast<float>(o.brightness_low + (o.brightness_high - o.brightness_low) * u(rng));
+  if (o.scale_prob > 0 && u(rng) < o.scale_prob) d.scale = o.scale_low + (o.scale_high - o.scale_low) * u(rng);
   return d;
 }
 
@@ -38,9 +42,9 @@ void apply_geometric(cv::Mat& photo, cv::Mat& mask, const AugmentDraw& d) {
     cv::flip(photo, photo, 0);
     cv::flip(mask, mask, 0);
   }
-  if (d.angle != 0) {
+  if (d.angle != 0 || d.scale != 1.0) {
     cv::Point2f centre((photo.cols - 1) / 2.0f, (photo.rows - 1) / 2.0f);
-    cv::Mat m = cv::getRotationMatrix2D(centre, d.angle, 1.0);
+    cv::Mat m = cv::getRotationMatrix2D(centre, d.angle, d.scale);
     cv::Mat p, k;
     cv::warpAffine(photo, p, m, photo.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar::all(0));
     cv::warpAffine(mask, k, m, mask.size(), cv::INTER_NEAREST, cv::BORDER_CONSTANT, cv::Scalar::all(0));

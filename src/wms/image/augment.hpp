@@ -1,7 +1,8 @@
 // Training augmentations of the original recipe, applied to a photo and its mask
 // together: horizontal flip (p 0.5), vertical flip (p 0.3), rotation by U(-10, 10)
 // degrees about the centre (p 0.5; photo bilinear, mask nearest, corners filled with
-// 0), and brightness x U(0.8, 1.2) (p 0.3) applied after the contrast stretch.
+// 0), and brightness x U(0.8, 1.2) (p 0.3) applied after the contrast stretch; plus,
+// when configured, a zoom about the centre.
 // The draw is separate from the application so that a seeded RNG decides everything
 // and the same draw can be applied twice (tests check photo/mask alignment).
 #pragma once
@@ -24,6 +25,12 @@ struct AugmentOptions {
   double brightness_prob = 0.3; ///< augmentation.color_jitter_prob
   double brightness_low = 0.8;
   double brightness_high = 1.2;
+  /// Zoom about the centre by U(scale_low, scale_high) with probability scale_prob
+  /// (augmentation.scale_prob / scale_low / scale_high; off in the original): meters
+  /// are photographed from different distances.
+  double scale_prob = 0;
+  double scale_low = 1.0;
+  double scale_high = 1.0;
 };
 
 /// Reads the original train.yaml keys under augmentation:.
@@ -34,12 +41,15 @@ struct AugmentDraw {
   bool vflip = false;
   double angle = 0;        ///< degrees, counter-clockwise; 0 = no rotation
   float brightness = 1.0f;  ///< 1 = unchanged
+  double scale = 1.0;       ///< zoom about the centre; 1 = unchanged
 };
 
-/// Draws in the original's order: hflip, vflip, rotate (+angle), brightness (+factor).
+/// Draws in the original's order: hflip, vflip, rotate (+angle), brightness (+factor);
+/// then scale (+factor) only when scale_prob > 0, so the original's draws are unchanged.
 AugmentDraw draw_augment(std::mt19937_64& rng, const AugmentOptions& o);
 
-/// Applies the flips and the rotation to photo (any type) and mask (nearest) in place.
+/// Applies the flips, the rotation and the zoom to photo (any type) and mask (nearest)
+/// in place.
 void apply_geometric(cv::Mat& photo, cv::Mat& mask, const AugmentDraw& d);
 
 }  // namespace wms::image

@@ -56,6 +56,7 @@ nlohmann::json ModelInfo::to_json() const {
           {"out_channels", config.out_channels},
           {"input_size", config.input_size},
           {"threshold", config.threshold},
+          {"flip_average", config.flip_average},
           {"preprocessing", preprocessing},
           {"dataset_version", dataset_version},
           {"seed", seed},
@@ -75,6 +76,7 @@ ModelInfo ModelInfo::from_json(const nlohmann::json& j, const std::string& sourc
     i.config.out_channels = j.at("out_channels").get<int>();
     i.config.input_size = j.at("input_size").get<int>();
     i.config.threshold = j.at("threshold").get<double>();
+    i.config.flip_average = j.value("flip_average", false);
     i.preprocessing = j.value("preprocessing", i.preprocessing);
     i.dataset_version = j.value("dataset_version", "");
     i.seed = j.value("seed", std::uint64_t{0});

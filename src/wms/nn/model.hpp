@@ -29,6 +29,10 @@ struct ModelConfig {
   int out_channels = 1;
   int input_size = 512;   ///< photos are resized to input_size x input_size
   double threshold = 0.5; ///< foreground when sigmoid(logit) > threshold
+  /// Test-time flip: the probability is the mean of the photo's and its mirror
+  /// image's (twice the inference cost). Part of the model, so that predict, eval,
+  /// the gate and the server all see the same masks.
+  bool flip_average = false;
 };
 
 struct ModelInfo {

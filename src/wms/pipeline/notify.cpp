@@ -1,15 +1,16 @@
 #include "wms/pipeline/notify.hpp"
 
-#include <curl/curl.h>
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <thread>
 
 #include "wms/util/error.hpp"
 #include "wms/util/fs.hpp"
+#include "wms/util/http.hpp"
 
 namespace wms::pipeline {
 
@@ -43,16 +44,6 @@ NotifyOptions notify_options(const util::Config& c) {
   return o;
 }
 
-std::string redact_url(const std::string& url) {
-  auto scheme = url.find("://");
-  if (scheme == std::string::npos) return "(webhook)";
-  auto end = url.find_first_of("/?#", scheme + 3);
-  std::string host = url.substr(scheme + 3, end == std::string::npos ? std::string::npos : end - scheme - 3);
-  auto at = host.rfind('@');  // user:password@host
-  if (at != std::string::npos) host = host.substr(at + 1);
-  return url.substr(0, scheme + 3) + host;
-}
-
 std::string webhook_body(const std::string& format, const std::string& event, const nlohmann::json& p) {
   if (format == "json") {
     nlohmann::json j = p;
@@ -64,46 +55,18 @@ std::string webhook_body(const std::string& format, const std::string& event, co
   return format == "slack" ? nlohmann::json{{"text", text}}.dump() : nlohmann::json{{"content", text}}.dump();
 }
 
-namespace {
-
-std::size_t discard(char*, std::size_t size, std::size_t n, void*) { return size * n; }
-
-// One POST; returns "" on a 2xx answer, else what went wrong.
-std::string post(const std::string& url, const std::string& body, double timeout) {
-  CURL* curl = curl_easy_init();
-  if (!curl) return "curl init failed";
-  struct curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout * 1000));
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  CURLcode rc = curl_easy_perform(curl);
-  long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
-  if (rc != CURLE_OK) return curl_easy_strerror(rc);
-  if (status < 200 || status >= 300) return fmt::format("HTTP {}", status);
-  return "";
-}
-
-}  // namespace
-
 std::vector<Delivery> notify(const NotifyOptions& o, const std::string& event, const nlohmann::json& payload) {
   std::vector<Delivery> out;
   for (const auto& w : o.webhooks) {
     if (!w.events.empty() && std::find(w.events.begin(), w.events.end(), event) == w.events.end()) continue;
     Delivery d;
-    d.target = redact_url(w.url);
+    d.target = util::redact_url(w.url);
     std::string body = webhook_body(w.format, event, payload);
     double wait = o.backoff_seconds;
     for (int attempt = 0; attempt <= o.retries; ++attempt) {
       ++d.attempts;
-      d.error = post(w.url, body, o.timeout_seconds);
+      auto r = util::http_request("POST", w.url, {"Content-Type: application/json"}, body, o.timeout_seconds);
+      d.error = r.ok() ? "" : r.what();
       if (d.error.empty()) {
         d.ok = true;
         break;

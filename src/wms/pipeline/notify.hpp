@@ -51,7 +51,4 @@ std::vector<Delivery> notify(const NotifyOptions& o, const std::string& event, c
 /// The body for a format: json (the payload with "event"), slack {"text"}, discord {"content"}.
 std::string webhook_body(const std::string& format, const std::string& event, const nlohmann::json& payload);
 
-/// scheme://host of a URL (what logs may show).
-std::string redact_url(const std::string& url);
-
 }  // namespace wms::pipeline

@@ -20,6 +20,7 @@
 #include "wms/util/failpoint.hpp"
 #include "wms/util/fs.hpp"
 #include "wms/vcs/git.hpp"
+#include "wms/vcs/hosting.hpp"
 
 namespace wms::pipeline {
 namespace {
@@ -40,6 +41,7 @@ struct Runner {
   infra::Leases leases;
   std::optional<infra::Lease> lease;
   std::optional<vcs::GitRepo> git;  // git mode when the workspace is inside a repository
+  std::optional<vcs::HostingOptions> hosting;  // git mode with a hosted pull request
 
   Runner(const data::Workspace& w, Options opts, State s)
       : ws(w), o(std::move(opts)), st(std::move(s)), dir(w.wms_dir() / "runs" / st.run_id),
@@ -54,6 +56,7 @@ struct Runner {
       std::error_code ec;
       if (git && mode == "auto" && fs::canonical(git->workdir(), ec) != fs::canonical(w.root(), ec)) git.reset();
     }
+    if (git) hosting = vcs::hosting_options(w.config());  // checked now, not after training
   }
 
   // Workspace-relative path -> repository-relative path.
@@ -260,8 +263,11 @@ struct Runner {
                         fmt::format("pipeline {}: {}", st.run_id, t["reason"].get<std::string>()),
                         t["decision_id"].get<std::int64_t>());
     st.job(name).outputs = {{"dataset_version", v.id}, {"production", version}};
-    if (git) {
-      // The original's create-pr + auto-merge: squash the data branch into the main branch.
+    if (git && hosting) {
+      open_pull_request(v);
+    } else if (git) {
+      // The original's create-pr + auto-merge, when wms owns the repository: squash the
+      // data branch into the checked-out branch.
       auto files = git_files(v, true);
       std::string target = git->head_branch();
       std::string merged = git->commit_files(target, target, files, pr_text(true));
@@ -274,6 +280,43 @@ struct Runner {
     }
     log(name, fmt::format("dataset head -> {} ({} pairs); production -> version {}", v.short_id(), v.pairs, version));
     end(name, "success");
+  }
+
+  // The original's create-pr + auto-merge on a hosted service: the data branch gets the
+  // production files too, is pushed, and its pull request opened with auto-merge
+  // requested. The local accept is done by then, so a failure here is logged with
+  // what to do, in the job's outputs and the notification, and does not fail the run.
+  void open_pull_request(const data::Version& v) {
+    const std::string name = "promote";
+    auto& out = st.job(name).outputs;
+    std::string branch = st.job("merge-and-validate").outputs.value("branch", std::string());
+    std::string text = pr_text(true);
+    std::string title = text.substr(0, text.find('\n'));
+    std::string body = text.substr(text.find('\n') + 1);
+    while (!body.empty() && body.front() == '\n') body.erase(body.begin());
+    try {
+      if (branch.empty()) throw Conflict("the batch has no data branch (it was ingested before git mode was on)");
+      git->commit_files(branch, branch, git_files(v, true),
+                        fmt::format("{}\n\nproduction: model version {}\n", title, out["production"].get<int>()));
+      git->push(hosting->remote, branch, hosting->token);
+      log(name, fmt::format("git: pushed {} to {}", branch, hosting->remote));
+      std::string base = hosting->base.empty() ? git->head_branch() : hosting->base;
+      auto pr = vcs::open_pull_request(*hosting, branch, base, title, body);
+      out["pr_number"] = pr.number;
+      out["pr_url"] = pr.url;
+      out["pr_merge"] = pr.merge;
+      if (!pr.merge_note.empty()) out["pr_note"] = pr.merge_note;
+      std::string merge = pr.merge == "auto"     ? "auto-merge (squash) requested"
+                          : pr.merge == "merged" ? "squash-merged (nothing to wait for)"
+                                                 : pr.merge_note;
+      log(name, fmt::format("pull request #{} {} ({} -> {} in {}): {}", pr.number, pr.reused ? "found open" : "opened",
+                            branch, base, hosting->repository, merge));
+    } catch (const Error& e) {
+      out["pr_error"] = e.what();
+      log(name, fmt::format("the pull request could not be opened: {}. The data and the model are accepted here; "
+                            "push {} and open its pull request by hand.",
+                            e.what(), branch.empty() ? "the batch" : branch));
+    }
   }
 
   // The pull-request text the original put on its PR: title line, then a metrics table

@@ -12,6 +12,7 @@ TrainOptions train_options(const util::Config& c) {
   o.model.input_size = static_cast<int>(c.get_int("model.input_size", o.model.input_size));
   o.model.base_filters = static_cast<int>(c.get_int("model.base_filters", o.model.base_filters));
   o.model.threshold = c.get_double("model.threshold", o.model.threshold);
+  o.model.flip_average = c.get_bool("model.flip_average", o.model.flip_average);
   o.epochs = static_cast<int>(c.get_int("training.epochs", o.epochs));
   o.batch_size = static_cast<int>(c.get_int("training.batch_size", o.batch_size));
   o.learning_rate = c.get_double("training.learning_rate", o.learning_rate);
@@ -27,9 +28,10 @@ TrainOptions train_options(const util::Config& c) {
   o.select = c.get_string("training.select", o.select);
   o.foreground_prior_bias = c.get_bool("training.foreground_prior_bias", o.foreground_prior_bias);
   o.time_budget_minutes = c.get_double("training.time_budget_minutes", o.time_budget_minutes);
-  o.finetune_size = static_cast<int>(c.get_int("training.finetune.input_size", o.finetune_size));
-  o.finetune_epochs = static_cast<int>(c.get_int("training.finetune.epochs", o.finetune_epochs));
-  o.finetune_lr = c.get_double("training.finetune.learning_rate", o.finetune_lr);
+  o.warm_epochs = static_cast<int>(c.get_int("training.warm_start.epochs", o.warm_epochs));
+  o.warm_learning_rate = c.get_double("training.warm_start.learning_rate", o.warm_learning_rate);
+  o.crop_size = static_cast<int>(c.get_int("training.crop_size", o.crop_size));
+  o.crop_foreground = c.get_double("training.crop_foreground", o.crop_foreground);
   o.seed = static_cast<std::uint64_t>(c.get_int("training.seed", static_cast<std::int64_t>(o.seed)));
   o.channels_last = c.get_bool("training.channels_last", o.channels_last);
   o.precision = c.get_string("training.precision", o.precision);
@@ -41,8 +43,16 @@ TrainOptions train_options(const util::Config& c) {
   if (o.model.input_size < 16 || o.model.input_size % 16 != 0) bad("model.input_size", "must be a multiple of 16, >= 16");
   if (o.model.base_filters < 1 || o.model.base_filters > 256) bad("model.base_filters", "must be 1..256");
   if (o.epochs < 1) bad("training.epochs", "must be >= 1");
-  if (o.finetune_size < 0 || o.finetune_size % 16 != 0) bad("training.finetune.input_size", "must be a multiple of 16");
-  if (o.finetune_epochs < 0) bad("training.finetune.epochs", "must be >= 0");
+  if (o.crop_size < 0 || o.crop_size % 16 != 0 || o.crop_size > o.model.input_size)
+    bad("training.crop_size", "must be 0 or a multiple of 16 no larger than model.input_size");
+  if (!(o.crop_foreground >= 0 && o.crop_foreground <= 1)) bad("training.crop_foreground", "must be in [0, 1]");
+  const auto& a = o.augment;
+  if (!(a.scale_prob >= 0 && a.scale_prob <= 1)) bad("augmentation.scale_prob", "must be in [0, 1]");
+  if (!(a.scale_low > 0 && a.scale_low <= a.scale_high && a.scale_high <= 4))
+    bad("augmentation.scale_low", "must be > 0 and <= augmentation.scale_high (<= 4)");
+  if (!(a.rotation_degrees >= 0 && a.rotation_degrees <= 180)) bad("augmentation.rotation_degrees", "must be 0..180");
+  if (o.warm_epochs < 0) bad("training.warm_start.epochs", "must be >= 0");
+  if (o.warm_learning_rate < 0) bad("training.warm_start.learning_rate", "must be >= 0");
   if (o.batch_size < 1 || o.batch_size > 1024) bad("training.batch_size", "must be 1..1024");
   if (!(o.learning_rate > 0)) bad("training.learning_rate", "must be > 0");
   if (o.weight_decay < 0) bad("training.weight_decay", "must be >= 0");
@@ -83,6 +93,7 @@ namespace wms::train {
 
 nlohmann::json to_json(const TrainOptions& o) {
   return {{"input_size", o.model.input_size}, {"base_filters", o.model.base_filters}, {"threshold", o.model.threshold},
+          {"flip_average", o.model.flip_average},
           {"epochs", o.epochs}, {"batch_size", o.batch_size}, {"learning_rate", o.learning_rate},
           {"weight_decay", o.weight_decay}, {"early_stopping_patience", o.early_stopping_patience},
           {"scheduler", o.scheduler}, {"scheduler_factor", o.plateau_factor}, {"scheduler_patience", o.plateau_patience},
@@ -90,9 +101,11 @@ nlohmann::json to_json(const TrainOptions& o) {
           {"select", o.select}, {"foreground_prior_bias", o.foreground_prior_bias},
           {"time_budget_minutes", o.time_budget_minutes}, {"hflip", o.augment.hflip}, {"vflip", o.augment.vflip},
           {"rotation_degrees", o.augment.rotation_degrees}, {"rotation_prob", o.augment.rotation_prob},
-          {"color_jitter_prob", o.augment.brightness_prob}, {"seed", o.seed}, {"channels_last", o.channels_last},
-          {"precision", o.precision}, {"finetune_size", o.finetune_size}, {"finetune_epochs", o.finetune_epochs},
-          {"finetune_lr", o.finetune_lr}};
+          {"color_jitter_prob", o.augment.brightness_prob},
+          {"scale_prob", o.augment.scale_prob}, {"scale_low", o.augment.scale_low},
+          {"scale_high", o.augment.scale_high}, {"seed", o.seed}, {"channels_last", o.channels_last},
+          {"precision", o.precision}, {"crop_size", o.crop_size}, {"crop_foreground", o.crop_foreground},
+          {"warm_start_epochs", o.warm_epochs}, {"warm_start_learning_rate", o.warm_learning_rate}};
 }
 
 }  // namespace wms::train

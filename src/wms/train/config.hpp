@@ -41,11 +41,18 @@ struct TrainOptions {
   /// (a 2% foreground otherwise starts the loss far from its optimum).
   bool foreground_prior_bias = false;
   double time_budget_minutes = 0;  ///< stop after the epoch that crosses it; 0 = none
-  /// Coarse to fine: after the main phase, continue at finetune_size (e.g. 512) for
-  /// finetune_epochs with a cosine schedule from finetune_lr. 0 = no second phase.
-  int finetune_size = 0;
-  int finetune_epochs = 0;
-  double finetune_lr = 3e-4;
+  /// Train on random crop_size x crop_size windows of the input_size image (after
+  /// augmentation and the contrast stretch, which see the whole image), validate and
+  /// predict on the whole image. The model learns at input_size's scale for the cost
+  /// of crop_size's: the U-Net is fully convolutional. 0 = the whole image.
+  int crop_size = 0;
+  /// Share of crops placed so that they contain the mask's centre (the reading window
+  /// is ~2% of a photo; uniform crops of a quarter of the image miss it often).
+  double crop_foreground = 0.5;
+  /// Warm start (training from an existing model): its own, shorter schedule.
+  /// 0 = the same as a training from scratch.
+  int warm_epochs = 0;              ///< training.warm_start.epochs
+  double warm_learning_rate = 0;    ///< training.warm_start.learning_rate (peak)
   image::AugmentOptions augment;
   std::uint64_t seed = 42;
   unsigned threads = 0;            ///< 0: every core

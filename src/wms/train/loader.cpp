@@ -4,43 +4,70 @@
 #include <numeric>
 #include <random>
 
+#include <opencv2/imgproc.hpp>
+
 #include "wms/image/preprocess.hpp"
 
 namespace wms::train {
 
+namespace {
+
+// The top-left corner of a crop x crop window in a size x size mask.
+cv::Point crop_origin(const cv::Mat& mask, int crop, double foreground, std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  const int span = mask.cols - crop;
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  cv::Moments m = cv::moments(mask, true);
+  if (u(rng) < foreground && m.m00 > 0) {
+    int cx = static_cast<int>(m.m10 / m.m00), cy = static_cast<int>(m.m01 / m.m00);
+    return {pick(std::max(0, cx - crop + 1), std::min(cx, span)), pick(std::max(0, cy - crop + 1), std::min(cy, span))};
+  }
+  return {pick(0, span), pick(0, span)};
+}
+
+}  // namespace
+
 Batch make_batch(const std::vector<const CachedSample*>& items, int size, const image::AugmentOptions* augment,
-                 std::uint64_t seed) {
+                 std::uint64_t seed, CropOptions crop) {
   Batch b;
   b.n = static_cast<int>(items.size());
-  b.size = size;
-  const std::size_t plane = static_cast<std::size_t>(size) * size;
+  const bool cropping = crop.crop > 0 && crop.crop < size;
+  b.size = cropping ? crop.crop : size;
+  const int side = b.size;
+  const std::size_t plane = static_cast<std::size_t>(side) * side;
   b.x.resize(b.n * 3 * plane);
   b.y.resize(b.n * plane);
   for (int i = 0; i < b.n; ++i) {
     cv::Mat photo = items[i]->photo, mask = items[i]->mask;
     float brightness = 1.0f;
+    std::mt19937_64 rng(seed + 0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(i + 1));
     if (augment) {
-      std::mt19937_64 rng(seed + 0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(i + 1));
       image::AugmentDraw d = image::draw_augment(rng, *augment);
       photo = photo.clone();
       mask = mask.clone();
       image::apply_geometric(photo, mask, d);
       brightness = d.brightness;
     }
-    image::to_chw(image::stretch_and_median(photo), b.x.data() + i * 3 * plane, brightness);
+    photo = image::stretch_and_median(photo);  // over the whole image, as at inference
+    if (cropping) {
+      cv::Rect window(crop_origin(mask, side, crop.foreground, rng), cv::Size(side, side));
+      photo = photo(window);
+      mask = mask(window);
+    }
+    image::to_chw(photo, b.x.data() + i * 3 * plane, brightness);
     float* y = b.y.data() + i * plane;
-    for (int r = 0; r < size; ++r) {
+    for (int r = 0; r < side; ++r) {
       const std::uint8_t* m = mask.ptr<std::uint8_t>(r);
-      for (int c = 0; c < size; ++c) y[r * size + c] = m[c] ? 1.0f : 0.0f;
+      for (int c = 0; c < side; ++c) y[r * side + c] = m[c] ? 1.0f : 0.0f;
     }
   }
   return b;
 }
 
 BatchLoader::BatchLoader(std::vector<const CachedSample*> items, int size, int batch_size,
-                         image::AugmentOptions augment, std::uint64_t seed, int prefetch)
+                         image::AugmentOptions augment, std::uint64_t seed, CropOptions crop, int prefetch)
     : items_(std::move(items)), size_(size), batch_size_(batch_size), prefetch_(prefetch), augment_(augment),
-      seed_(seed) {}
+      seed_(seed), crop_(crop) {}
 
 BatchLoader::~BatchLoader() { stop(); }
 
@@ -77,7 +104,7 @@ void BatchLoader::run(int epoch) {
       std::vector<const CachedSample*> group;
       for (std::size_t k = start; k < std::min(order.size(), start + batch_size_); ++k) group.push_back(items_[order[k]]);
       std::uint64_t batch_seed = rng();
-      Batch b = make_batch(group, size_, &augment_, batch_seed);
+      Batch b = make_batch(group, size_, &augment_, batch_seed, crop_);
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return stopping_ || static_cast<int>(ready_.size()) < prefetch_; });
       if (stopping_) return;

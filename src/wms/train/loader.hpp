@@ -1,6 +1,7 @@
 // The batch loader: prepares the next training batches on a background thread while
 // the model trains on the current one. Each sample: cached photo and mask ->
-// augmentation (flips, rotation) -> stretch + median -> float CHW with brightness.
+// augmentation (flips, rotation) -> stretch + median -> optional crop -> float CHW
+// with brightness.
 //
 // Deterministic: the order of an epoch and every augmentation draw come from
 // (seed, epoch, position), never from thread timing. One consumer thread.
@@ -22,21 +23,28 @@ namespace wms::train {
 
 struct Batch {
   int n = 0;              ///< images in this batch
-  int size = 0;           ///< height = width
+  int size = 0;           ///< height = width (the crop's when cropping)
   std::vector<float> x;   ///< n x 3 x size x size
   std::vector<float> y;   ///< n x 1 x size x size (0/1)
 };
 
-/// Fills one batch from cached samples, with or without augmentation. Used by the
-/// loader thread and (without augmentation) by validation.
+/// Random crops: crop x crop windows; a share `foreground` of them contain the mask's
+/// centre. crop = 0: whole images.
+struct CropOptions {
+  int crop = 0;
+  double foreground = 0.5;
+};
+
+/// Fills one batch from cached samples, with or without augmentation (and crops).
+/// Used by the loader thread and (without augmentation) by validation.
 Batch make_batch(const std::vector<const CachedSample*>& items, int size, const image::AugmentOptions* augment,
-                 std::uint64_t seed);
+                 std::uint64_t seed, CropOptions crop = {});
 
 class BatchLoader {
  public:
   /// items must outlive the loader. prefetch = batches prepared ahead.
   BatchLoader(std::vector<const CachedSample*> items, int size, int batch_size, image::AugmentOptions augment,
-              std::uint64_t seed, int prefetch = 2);
+              std::uint64_t seed, CropOptions crop = {}, int prefetch = 2);
   ~BatchLoader();
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;
@@ -55,6 +63,7 @@ class BatchLoader {
   const int size_, batch_size_, prefetch_;
   const image::AugmentOptions augment_;
   const std::uint64_t seed_;
+  const CropOptions crop_;
   std::thread worker_;
   std::mutex mu_;
   std::condition_variable cv_;

@@ -71,7 +71,13 @@ std::vector<Prediction> Predictor::predict_batch(const std::vector<cv::Mat>& pho
     torch::InferenceMode guard;
     nn::Bf16Autocast mixed(state_->bf16);
     auto x = input.to(state_->device).contiguous(torch::MemoryFormat::ChannelsLast);
-    probs = torch::sigmoid(model_.impl().net->forward(x).to(torch::kFloat32)).to(torch::kCPU).contiguous();
+    probs = torch::sigmoid(model_.impl().net->forward(x).to(torch::kFloat32));
+    if (model_.info().config.flip_average) {
+      auto flipped = x.flip({3}).contiguous(torch::MemoryFormat::ChannelsLast);
+      auto mirrored = torch::sigmoid(model_.impl().net->forward(flipped).to(torch::kFloat32)).flip({3});
+      probs = (probs + mirrored) * 0.5;
+    }
+    probs = probs.to(torch::kCPU).contiguous();
   }
   double infer_ms = ms_since(t1);
   for (std::size_t i = 0; i < n; ++i) {

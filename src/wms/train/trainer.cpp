@@ -1,5 +1,6 @@
 #include "wms/train/trainer.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -114,12 +115,14 @@ ValResult validate(nn::UNetImpl& net, const std::vector<const CachedSample*>& it
 
 }  // namespace
 
-namespace {
-
-// One phase at one input size; epochs are numbered from first_epoch.
-TrainResult train_phase(const std::vector<Sample>& train, const std::vector<Sample>& val, const TrainOptions& o,
-                        MetricsSink* sink, const std::function<bool()>& should_stop, const nn::Model* init,
-                        SampleCache& cache, int first_epoch, Clock::time_point start) {
+TrainResult train_model(const std::vector<Sample>& train, const std::vector<Sample>& val, const TrainOptions& options,
+                        MetricsSink* sink, const std::function<bool()>& should_stop, const nn::Model* init) {
+  if (train.empty()) throw InvalidInput("training needs at least one sample in the train split");
+  TrainOptions o = options;
+  if (init && o.warm_epochs > 0) o.epochs = o.warm_epochs;
+  if (init && o.warm_learning_rate > 0) o.learning_rate = o.warm_learning_rate;
+  const auto start = Clock::now();
+  SampleCache cache;
   set_compute_threads(o.threads);
   torch::Device device(resolve_device(o.device));
   const bool bf16 = resolve_precision(o.precision, device.is_cpu() ? "cpu" : "cuda") == "bf16";
@@ -155,7 +158,7 @@ TrainResult train_phase(const std::vector<Sample>& train, const std::vector<Samp
 
   torch::optim::Adam opt(net.parameters(), torch::optim::AdamOptions(o.learning_rate).weight_decay(o.weight_decay));
   nn::LossOptions loss_options{o.loss, o.dice_weight};
-  BatchLoader loader(train_items, size, o.batch_size, o.augment, o.seed);
+  BatchLoader loader(train_items, size, o.batch_size, o.augment, o.seed, CropOptions{o.crop_size, o.crop_foreground});
   const long steps_per_epoch = static_cast<long>((train_items.size() + o.batch_size - 1) / o.batch_size);
   StepSchedule schedule{o, steps_per_epoch * o.epochs};  // total shrinks with `planned`
   Plateau plateau{o.plateau_factor, o.min_lr, o.plateau_patience};
@@ -207,7 +210,7 @@ TrainResult train_phase(const std::vector<Sample>& train, const std::vector<Samp
     double train_seconds = since(epoch_start);
     ValResult v = validate(net, val_items, size, device, o.channels_last, bf16, loss_options);
     EpochMetrics m;
-    m.epoch = first_epoch + epoch - 1;
+    m.epoch = epoch;
     m.train_loss = loss_sum / static_cast<double>(seen);
     m.val_loss = v.loss;
     m.val_dice = v.dice;
@@ -237,18 +240,20 @@ TrainResult train_phase(const std::vector<Sample>& train, const std::vector<Samp
       break;
     }
     if (o.time_budget_minutes > 0) {
-      // Plan the epochs that fit: this epoch's time for each one left, plus the
-      // fine-tuning phase (which costs (finetune/size)^2 as much per epoch).
-      double per_epoch = m.seconds;
-      double ratio = o.finetune_size > 0 ? std::pow(static_cast<double>(o.finetune_size) / size, 2) : 0;
-      double reserve = o.finetune_epochs * per_epoch * ratio;
-      double left = o.time_budget_minutes * 60 - since(start) - reserve;
-      int fit = epoch + static_cast<int>(std::floor(left / per_epoch));
-      if (fit < planned) {
-        planned = std::max(epoch, fit);
+      // Plan the epochs that fit, from the median epoch time so far (one epoch slowed
+      // by a neighbour does not cut the run short), never more than asked for; the
+      // schedule follows the plan.
+      std::vector<double> times;
+      for (const auto& h : result.history) times.push_back(h.seconds);
+      std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
+      double per_epoch = times[times.size() / 2];
+      double left = o.time_budget_minutes * 60 - since(start);
+      int fit = std::clamp(epoch + static_cast<int>(std::floor(left / per_epoch)), epoch, o.epochs);
+      if (fit != planned) {
+        planned = fit;
         schedule.total = steps_per_epoch * planned;
-        result.stop_reason = "time_budget";
       }
+      result.stop_reason = planned < o.epochs ? "time_budget" : "epochs";
     }
   }
   nn::load_state(net, best_state, "best epoch");
@@ -258,39 +263,12 @@ TrainResult train_phase(const std::vector<Sample>& train, const std::vector<Samp
     for (auto& p : net.parameters()) p.set_data(p.contiguous());
   }
   net.eval();
-  const auto& best = result.history[result.best_epoch - 1];  // best_epoch counts within this phase
+  const auto& best = result.history[result.best_epoch - 1];
   model.info().metrics = {{"val_loss", best.val_loss}, {"val_dice", best.val_dice}, {"val_iou", best.val_iou},
                           {"best_epoch", result.best_epoch}, {"epochs_run", result.history.size()}};
   result.seconds = since(start);
   result.model = model;
   return result;
-}
-
-}  // namespace
-
-TrainResult train_model(const std::vector<Sample>& train, const std::vector<Sample>& val, const TrainOptions& o,
-                        MetricsSink* sink, const std::function<bool()>& should_stop, const nn::Model* init) {
-  if (train.empty()) throw InvalidInput("training needs at least one sample in the train split");
-  auto start = Clock::now();
-  SampleCache cache;
-  TrainResult r = train_phase(train, val, o, sink, should_stop, init, cache, 1, start);
-  if (o.finetune_size <= 0 || o.finetune_epochs <= 0) return r;
-  // Coarse to fine: continue from the best weights at the larger size.
-  TrainOptions f = o;
-  f.model.input_size = o.finetune_size;
-  f.epochs = o.finetune_epochs;
-  f.learning_rate = o.finetune_lr;
-  f.scheduler = "cosine";
-  f.warmup_fraction = 0.1;
-  f.finetune_size = 0;
-  f.early_stopping_patience = 0;
-  TrainResult fine = train_phase(train, val, f, sink, should_stop, &*r.model, cache, static_cast<int>(r.history.size()) + 1, start);
-  fine.history.insert(fine.history.begin(), r.history.begin(), r.history.end());
-  fine.best_epoch += static_cast<int>(r.history.size());
-  fine.model->info().params = to_json(o);
-  fine.model->info().metrics["best_epoch"] = fine.best_epoch;
-  fine.model->info().metrics["epochs_run"] = fine.history.size();
-  return fine;
 }
 
 }  // namespace wms::train

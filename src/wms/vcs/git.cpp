@@ -112,4 +112,49 @@ void GitRepo::refresh_index(const std::map<std::string, std::string>& files) {
   check(git_index_write(index.p), "write index");
 }
 
+namespace {
+
+struct PushState {
+  const std::string* token;
+  int asked = 0;
+  std::string rejected;
+};
+
+int credentials(git_credential** out, const char*, const char*, unsigned int allowed,
+                void* payload) {
+  auto* st = static_cast<PushState*>(payload);
+  // Asked again means the token was refused: stop instead of looping.
+  if (st->token->empty() || ++st->asked > 1 || !(allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT))
+    return GIT_PASSTHROUGH;
+  return git_credential_userpass_plaintext_new(out, "x-access-token", st->token->c_str());
+}
+
+int update_reference(const char* refname, const char* status, void* payload) {
+  if (status) static_cast<PushState*>(payload)->rejected = fmt::format("{}: {}", refname, status);
+  return 0;
+}
+
+}  // namespace
+
+void GitRepo::push(const std::string& remote_name, const std::string& branch,
+                   const std::string& token) {
+  Owned<git_remote, git_remote_free> remote;
+  check(git_remote_lookup(&remote.p, impl_->repo, remote_name.c_str()),
+        "find remote " + remote_name);
+  PushState st{&token};
+  git_push_options opts;
+  git_push_options_init(&opts, GIT_PUSH_OPTIONS_VERSION);
+  opts.callbacks.credentials = credentials;
+  opts.callbacks.push_update_reference = update_reference;
+  opts.callbacks.payload = &st;
+  std::string spec = "+refs/heads/" + branch + ":refs/heads/" + branch;
+  char* specs[] = {spec.data()};
+  git_strarray refspecs = {specs, 1};
+  check(git_remote_push(remote.p, &refspecs, &opts),
+        fmt::format("push {} to {}", branch, remote_name));
+  if (!st.rejected.empty())
+    throw IoError("git",
+                  fmt::format("push {} to {}: rejected ({})", branch, remote_name, st.rejected));
+}
+
 }  // namespace wms::vcs

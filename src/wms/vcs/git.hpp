@@ -1,6 +1,6 @@
 // Git for the pipeline's git mode (libgit2, never a shell): commit the dataset's
-// pointer files on a data/<UTC time> branch, and squash-merge them into the main
-// branch when the model improved. Commits are built from trees in memory, so the
+// pointer files on a data/<UTC time> branch, squash-merge them into the main branch
+// when the model improved, or push the branch for a hosted pull request. Commits are built from trees in memory, so the
 // user's working tree is never touched; after a merge into the checked-out branch the
 // index entries of the committed paths are refreshed so `git status` stays clean.
 // One GitRepo per thread.
@@ -38,6 +38,12 @@ class GitRepo {
 
   /// Refreshes the index entries of these paths from the working tree.
   void refresh_index(const std::map<std::string, std::string>& files);
+
+  /// Pushes `branch` to the same name on `remote` (force: a data branch belongs to
+  /// its run). token, when set, answers an HTTPS credential request as
+  /// x-access-token:TOKEN (GitHub's convention for tokens). Throws IoError with
+  /// libgit2's or the remote's message.
+  void push(const std::string& remote, const std::string& branch, const std::string& token);
 
  private:
   struct Impl;
