@@ -6,7 +6,8 @@
 #                                             (both recipes; needs a held-out folder:
 #                                             WMS_HOLDOUT=DIR, and ~45 more minutes)
 # Prints epochs, wall time, images/s, val/test Dice and IoU (at 512 and at each photo's
-# size, with and without largest-component post-processing), peak memory.
+# size; the model as shipped, i.e. with its post-processing, and the bare network),
+# peak memory.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 data=${1:?usage: bench/quality.sh DATA_DIR [ORIGINAL_BUDGET_MIN]}
@@ -34,7 +35,7 @@ train() {  # name config [extra args...]
   awk "BEGIN{print $(now) - $s}" > "$tmp/$name.secs"
   local bundle; bundle=$(/usr/bin/python3 -c "import json;print(json.load(open('$tmp/$name.json'))['bundle'])")
   "$wms" eval -w "$ws" --model "$bundle" --split test --json > "$tmp/$name.eval.json"
-  "$wms" eval -w "$ws" --model "$bundle" --split test --json --largest-component > "$tmp/$name.lcc.json"
+  "$wms" eval -w "$ws" --model "$bundle" --split test --json --raw > "$tmp/$name.raw.json"
   "$wms" eval -w "$ws" --model "$bundle" --split val --json --no-full-resolution > "$tmp/$name.val.json"
 }
 
@@ -48,24 +49,25 @@ rows = []
 for name, label in (("preset", "water-meters preset"), ("original", f"original recipe, {budget} min budget")):
     j = json.load(open(f"{tmp}/{name}.json"))
     ev = json.load(open(f"{tmp}/{name}.eval.json"))
-    lcc = json.load(open(f"{tmp}/{name}.lcc.json"))
+    raw = json.load(open(f"{tmp}/{name}.raw.json"))
     val = json.load(open(f"{tmp}/{name}.val.json"))
     secs = float(open(f"{tmp}/{name}.secs").read())
     mem = int(open(f"{tmp}/{name}.mem").read().split()[-1]) / 1024
     ips = [json.loads(l)["images_per_second"] for l in open(f"{j['run_dir']}/metrics.jsonl")]
     rows.append((label, j["epochs_run"], secs, sum(ips) / len(ips), val["at_score_size"]["dice"],
                  ev["at_score_size"]["dice"], ev["at_score_size"]["iou"], ev["at_full_resolution"]["dice"],
-                 ev["at_full_resolution"]["iou"], lcc["at_score_size"]["dice"], lcc["at_full_resolution"]["dice"], mem,
+                 ev["at_full_resolution"]["iou"], raw["at_score_size"]["dice"], raw["at_full_resolution"]["dice"], mem,
                  ev["images"], j["stop_reason"]))
 print(f"data preparation (init + data add of {sys.argv[0] and ''}the batch): {prep:.1f} s; test images: {rows[0][12]}")
 hdr = ("recipe", "epochs", "wall s", "img/s", "val dice", "test dice@512", "test iou@512", "dice full", "iou full",
-       "dice@512 lcc", "dice full lcc", "peak MiB", "stop")
+       "raw dice@512", "raw dice full", "peak MiB", "stop")
 print("| " + " | ".join(hdr) + " |")
 print("|" + "|".join("---" for _ in hdr) + "|")
 for r in rows:
     print(f"| {r[0]} | {r[1]} | {r[2]:.0f} | {r[3]:.1f} | {r[4]:.4f} | {r[5]:.4f} | {r[6]:.4f} | {r[7]:.4f} | {r[8]:.4f} "
           f"| {r[9]:.4f} | {r[10]:.4f} | {r[11]:.0f} | {r[13]} |")
-print("lcc = keep the largest connected component; @512 = the original's way (prediction and mask at 512x512)")
+print("@512 = the original's way (prediction and mask at 512x512); full = at each photo's size; "
+      "raw = the bare network, without the model's flip averaging / largest-component post-processing")
 PY
 
 if [ "${WMS_QUALITY_PEER:-0}" = 1 ]; then

@@ -10,7 +10,7 @@ void add_eval(CLI::App& root, Globals& g, Commands& out) {
   auto* app = root.add_subcommand("eval", "score a model on a split of a dataset version or folder (Dice, IoU, "
                                           "accuracy, Hausdorff; at input size and at full resolution)");
   static std::string model_ref, data_ref, split = "test", per_image, device = "auto";
-  static bool largest = false, no_full = false, flip = false;
+  static bool largest = false, no_full = false, flip = false, raw = false;
   static int score_size = 512;
   static std::string precision = "auto";
   app->add_option("--model,-m", model_ref, "model bundle")->required();
@@ -19,6 +19,7 @@ void add_eval(CLI::App& root, Globals& g, Commands& out) {
   app->add_option("--per-image", per_image, "write per-image scores to FILE (.csv or .json)");
   app->add_flag("--largest-component", largest, "keep only the largest predicted region");
   app->add_flag("--flip-average", flip, "also predict on the mirror image and average (as model.flip_average)");
+  app->add_flag("--raw", raw, "score the bare network: no flip averaging or largest component, whatever the model says");
   app->add_flag("--no-full-resolution", no_full, "do not also score at each photo's own size");
   app->add_option("--score-size", score_size, "score at SxS as the original did (0: the model's input size)")
       ->capture_default_str();
@@ -27,6 +28,7 @@ void add_eval(CLI::App& root, Globals& g, Commands& out) {
   add_common_options(*app, g, true, true);
   out.push_back({app, [&g] {
     auto model = load_model(g, model_ref);
+    if (raw) model.info().config.flip_average = model.info().config.largest_component = false;
     if (flip) model.info().config.flip_average = true;
     auto sel = select_data(g, data_ref);
     std::vector<train::Sample> samples;

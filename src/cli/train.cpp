@@ -39,11 +39,11 @@ void add_train(CLI::App& root, Globals& g, Commands& out) {
     auto ws = maybe_workspace(g);
     util::Config config = !config_ref.empty() ? train::load_train_config(config_ref) : ws ? ws->config() : util::Config();
     auto o = train::train_options(config);
-    if (epochs > 0) o.epochs = epochs;
+    if (epochs > 0) o.epochs = o.warm_epochs = epochs;  // what was asked for, warm start or not
     if (seed >= 0) o.seed = static_cast<std::uint64_t>(seed);
     if (input_size > 0) o.model.input_size = input_size;
     if (batch > 0) o.batch_size = batch;
-    if (lr > 0) o.learning_rate = lr;
+    if (lr > 0) o.learning_rate = o.warm_learning_rate = lr;
     if (budget >= 0) o.time_budget_minutes = budget;
     if (!precision.empty()) o.precision = precision;
     o.threads = g.threads;

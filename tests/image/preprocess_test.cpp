@@ -117,5 +117,39 @@ TEST(Augment, DrawFollowsTheProbabilities) {
   EXPECT_NEAR(b / double(n), 0.3, 0.02);
 }
 
+TEST(Augment, ZoomIsDrawnOnlyWhenAskedAndKeepsAlignment) {
+  std::mt19937_64 a(5), b(5);
+  AugmentOptions plain, zoom;
+  zoom.scale_prob = 0.5;
+  zoom.scale_low = 0.6;
+  zoom.scale_high = 1.3;
+  int zoomed = 0;
+  for (int i = 0; i < 4000; ++i) {
+    auto p = draw_augment(a, plain);
+    EXPECT_EQ(p.scale, 1.0) << "off by default: the original's draws are unchanged";
+    auto z = draw_augment(b, zoom);
+    EXPECT_GE(z.scale, 0.6);
+    EXPECT_LE(z.scale, 1.3);
+    zoomed += z.scale != 1.0;
+    b = a;  // the same stream: the draws before the zoom must match the original's
+    EXPECT_EQ(z.hflip, p.hflip);
+    EXPECT_EQ(z.angle, p.angle);
+  }
+  EXPECT_NEAR(zoomed / 4000.0, 0.5, 0.03);
+  cv::Mat mask = cv::Mat::zeros(64, 64, CV_8UC1);
+  cv::rectangle(mask, cv::Rect(20, 24, 24, 12), cv::Scalar(1), cv::FILLED);
+  cv::Mat photo;
+  cv::cvtColor(mask * 255, photo, cv::COLOR_GRAY2BGR);
+  AugmentDraw d;
+  d.scale = 0.5;
+  apply_geometric(photo, mask, d);
+  EXPECT_NEAR(cv::countNonZero(mask), 24 * 12 / 4, 20) << "half the size: a quarter of the area";
+  cv::Mat painted, agree;
+  cv::extractChannel(photo, painted, 0);
+  cv::threshold(painted, painted, 127, 1, cv::THRESH_BINARY);
+  cv::bitwise_xor(painted, mask, agree);
+  EXPECT_LE(cv::countNonZero(agree), 16);
+}
+
 }  // namespace
 }  // namespace wms::image

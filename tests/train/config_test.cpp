@@ -42,6 +42,11 @@ TEST(TrainConfig, OutOfRangeValuesNameTheKey) {
   check("training: {loss: focal}", "training.loss");
   check("training: {scheduler: {kind: step}}", "training.scheduler.kind");
   check("training: {batch_size: many}", "training.batch_size");
+  check("model: {input_size: 256}\ntraining: {crop_size: 512}", "training.crop_size");
+  check("training: {crop_size: 100}", "training.crop_size");
+  check("augmentation: {scale_low: 1.5, scale_high: 1.2}", "augmentation.scale_low");
+  check("augmentation: {rotation_degrees: 400}", "augmentation.rotation_degrees");
+  check("training: {warm_start: {epochs: -1}}", "training.warm_start.epochs");
 }
 
 TEST(TrainConfig, UnknownPresetOrFileIsNotFound) {

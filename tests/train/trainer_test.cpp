@@ -10,7 +10,9 @@
 #include "wms/data/validate.hpp"
 #include "wms/image/decode.hpp"
 #include "wms/image/exif.hpp"
+#include "wms/train/cache.hpp"
 #include "wms/train/evaluator.hpp"
+#include "wms/train/loader.hpp"
 #include "wms/train/predictor.hpp"
 #include "wms/util/fs.hpp"
 
@@ -139,6 +141,94 @@ TEST(Predictor, MasksAreAtOriginalSizeWithOrientationApplied) {
   ASSERT_EQ(b.mask.size(), cv::Size(150, 90));
   ASSERT_EQ(a.mask.size(), cv::Size(150, 90));
   EXPECT_LT(cv::norm(a.probability, b.probability, cv::NORM_INF), 0.05);
+}
+
+// Crops are windows of the augmented, stretched image: photo and mask cut at the same
+// place, and with foreground = 1 every crop holds the mask's centre.
+TEST(Loader, CropsCutPhotoAndMaskTogetherAroundTheWindow) {
+  TempDir t;
+  auto all = synthetic(t, 6, 3);
+  SampleCache cache;
+  cache.add(all, 128, 1);
+  std::vector<const CachedSample*> items;
+  for (const auto& s : all) items.push_back(&cache.get(s, 128));
+  image::AugmentOptions none;
+  none.hflip = none.vflip = none.rotation_prob = none.brightness_prob = 0;
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    Batch b = make_batch(items, 128, &none, seed, CropOptions{64, 1.0});
+    ASSERT_EQ(b.size, 64);
+    ASSERT_EQ(b.x.size(), items.size() * 3 * 64 * 64);
+    Batch whole = make_batch(items, 128, &none, seed);
+    ASSERT_EQ(whole.size, 128);
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      const float* y = b.y.data() + i * 64 * 64;
+      EXPECT_GT(std::count(y, y + 64 * 64, 1.0f), 0) << "the crop holds the window";
+      // Find where the crop sits in the whole image: its photo and mask planes must
+      // both match the whole image's at that offset.
+      const float* cx = b.x.data() + i * 3 * 64 * 64;
+      const float* wx = whole.x.data() + i * 3 * 128 * 128;
+      const float* wy = whole.y.data() + i * 128 * 128;
+      bool found = false;
+      for (int oy = 0; oy <= 64 && !found; ++oy)
+        for (int ox = 0; ox <= 64 && !found; ++ox) {
+          bool same = true;
+          for (int r = 0; r < 64 && same; r += 7)
+            for (int c = 0; c < 64 && same; c += 5)
+              same = cx[r * 64 + c] == wx[(oy + r) * 128 + ox + c] && y[r * 64 + c] == wy[(oy + r) * 128 + ox + c];
+          found = same;
+        }
+      EXPECT_TRUE(found) << "photo and mask crops come from the same place";
+    }
+  }
+}
+
+TEST(Trainer, CropTrainingPredictsWholeImages) {
+  TempDir t;
+  auto all = synthetic(t, 24, 6);
+  auto o = fast_options();
+  o.model.input_size = 64;
+  o.crop_size = 32;
+  o.epochs = 1;
+  auto r = train_model(only(all, data::Split::kTrain), only(all, data::Split::kVal), o);
+  EXPECT_EQ(r.model->info().config.input_size, 64) << "the model predicts at the full input size";
+  EXPECT_EQ(r.model->info().params["crop_size"], 32);
+}
+
+TEST(Trainer, WarmStartUsesItsOwnSchedule) {
+  TempDir t;
+  auto all = synthetic(t, 16, 2);
+  auto o = fast_options();
+  o.model.input_size = 32;
+  o.epochs = 3;
+  o.warm_epochs = 1;
+  o.warm_learning_rate = 1e-4;
+  auto base = train_model(only(all, data::Split::kTrain), all, o);
+  EXPECT_EQ(base.history.size(), 3u) << "from scratch: the main schedule";
+  auto warm = train_model(only(all, data::Split::kTrain), all, o, nullptr, {}, &*base.model);
+  EXPECT_EQ(warm.history.size(), 1u);
+  EXPECT_LE(warm.history[0].learning_rate, 1e-4);
+}
+
+TEST(Predictor, FlipAverageIsSymmetricAndKeptInTheBundle) {
+  TempDir t;
+  auto all = synthetic(t, 1, 4);
+  nn::ModelConfig c;
+  c.input_size = 64;
+  c.flip_average = true;
+  nn::Model m(c, 1);
+  m.save(t / "m.wms");
+  auto loaded = nn::Model::load(t / "m.wms");
+  ASSERT_TRUE(loaded.info().config.flip_average);
+  Predictor p(loaded);
+  cv::Mat photo = image::decode_image(util::read_file(all[0].image), "x").pixels, mirrored;
+  cv::flip(photo, mirrored, 1);
+  auto a = p.predict(photo), b = p.predict(mirrored);
+  cv::Mat back;
+  cv::flip(b.probability, back, 1);
+  EXPECT_LE(cv::norm(a.probability, back, cv::NORM_INF), 2e-2) << "a photo and its mirror image get mirrored masks";
+  c.flip_average = false;
+  Predictor plain(nn::Model(c, 1));
+  EXPECT_GT(cv::norm(plain.predict(photo).probability, a.probability, cv::NORM_INF), 1e-4) << "the flag changes masks";
 }
 
 }  // namespace

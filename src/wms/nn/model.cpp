@@ -57,6 +57,7 @@ nlohmann::json ModelInfo::to_json() const {
           {"input_size", config.input_size},
           {"threshold", config.threshold},
           {"flip_average", config.flip_average},
+          {"largest_component", config.largest_component},
           {"preprocessing", preprocessing},
           {"dataset_version", dataset_version},
           {"seed", seed},
@@ -77,6 +78,7 @@ ModelInfo ModelInfo::from_json(const nlohmann::json& j, const std::string& sourc
     i.config.input_size = j.at("input_size").get<int>();
     i.config.threshold = j.at("threshold").get<double>();
     i.config.flip_average = j.value("flip_average", false);
+    i.config.largest_component = j.value("largest_component", false);
     i.preprocessing = j.value("preprocessing", i.preprocessing);
     i.dataset_version = j.value("dataset_version", "");
     i.seed = j.value("seed", std::uint64_t{0});

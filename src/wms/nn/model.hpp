@@ -33,6 +33,8 @@ struct ModelConfig {
   /// image's (twice the inference cost). Part of the model, so that predict, eval,
   /// the gate and the server all see the same masks.
   bool flip_average = false;
+  /// Keep only the largest predicted region (a meter has one reading window).
+  bool largest_component = false;
 };
 
 struct ModelInfo {

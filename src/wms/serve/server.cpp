@@ -97,11 +97,15 @@ struct Server::Impl {
   std::shared_ptr<const Served> served;  // guarded by served_mu; swapped whole
   std::string not_ready = "loading";     // guarded by served_mu
 
-  // All forward passes run on one compute thread: with one OpenMP team per calling
-  // thread, eight HTTP workers each running the model would spin against each other on
-  // two cores. Requests queue here (bounded by max_queue) and are micro-batched.
+  // All the CPU work of a prediction (decoding, the forward pass) runs on one compute
+  // thread that uses every core in turn: HTTP workers decoding while the model's
+  // OpenMP team runs would make its threads wait on each other at every barrier (8
+  // clients: 11.6 req/s that way, against 16.6 for one client). Requests queue here
+  // (bounded by max_queue) and are micro-batched; HTTP workers only move bytes.
   struct Job {
-    cv::Mat photo;
+    std::string bytes;         // the upload, decoded on the compute thread
+    image::DecodeLimits limits;
+    cv::Mat photo;             // decoded (or given, for the warm-up)
     std::shared_ptr<const Served> model;
     std::promise<train::Prediction> done;
   };
@@ -117,26 +121,45 @@ struct Server::Impl {
         std::unique_lock lock(jobs_mu);
         jobs_cv.wait(lock, [&] { return stopping || !jobs.empty(); });
         if (jobs.empty()) return;  // stopping and drained
-        // Same model and up to 4 photos per forward pass.
-        while (!jobs.empty() && batch.size() < 4 && (batch.empty() || jobs.front()->model == batch[0]->model)) {
+        // Same model and up to 8 photos per forward pass.
+        while (!jobs.empty() && batch.size() < 8 && (batch.empty() || jobs.front()->model == batch[0]->model)) {
           batch.push_back(jobs.front());
           jobs.pop_front();
         }
       }
+      // Decode on every core; a photo that cannot be decoded answers its own request.
+      std::vector<std::exception_ptr> failed(batch.size());
+      util::parallel_for(batch.size(), o.compute_threads, [&](std::size_t i) {
+        try {
+          if (batch[i]->photo.empty()) batch[i]->photo = image::decode_image(batch[i]->bytes, "upload", batch[i]->limits).pixels;
+        } catch (...) {
+          failed[i] = std::current_exception();
+        }
+      });
+      std::vector<std::shared_ptr<Job>> ok;
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (failed[i]) batch[i]->done.set_exception(failed[i]);
+        else ok.push_back(batch[i]);
+      }
+      if (ok.empty()) continue;
       try {
         std::vector<cv::Mat> photos;
-        for (auto& j : batch) photos.push_back(j->photo);
-        auto preds = batch[0]->model->predictor->predict_batch(photos);
-        for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->done.set_value(std::move(preds[i]));
+        for (auto& j : ok) photos.push_back(j->photo);
+        auto preds = ok[0]->model->predictor->predict_batch(photos);
+        for (std::size_t i = 0; i < ok.size(); ++i) ok[i]->done.set_value(std::move(preds[i]));
       } catch (...) {
-        for (auto& j : batch) j->done.set_exception(std::current_exception());
+        for (auto& j : ok) j->done.set_exception(std::current_exception());
       }
     }
   }
 
-  train::Prediction infer(const std::shared_ptr<const Served>& s, cv::Mat photo) {
+  // Queues a job and waits for its prediction; returns the decoded photo in `photo`.
+  train::Prediction infer(const std::shared_ptr<const Served>& s, std::string bytes, const image::DecodeLimits& limits,
+                          cv::Mat& photo) {
     auto job = std::make_shared<Job>();
-    job->photo = std::move(photo);
+    job->bytes = std::move(bytes);
+    job->limits = limits;
+    job->photo = photo;
     job->model = s;
     auto result = job->done.get_future();
     {
@@ -147,7 +170,9 @@ struct Server::Impl {
       jobs.push_back(job);
     }
     jobs_cv.notify_one();
-    return result.get();
+    auto p = result.get();
+    photo = job->photo;
+    return p;
   }
 
   Impl(const data::Workspace& w, ServeOptions opts) : ws(w), o(std::move(opts)) {}
@@ -176,7 +201,8 @@ struct Server::Impl {
     next->version = *v;
     next->predictor = std::make_shared<train::Predictor>(registry::load_version(ws, reg, *v), po);
     int size = next->predictor->model().info().config.input_size;
-    infer(next, cv::Mat(size, size, CV_8UC3, cv::Scalar(128, 128, 128)));  // warm up on the compute thread
+    cv::Mat grey(size, size, CV_8UC3, cv::Scalar(128, 128, 128));
+    infer(next, "", {}, grey);  // warm up on the compute thread
     {
       std::lock_guard lock(served_mu);
       served = next;
@@ -262,13 +288,13 @@ struct Server::Impl {
     auto t0 = Clock::now();
     image::DecodeLimits limits;
     limits.max_pixels = o.max_pixels;
-    auto decoded = image::decode_image(bytes, "upload", limits);
-    auto p = infer(s, decoded.pixels);
+    cv::Mat photo;
+    auto p = infer(s, std::move(bytes), limits, photo);
     double infer_s = std::chrono::duration<double>(Clock::now() - t0).count();
     metrics.inference(infer_s);
     res.set_header("X-Model-Version", std::to_string(s->version));
     if (req.has_param("overlay") && req.get_param_value("overlay") != "0") {
-      res.set_content(image::encode_jpeg(train::overlay(decoded.pixels, p.mask), 90), "image/jpeg");
+      res.set_content(image::encode_jpeg(train::overlay(photo, p.mask), 90), "image/jpeg");
       return;
     }
     std::string png = image::encode_png(p.mask);
@@ -407,6 +433,10 @@ Server::Server(const data::Workspace& ws, ServeOptions options) : impl_(std::mak
   impl_->routes();
   int threads = std::max(1, impl_->o.http_threads);
   impl_->http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  // Answers go out at once: with Nagle's algorithm a response written in two pieces
+  // (headers, body) on a keep-alive connection waits for the client's delayed ACK,
+  // ~40 ms per request (measured: p50 96 ms with keep-alive, 56 ms without).
+  impl_->http.set_tcp_nodelay(true);
 }
 
 Server::~Server() { stop(); }

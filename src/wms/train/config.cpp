@@ -13,6 +13,7 @@ TrainOptions train_options(const util::Config& c) {
   o.model.base_filters = static_cast<int>(c.get_int("model.base_filters", o.model.base_filters));
   o.model.threshold = c.get_double("model.threshold", o.model.threshold);
   o.model.flip_average = c.get_bool("model.flip_average", o.model.flip_average);
+  o.model.largest_component = c.get_bool("model.largest_component", o.model.largest_component);
   o.epochs = static_cast<int>(c.get_int("training.epochs", o.epochs));
   o.batch_size = static_cast<int>(c.get_int("training.batch_size", o.batch_size));
   o.learning_rate = c.get_double("training.learning_rate", o.learning_rate);
@@ -93,7 +94,7 @@ namespace wms::train {
 
 nlohmann::json to_json(const TrainOptions& o) {
   return {{"input_size", o.model.input_size}, {"base_filters", o.model.base_filters}, {"threshold", o.model.threshold},
-          {"flip_average", o.model.flip_average},
+          {"flip_average", o.model.flip_average}, {"largest_component", o.model.largest_component},
           {"epochs", o.epochs}, {"batch_size", o.batch_size}, {"learning_rate", o.learning_rate},
           {"weight_decay", o.weight_decay}, {"early_stopping_patience", o.early_stopping_patience},
           {"scheduler", o.scheduler}, {"scheduler_factor", o.plateau_factor}, {"scheduler_patience", o.plateau_patience},

@@ -67,7 +67,8 @@ std::vector<Prediction> Predictor::predict_batch(const std::vector<cv::Mat>& pho
     std::lock_guard lock(model_.impl().mu);
     // The thread count is per calling thread (OpenMP): an HTTP worker starts with
     // PyTorch's own guess, which is one core on these VMs.
-    at::set_num_threads(state_->threads);
+    // Setting it also rebuilds PyTorch's thread pool: only when it differs.
+    if (at::get_num_threads() != state_->threads) at::set_num_threads(state_->threads);
     torch::InferenceMode guard;
     nn::Bf16Autocast mixed(state_->bf16);
     auto x = input.to(state_->device).contiguous(torch::MemoryFormat::ChannelsLast);
@@ -86,12 +87,13 @@ std::vector<Prediction> Predictor::predict_batch(const std::vector<cv::Mat>& pho
     p.probability = cv::Mat(size, size, CV_32FC1, probs.data_ptr<float>() + i * size * size).clone();
     cv::Mat small;
     cv::compare(p.probability, threshold, small, cv::CMP_GT);
-    if (options_.largest_component) small = nn::largest_component(small);
+    const bool largest = options_.largest_component || model_.info().config.largest_component;
+    if (largest) small = nn::largest_component(small);
     p.mean_confidence = cv::countNonZero(small) ? cv::mean(p.probability, small)[0] : 0.0;
     cv::Mat up;
     cv::resize(p.probability, up, photos[i].size(), 0, 0, cv::INTER_LINEAR);
     cv::compare(up, threshold, p.mask, cv::CMP_GT);
-    if (options_.largest_component) p.mask = nn::largest_component(p.mask);
+    if (largest) p.mask = nn::largest_component(p.mask);
     p.area = cv::countNonZero(p.mask);
     if (p.area > 0) p.bbox = cv::boundingRect(p.mask);
     p.ms_preprocess = prep_ms / n;

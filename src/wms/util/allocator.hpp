@@ -2,7 +2,8 @@
 // allocator"): big blocks stay in the heap instead of being mmap'ed and unmapped
 // every step, so they are not paid again in first-touch page faults (a training step
 // was measured 9x slower without this). Equivalent to the environment
-// MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=-1. Call once, first thing in main().
+// MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=-1 MALLOC_ARENA_MAX=1. Call once, first thing
+// in main(), before any thread starts.
 #pragma once
 
 namespace wms::util {
