@@ -14,6 +14,16 @@ namespace {
 
 using nlohmann::json;
 
+// The messages of a body's "errors" array (REST details, GraphQL errors), "; "-joined.
+std::string error_messages(const json& j) {
+  std::string out;
+  if (j.is_object() && j.contains("errors") && j["errors"].is_array())
+    for (const auto& e : j["errors"])
+      if (e.is_object() && e.contains("message") && e["message"].is_string())
+        out += (out.empty() ? "" : "; ") + e["message"].get<std::string>();
+  return out;
+}
+
 // The service's own words from an error body ({"message", "errors": [...]}).
 std::string service_message(const util::HttpResponse& r) {
   std::string out = r.what();
@@ -21,10 +31,7 @@ std::string service_message(const util::HttpResponse& r) {
   if (!j.is_object()) return out;
   if (j.contains("message") && j["message"].is_string())
     out += ": " + j["message"].get<std::string>();
-  if (j.contains("errors") && j["errors"].is_array())
-    for (const auto& e : j["errors"])
-      if (e.is_object() && e.contains("message") && e["message"].is_string())
-        out += "; " + e["message"].get<std::string>();
+  if (std::string more = error_messages(j); !more.empty()) out += "; " + more;
   return out;
 }
 
@@ -119,12 +126,7 @@ PullRequest open_pull_request(const HostingOptions& o, const std::string& head,
              "{ pullRequest { number } } }"},
             {"variables", {{"id", node}}}};
   auto r = api.call("POST", api.graphql(), q);
-  auto j = json::parse(r.body, nullptr, false);
-  std::string errors;
-  if (j.is_object() && j.contains("errors") && j["errors"].is_array())
-    for (const auto& e : j["errors"])
-      if (e.is_object() && e.contains("message") && e["message"].is_string())
-        errors += (errors.empty() ? "" : "; ") + e["message"].get<std::string>();
+  std::string errors = error_messages(json::parse(r.body, nullptr, false));
   if (r.ok() && errors.empty()) {
     pr.merge = "auto";
     return pr;
