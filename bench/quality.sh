@@ -2,9 +2,11 @@
 # Real-photo quality within a CPU budget (issue 7): the water-meters preset against
 # the original recipe, in one run, on the same machine and split.
 #   bench/quality.sh DATA_DIR [ORIGINAL_BUDGET_MIN]
-#   WMS_QUALITY_PEER=1 bench/quality.sh ...   also runs ../shared/bench/peer_quality.py
-#                                             (both recipes; needs a held-out folder:
-#                                             WMS_HOLDOUT=DIR, and ~45 more minutes)
+#   WMS_QUALITY_PEER=1 bench/quality.sh ...   also trains the PyTorch peer
+#       (../shared/bench/peer_quality.py, WMS_PEER_DIR to move it) on the same photos
+#       and scores it on wms's test split: the tuned recipe (8 epochs one-cycle at 256
+#       px, ~20 more minutes); WMS_QUALITY_PEER_RECIPES="tuned original" adds the
+#       original recipe under a 25-minute budget.
 # Prints epochs, wall time, images/s, val/test Dice and IoU (at 512 and at each photo's
 # size; the model as shipped, i.e. with its post-processing, and the bare network),
 # peak memory.
@@ -34,13 +36,37 @@ train() {  # name config [extra args...]
     > "$tmp/$name.json" 2> "$tmp/$name.log"
   awk "BEGIN{print $(now) - $s}" > "$tmp/$name.secs"
   local bundle; bundle=$(/usr/bin/python3 -c "import json;print(json.load(open('$tmp/$name.json'))['bundle'])")
-  "$wms" eval -w "$ws" --model "$bundle" --split test --json > "$tmp/$name.eval.json"
+  "$wms" eval -w "$ws" --model "$bundle" --split test --json --per-image "$tmp/$name.test.csv" > "$tmp/$name.eval.json"
   "$wms" eval -w "$ws" --model "$bundle" --split test --json --raw > "$tmp/$name.raw.json"
   "$wms" eval -w "$ws" --model "$bundle" --split val --json --no-full-resolution > "$tmp/$name.val.json"
 }
 
 train preset "${WMS_QUALITY_PRESET:-water-meters}"
 train original original --time-budget "$original_budget"
+
+if [ "${WMS_QUALITY_PEER:-0}" = 1 ]; then
+  # The peer splits what it trains on into train/val by image hash; it is given every
+  # photo outside wms's test split and scored on that test split, as wms is.
+  peer=${WMS_PEER_DIR:-$here/../../shared/bench}
+  mkdir -p "$tmp/peer-dev/images" "$tmp/peer-dev/masks" "$tmp/peer-test/images" "$tmp/peer-test/masks"
+  /usr/bin/python3 - "$data" "$tmp" <<'PY'
+import csv, glob, os, sys
+data, tmp = sys.argv[1], sys.argv[2]
+test = {r["stem"] for r in csv.DictReader(open(f"{tmp}/preset.test.csv"))}
+for kind in ("images", "masks"):
+    for p in glob.glob(os.path.join(data, kind, "*")):
+        stem = os.path.splitext(os.path.basename(p))[0]
+        os.symlink(os.path.abspath(p), os.path.join(tmp, "peer-test" if stem in test else "peer-dev", kind, os.path.basename(p)))
+PY
+  for recipe in ${WMS_QUALITY_PEER_RECIPES:-tuned}; do
+    s=$(now)
+    env MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=-1 /usr/bin/time -f "%M" -o "$tmp/peer-$recipe.mem" \
+      /usr/bin/python3 "$peer/peer_quality.py" --data "$tmp/peer-dev" --holdout "$tmp/peer-test" --size 256 \
+      --budget-min 25 --epochs 8 --recipe "$recipe" --results "$tmp/peer-$recipe.tsv" > "$tmp/peer-$recipe.log" 2>&1
+    awk "BEGIN{print $(now) - $s}" > "$tmp/peer-$recipe.secs"
+    grep -E "^(train|held-out|stopped)" "$tmp/peer-$recipe.log" || true
+  done
+fi
 
 /usr/bin/python3 - "$tmp" "$prep_s" "$original_budget" <<'PY' | tee "$out/quality.txt"
 import json, sys
@@ -58,22 +84,25 @@ for name, label in (("preset", "water-meters preset"), ("original", f"original r
                  ev["at_score_size"]["dice"], ev["at_score_size"]["iou"], ev["at_full_resolution"]["dice"],
                  ev["at_full_resolution"]["iou"], raw["at_score_size"]["dice"], raw["at_full_resolution"]["dice"], mem,
                  ev["images"], j["stop_reason"]))
+import glob, os
+for tsv in sorted(glob.glob(f"{tmp}/peer-*.tsv")):
+    recipe = os.path.basename(tsv)[5:-4]
+    f = dict(kv.split("=", 1) for kv in open(tsv).read().split("\n")[0].split("\t"))
+    secs = float(open(f"{tmp}/peer-{recipe}.secs").read())
+    mem = int(open(f"{tmp}/peer-{recipe}.mem").read().split()[-1]) / 1024
+    rows.append((f"PyTorch peer, {recipe} recipe, 256 px", int(f["epochs"]), secs, float("nan"), float("nan"),
+                 float(f["dice512"]), float(f["iou512"]), float(f["dice_orig"]), float(f["iou_orig"]),
+                 float(f["dice512"]), float(f["dice_orig"]), mem, rows[0][12], f["stop"]))
 print(f"data preparation (init + data add of {sys.argv[0] and ''}the batch): {prep:.1f} s; test images: {rows[0][12]}")
 hdr = ("recipe", "epochs", "wall s", "img/s", "val dice", "test dice@512", "test iou@512", "dice full", "iou full",
        "raw dice@512", "raw dice full", "peak MiB", "stop")
 print("| " + " | ".join(hdr) + " |")
 print("|" + "|".join("---" for _ in hdr) + "|")
+def num(x, fmt):
+    return "-" if x != x else format(x, fmt)  # nan: the peer does not report it
 for r in rows:
-    print(f"| {r[0]} | {r[1]} | {r[2]:.0f} | {r[3]:.1f} | {r[4]:.4f} | {r[5]:.4f} | {r[6]:.4f} | {r[7]:.4f} | {r[8]:.4f} "
-          f"| {r[9]:.4f} | {r[10]:.4f} | {r[11]:.0f} | {r[13]} |")
+    print(f"| {r[0]} | {r[1]} | {r[2]:.0f} | {num(r[3], '.1f')} | {num(r[4], '.4f')} | {r[5]:.4f} | {r[6]:.4f} "
+          f"| {r[7]:.4f} | {r[8]:.4f} | {r[9]:.4f} | {r[10]:.4f} | {r[11]:.0f} | {r[13]} |")
 print("@512 = the original's way (prediction and mask at 512x512); full = at each photo's size; "
-      "raw = the bare network, without the model's flip averaging / largest-component post-processing")
+      "raw = the bare network, without the model's flip averaging, second scale and largest-region post-processing")
 PY
-
-if [ "${WMS_QUALITY_PEER:-0}" = 1 ]; then
-  peer=${WMS_PEER_DIR:-$here/../../shared/bench}
-  for recipe in tuned original; do
-    env MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=-1 /usr/bin/python3 "$peer/peer_quality.py" --data "$data" \
-      --holdout "${WMS_HOLDOUT:?set WMS_HOLDOUT}" --size 256 --budget-min 25 --recipe $recipe | tee -a "$out/quality.txt"
-  done
-fi

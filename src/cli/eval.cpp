@@ -12,6 +12,7 @@ void add_eval(CLI::App& root, Globals& g, Commands& out) {
   static std::string model_ref, data_ref, split = "test", per_image, device = "auto";
   static bool largest = false, no_full = false, flip = false, raw = false;
   static int score_size = 512;
+  static std::vector<double> scales;
   static std::string precision = "auto";
   app->add_option("--model,-m", model_ref, "model bundle")->required();
   app->add_option("--data,-d", data_ref, "dataset version (default: head) or folder");
@@ -19,7 +20,10 @@ void add_eval(CLI::App& root, Globals& g, Commands& out) {
   app->add_option("--per-image", per_image, "write per-image scores to FILE (.csv or .json)");
   app->add_flag("--largest-component", largest, "keep only the largest predicted region");
   app->add_flag("--flip-average", flip, "also predict on the mirror image and average (as model.flip_average)");
-  app->add_flag("--raw", raw, "score the bare network: no flip averaging or largest component, whatever the model says");
+  app->add_option("--scales", scales, "views at these multiples of the input size, combined by maximum (as model.scales)")
+      ->delimiter(',');
+  app->add_flag("--raw", raw,
+                "score the bare network: one scale, no flip averaging or largest component, whatever the model says");
   app->add_flag("--no-full-resolution", no_full, "do not also score at each photo's own size");
   app->add_option("--score-size", score_size, "score at SxS as the original did (0: the model's input size)")
       ->capture_default_str();
@@ -28,8 +32,16 @@ void add_eval(CLI::App& root, Globals& g, Commands& out) {
   add_common_options(*app, g, true, true);
   out.push_back({app, [&g] {
     auto model = load_model(g, model_ref);
-    if (raw) model.info().config.flip_average = model.info().config.largest_component = false;
-    if (flip) model.info().config.flip_average = true;
+    auto& mc = model.info().config;
+    if (raw) {
+      mc.flip_average = mc.largest_component = false;
+      mc.scales = {1.0};
+    }
+    if (flip) mc.flip_average = true;
+    if (!scales.empty()) {
+      mc.scales = scales;
+      nn::validate(mc);
+    }
     auto sel = select_data(g, data_ref);
     std::vector<train::Sample> samples;
     if (split == "all") samples = sel.samples;

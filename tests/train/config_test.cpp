@@ -25,6 +25,7 @@ TEST(TrainConfig, AcceptsTheOriginalTrainYamlKeys) {
   EXPECT_DOUBLE_EQ(o.augment.brightness_prob, 0.3);
   EXPECT_EQ(o.loss, "bce");
   EXPECT_EQ(o.scheduler, "plateau");
+  EXPECT_EQ(o.model.scales, (std::vector<double>{1.0})) << "the original predicts at one scale";
 }
 
 TEST(TrainConfig, OutOfRangeValuesNameTheKey) {
@@ -47,6 +48,8 @@ TEST(TrainConfig, OutOfRangeValuesNameTheKey) {
   check("augmentation: {scale_low: 1.5, scale_high: 1.2}", "augmentation.scale_low");
   check("augmentation: {rotation_degrees: 400}", "augmentation.rotation_degrees");
   check("training: {warm_start: {epochs: -1}}", "training.warm_start.epochs");
+  check("model: {scales: [1.0, 8]}", "model.scales");
+  check("model: {scales: []}", "model.scales");
 }
 
 TEST(TrainConfig, UnknownPresetOrFileIsNotFound) {

@@ -231,5 +231,30 @@ TEST(Predictor, FlipAverageIsSymmetricAndKeptInTheBundle) {
   EXPECT_GT(cv::norm(plain.predict(photo).probability, a.probability, cv::NORM_INF), 1e-4) << "the flag changes masks";
 }
 
+TEST(Predictor, ScalesTakeTheMaximumOverViewsAndAreKeptInTheBundle) {
+  TempDir t;
+  auto all = synthetic(t, 1, 4);
+  nn::ModelConfig c;
+  c.input_size = 64;
+  nn::Model one(c, 3);
+  c.scales = {1.0, 1.5};
+  nn::Model two(c, 3);  // same seed: the same weights
+  two.save(t / "m.wms");
+  auto loaded = nn::Model::load(t / "m.wms");
+  ASSERT_EQ(loaded.info().config.scales, (std::vector<double>{1.0, 1.5}));
+  EXPECT_EQ(nn::view_size(c, 1.5), 96);
+  cv::Mat photo = image::decode_image(util::read_file(all[0].image), "x").pixels;
+  auto a = Predictor(one).predict(photo), b = Predictor(loaded).predict(photo);
+  ASSERT_EQ(b.probability.size(), a.probability.size()) << "the views come back at the input size";
+  cv::Mat below;
+  cv::compare(b.probability, a.probability - 1e-6, below, cv::CMP_LT);
+  EXPECT_EQ(cv::countNonZero(below), 0) << "the maximum over views is never below the single view";
+  EXPECT_GT(cv::norm(a.probability, b.probability, cv::NORM_INF), 1e-4) << "the larger view changes masks";
+  c.scales = {1.0, 9.0};
+  EXPECT_THROW(nn::Model(c, 3), InvalidInput);
+  c.scales = {};
+  EXPECT_THROW(nn::Model(c, 3), InvalidInput);
+}
+
 }  // namespace
 }  // namespace wms::train

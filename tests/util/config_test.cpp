@@ -28,6 +28,20 @@ TEST(Config, WrongTypeNamesFileAndKey) {
   }
 }
 
+TEST(Config, ListsOfNumbers) {
+  Config c = Config::parse("model:\n  scales: [1.0, 1.5]\n  one: 2\n  bad: [1, big]\n  map: {a: 1}\n", "wms.yaml");
+  EXPECT_EQ(c.get_double_list("model.scales", {1.0}), (std::vector<double>{1.0, 1.5}));
+  EXPECT_EQ(c.get_double_list("model.one", {1.0}), (std::vector<double>{2.0})) << "a number is a list of one";
+  EXPECT_EQ(c.get_double_list("model.absent", {1.0}), (std::vector<double>{1.0}));
+  try {
+    c.get_double_list("model.bad", {});
+    FAIL();
+  } catch (const InvalidInput& e) {
+    EXPECT_NE(std::string(e.what()).find("model.bad.1"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(c.get_double_list("model.map", {}), InvalidInput);
+}
+
 TEST(Config, SyntaxErrorNamesTheLine) {
   try {
     Config::parse("a: 1\nb: [unclosed\n", "wms.yaml");

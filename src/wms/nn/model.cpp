@@ -34,10 +34,7 @@ std::string raw_sha256(std::string_view bytes) {
 }
 
 std::shared_ptr<Model::Impl> make_impl(const ModelConfig& c) {
-  if (c.in_channels < 1 || c.base_filters < 1 || c.base_filters > 256 || c.out_channels < 1 || c.input_size < 16 ||
-      c.input_size % 16 != 0 || c.input_size > 4096)
-    throw InvalidInput("model: base_filters must be 1..256 and input_size a multiple of 16 in 16..4096 (got {} and {})",
-                       c.base_filters, c.input_size);
+  validate(c);
   auto impl = std::make_shared<Model::Impl>();
   impl->net = UNet(c.in_channels, c.base_filters, c.out_channels);
   impl->info.config = c;
@@ -49,6 +46,22 @@ std::shared_ptr<Model::Impl> make_impl(const ModelConfig& c) {
 
 }  // namespace
 
+void validate(const ModelConfig& c) {
+  if (c.in_channels < 1 || c.base_filters < 1 || c.base_filters > 256 || c.out_channels < 1 || c.input_size < 16 ||
+      c.input_size % 16 != 0 || c.input_size > 4096)
+    throw InvalidInput("model: base_filters must be 1..256 and input_size a multiple of 16 in 16..4096 (got {} and {})",
+                       c.base_filters, c.input_size);
+  if (c.scales.empty() || c.scales.size() > 4)
+    throw InvalidInput("model: scales must list 1 to 4 numbers (got {})", c.scales.size());
+  for (double s : c.scales)
+    if (!(s >= 0.25 && s <= 4) || view_size(c, s) > 4096)
+      throw InvalidInput("model: scales: {} must be in 0.25..4 and give a view of at most 4096 px", s);
+}
+
+int view_size(const ModelConfig& config, double scale) {
+  return std::max(16, static_cast<int>(std::lround(config.input_size * scale / 16.0)) * 16);
+}
+
 nlohmann::json ModelInfo::to_json() const {
   return {{"architecture", architecture},
           {"in_channels", config.in_channels},
@@ -57,6 +70,7 @@ nlohmann::json ModelInfo::to_json() const {
           {"input_size", config.input_size},
           {"threshold", config.threshold},
           {"flip_average", config.flip_average},
+          {"scales", config.scales},
           {"largest_component", config.largest_component},
           {"preprocessing", preprocessing},
           {"dataset_version", dataset_version},
@@ -78,6 +92,7 @@ ModelInfo ModelInfo::from_json(const nlohmann::json& j, const std::string& sourc
     i.config.input_size = j.at("input_size").get<int>();
     i.config.threshold = j.at("threshold").get<double>();
     i.config.flip_average = j.value("flip_average", false);
+    i.config.scales = j.value("scales", std::vector<double>{1.0});
     i.config.largest_component = j.value("largest_component", false);
     i.preprocessing = j.value("preprocessing", i.preprocessing);
     i.dataset_version = j.value("dataset_version", "");

@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace wms::nn {
 
@@ -33,9 +34,19 @@ struct ModelConfig {
   /// image's (twice the inference cost). Part of the model, so that predict, eval,
   /// the gate and the server all see the same masks.
   bool flip_average = false;
+  /// Views of the photo at these multiples of input_size (each rounded to a multiple
+  /// of 16): the probabilities of each view are resized back to input_size and the
+  /// views combined by maximum, so a pixel is foreground when any scale finds it (a
+  /// small, distant meter is found in the larger view). {1.0}: one view.
+  std::vector<double> scales = {1.0};
   /// Keep only the largest predicted region (a meter has one reading window).
   bool largest_component = false;
 };
+
+/// Throws InvalidInput naming the field and the rule.
+void validate(const ModelConfig& config);
+/// The side of the view at `scale` (input_size * scale rounded to a multiple of 16).
+int view_size(const ModelConfig& config, double scale);
 
 struct ModelInfo {
   ModelConfig config;

@@ -13,6 +13,7 @@ TrainOptions train_options(const util::Config& c) {
   o.model.base_filters = static_cast<int>(c.get_int("model.base_filters", o.model.base_filters));
   o.model.threshold = c.get_double("model.threshold", o.model.threshold);
   o.model.flip_average = c.get_bool("model.flip_average", o.model.flip_average);
+  o.model.scales = c.get_double_list("model.scales", o.model.scales);
   o.model.largest_component = c.get_bool("model.largest_component", o.model.largest_component);
   o.epochs = static_cast<int>(c.get_int("training.epochs", o.epochs));
   o.batch_size = static_cast<int>(c.get_int("training.batch_size", o.batch_size));
@@ -43,6 +44,9 @@ TrainOptions train_options(const util::Config& c) {
   };
   if (o.model.input_size < 16 || o.model.input_size % 16 != 0) bad("model.input_size", "must be a multiple of 16, >= 16");
   if (o.model.base_filters < 1 || o.model.base_filters > 256) bad("model.base_filters", "must be 1..256");
+  if (o.model.scales.empty() || o.model.scales.size() > 4) bad("model.scales", "must list 1 to 4 numbers");
+  for (double s : o.model.scales)
+    if (!(s >= 0.25 && s <= 4)) bad("model.scales", fmt::format("{} is not in 0.25..4", s));
   if (o.epochs < 1) bad("training.epochs", "must be >= 1");
   if (o.crop_size < 0 || o.crop_size % 16 != 0 || o.crop_size > o.model.input_size)
     bad("training.crop_size", "must be 0 or a multiple of 16 no larger than model.input_size");
@@ -94,7 +98,7 @@ namespace wms::train {
 
 nlohmann::json to_json(const TrainOptions& o) {
   return {{"input_size", o.model.input_size}, {"base_filters", o.model.base_filters}, {"threshold", o.model.threshold},
-          {"flip_average", o.model.flip_average}, {"largest_component", o.model.largest_component},
+          {"flip_average", o.model.flip_average}, {"scales", o.model.scales}, {"largest_component", o.model.largest_component},
           {"epochs", o.epochs}, {"batch_size", o.batch_size}, {"learning_rate", o.learning_rate},
           {"weight_decay", o.weight_decay}, {"early_stopping_patience", o.early_stopping_patience},
           {"scheduler", o.scheduler}, {"scheduler_factor", o.plateau_factor}, {"scheduler_patience", o.plateau_patience},

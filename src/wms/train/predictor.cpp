@@ -50,16 +50,22 @@ Prediction Predictor::predict_bytes(std::string_view bytes, const std::string& n
 }
 
 std::vector<Prediction> Predictor::predict_batch(const std::vector<cv::Mat>& photos) {
-  const int size = model_.info().config.input_size;
-  const double threshold = model_.info().config.threshold;
+  const auto& config = model_.info().config;
+  const int size = config.input_size;
+  const double threshold = config.threshold;
   const std::size_t n = photos.size();
   std::vector<Prediction> out(n);
   if (n == 0) return out;
   auto t0 = Clock::now();
-  auto input = torch::empty({static_cast<long>(n), 3, size, size});
-  util::parallel_for(n, options_.threads, [&](std::size_t i) {
-    image::preprocess_photo(photos[i], size, input.data_ptr<float>() + i * 3 * size * size);
-  });
+  std::vector<torch::Tensor> views;  // one input batch per scale
+  for (double scale : config.scales) {
+    const int side = nn::view_size(config, scale);
+    auto input = torch::empty({static_cast<long>(n), 3, side, side});
+    util::parallel_for(n, options_.threads, [&](std::size_t i) {
+      image::preprocess_photo(photos[i], side, input.data_ptr<float>() + i * 3 * side * side);
+    });
+    views.push_back(input);
+  }
   double prep_ms = ms_since(t0);
   auto t1 = Clock::now();
   torch::Tensor probs;
@@ -71,12 +77,19 @@ std::vector<Prediction> Predictor::predict_batch(const std::vector<cv::Mat>& pho
     if (at::get_num_threads() != state_->threads) at::set_num_threads(state_->threads);
     torch::InferenceMode guard;
     nn::Bf16Autocast mixed(state_->bf16);
-    auto x = input.to(state_->device).contiguous(torch::MemoryFormat::ChannelsLast);
-    probs = torch::sigmoid(model_.impl().net->forward(x).to(torch::kFloat32));
-    if (model_.info().config.flip_average) {
-      auto flipped = x.flip({3}).contiguous(torch::MemoryFormat::ChannelsLast);
-      auto mirrored = torch::sigmoid(model_.impl().net->forward(flipped).to(torch::kFloat32)).flip({3});
-      probs = (probs + mirrored) * 0.5;
+    auto forward = [&](const torch::Tensor& x) {
+      return torch::sigmoid(model_.impl().net->forward(x.contiguous(torch::MemoryFormat::ChannelsLast)).to(torch::kFloat32));
+    };
+    for (const auto& view : views) {
+      auto x = view.to(state_->device);
+      auto p = forward(x);
+      if (config.flip_average) p = (p + forward(x.flip({3})).flip({3})) * 0.5;
+      if (p.size(-1) != size)
+        p = torch::nn::functional::interpolate(p, torch::nn::functional::InterpolateFuncOptions()
+                                                      .size(std::vector<std::int64_t>{size, size})
+                                                      .mode(torch::kBilinear)
+                                                      .align_corners(false));
+      probs = probs.defined() ? torch::maximum(probs, p) : p;
     }
     probs = probs.to(torch::kCPU).contiguous();
   }

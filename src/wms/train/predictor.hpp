@@ -1,9 +1,10 @@
 // Masks for photos: the function behind `wms predict`, evaluation and the HTTP API.
 //
 // photo (displayed frame, EXIF applied) -> the model's preprocessing at its input size
-// -> forward pass (inference mode; with the mirror image too when the model says
-// flip_average) -> probabilities -> resized (bilinear) to the photo's own size ->
-// threshold -> mask 0/255, plus bounding box, area and mean confidence.
+// (and at each other size in model.scales) -> forward pass (inference mode; with the
+// mirror image too when the model says flip_average) -> probabilities at input size
+// (the maximum over the scales) -> resized (bilinear) to the photo's own size ->
+// threshold (-> largest region) -> mask 0/255, plus bounding box, area and mean confidence.
 // Thread-safe: forward passes on one Predictor are serialised.
 #pragma once
 

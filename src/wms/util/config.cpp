@@ -88,6 +88,17 @@ std::string Config::get_string(const std::string& key, const std::string& fallba
   return n.IsDefined() && !n.IsNull() ? scalar<std::string>(n, source_, key, "a string") : fallback;
 }
 
+std::vector<double> Config::get_double_list(const std::string& key, const std::vector<double>& fallback) const {
+  auto n = find(doc_->root, key);
+  if (!n.IsDefined() || n.IsNull()) return fallback;
+  if (n.IsScalar()) return {scalar<double>(n, source_, key, "a number or a list of numbers")};
+  if (!n.IsSequence()) throw InvalidInput("{}: {}: expected a list of numbers (rule config.type)", source_, key);
+  std::vector<double> out;
+  for (std::size_t i = 0; i < n.size(); ++i)
+    out.push_back(scalar<double>(n[i], source_, key + "." + std::to_string(i), "a number"));
+  return out;
+}
+
 std::map<std::string, std::string> Config::get_string_map(const std::string& key) const {
   std::map<std::string, std::string> out;
   auto n = find(doc_->root, key);

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace wms::util {
 
@@ -28,6 +29,8 @@ class Config {
   std::int64_t get_int(const std::string& key, std::int64_t fallback) const;
   bool get_bool(const std::string& key, bool fallback) const;
   std::string get_string(const std::string& key, const std::string& fallback) const;
+  /// A list of numbers ([1.0, 1.5]); a single number is a list of one.
+  std::vector<double> get_double_list(const std::string& key, const std::vector<double>& fallback) const;
   /// A mapping of scalars, e.g. validation.severity: {mask.regions: error}.
   std::map<std::string, std::string> get_string_map(const std::string& key) const;
 
