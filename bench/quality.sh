@@ -80,7 +80,9 @@ for name, label in (("preset", "water-meters preset"), ("original", f"original r
     secs = float(open(f"{tmp}/{name}.secs").read())
     mem = int(open(f"{tmp}/{name}.mem").read().split()[-1]) / 1024
     ips = [json.loads(l)["images_per_second"] for l in open(f"{j['run_dir']}/metrics.jsonl")]
-    rows.append((label, j["epochs_run"], secs, sum(ips) / len(ips), val["at_score_size"]["dice"],
+    trained_on_val = "val_dice" not in j["metrics"]  # select: last: the val photos were trained on
+    rows.append((label, j["epochs_run"], secs, sum(ips) / len(ips),
+                 float("nan") if trained_on_val else val["at_score_size"]["dice"],
                  ev["at_score_size"]["dice"], ev["at_score_size"]["iou"], ev["at_full_resolution"]["dice"],
                  ev["at_full_resolution"]["iou"], raw["at_score_size"]["dice"], raw["at_full_resolution"]["dice"], mem,
                  ev["images"], j["stop_reason"]))
@@ -99,7 +101,7 @@ hdr = ("recipe", "epochs", "wall s", "img/s", "val dice", "test dice@512", "test
 print("| " + " | ".join(hdr) + " |")
 print("|" + "|".join("---" for _ in hdr) + "|")
 def num(x, fmt):
-    return "-" if x != x else format(x, fmt)  # nan: the peer does not report it
+    return "-" if x != x else format(x, fmt)  # nan: not reported (the peer) or trained on (select: last)
 for r in rows:
     print(f"| {r[0]} | {r[1]} | {r[2]:.0f} | {num(r[3], '.1f')} | {num(r[4], '.4f')} | {r[5]:.4f} | {r[6]:.4f} "
           f"| {r[7]:.4f} | {r[8]:.4f} | {r[9]:.4f} | {r[10]:.4f} | {r[11]:.0f} | {r[13]} |")

@@ -70,8 +70,11 @@ void add_train(CLI::App& root, Globals& g, Commands& out) {
       log(fmt::format("training on {}: {} train pairs at {} px", sel.label, train_set.size(), o.model.input_size));
       struct PrintSink : train::MetricsSink {
         void epoch(const train::EpochMetrics& m) override {
-          std::fprintf(stderr, "epoch %3d  train loss %.4f  val loss %.4f  val dice %.4f  %.1f img/s\n", m.epoch,
-                       m.train_loss, m.val_loss, m.val_dice, m.images_per_second);
+          if (m.validated)
+            std::fprintf(stderr, "epoch %3d  train loss %.4f  val loss %.4f  val dice %.4f  %.1f img/s\n", m.epoch,
+                         m.train_loss, m.val_loss, m.val_dice, m.images_per_second);
+          else
+            std::fprintf(stderr, "epoch %3d  train loss %.4f  %.1f img/s\n", m.epoch, m.train_loss, m.images_per_second);
         }
       } sink;
       auto r = train::train_model(train_set, train::only(sel.samples, data::Split::kVal), o, &sink, stop,

@@ -50,6 +50,10 @@ TEST(TrainConfig, OutOfRangeValuesNameTheKey) {
   check("training: {warm_start: {epochs: -1}}", "training.warm_start.epochs");
   check("model: {scales: [1.0, 8]}", "model.scales");
   check("model: {scales: []}", "model.scales");
+  check("training: {select: first}", "training.select");
+  check("training: {select: last, scheduler: {kind: plateau}}", "training.scheduler.kind");
+  check("training: {select: last, early_stopping_patience: 3, scheduler: {kind: onecycle}}",
+        "training.early_stopping_patience");
 }
 
 TEST(TrainConfig, UnknownPresetOrFileIsNotFound) {

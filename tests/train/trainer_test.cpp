@@ -61,13 +61,19 @@ TEST(Trainer, LearnsSyntheticMetersAboveDice08OnHeldOutPhotos) {
   EXPECT_EQ(r.model->info().metrics["best_epoch"], r.best_epoch);
 }
 
-TEST(Trainer, SameSeedSameDataSameThreadsSameWeights) {
-  TempDir t;
-  auto all = synthetic(t, 24, 9);
+// Two short epochs on small photos, with a fixed thread count (deterministic).
+TrainOptions two_epochs() {
   auto o = fast_options();
   o.model.input_size = 48;
   o.epochs = 2;
   o.threads = 2;
+  return o;
+}
+
+TEST(Trainer, SameSeedSameDataSameThreadsSameWeights) {
+  TempDir t;
+  auto all = synthetic(t, 24, 9);
+  auto o = two_epochs();
   auto a = train_model(only(all, data::Split::kTrain), only(all, data::Split::kVal), o);
   auto b = train_model(only(all, data::Split::kTrain), only(all, data::Split::kVal), o);
   a.model->info().created = b.model->info().created;  // only the clock may differ
@@ -180,6 +186,34 @@ TEST(Loader, CropsCutPhotoAndMaskTogetherAroundTheWindow) {
       EXPECT_TRUE(found) << "photo and mask crops come from the same place";
     }
   }
+}
+
+// select: last trains on the validation photos too, validates nothing, keeps the last
+// epoch, and reports no validation metrics (rather than zeros).
+TEST(Trainer, SelectLastTrainsOnTheValidationPhotos) {
+  TempDir t;
+  auto all = synthetic(t, 24, 9);
+  auto o = two_epochs();
+  auto train = only(all, data::Split::kTrain), val = only(all, data::Split::kVal);
+  ASSERT_FALSE(val.empty());
+  o.select = "last";
+  auto a = train_model(train, val, o);
+  EXPECT_EQ(a.best_epoch, 2);
+  EXPECT_FALSE(a.history[0].validated);
+  EXPECT_FALSE(a.history[0].to_json().contains("val_dice"));
+  EXPECT_FALSE(a.model->info().metrics.contains("val_dice"));
+  EXPECT_EQ(a.model->info().metrics["best_epoch"], 2);
+  auto together = train;
+  together.insert(together.end(), val.begin(), val.end());
+  auto b = train_model(together, {}, o);
+  b.model->info().created = a.model->info().created;
+  EXPECT_EQ(a.model->to_bytes(), b.model->to_bytes()) << "the same as training on train + val";
+  EXPECT_EQ(a.history[1].train_loss, b.history[1].train_loss);
+  o.select = "val_dice";
+  auto c = train_model(train, val, o);
+  EXPECT_TRUE(c.history[0].validated);
+  EXPECT_TRUE(c.model->info().metrics.contains("val_dice"));
+  EXPECT_NE(c.history[1].train_loss, a.history[1].train_loss) << "fewer photos, other batches";
 }
 
 TEST(Trainer, CropTrainingPredictsWholeImages) {

@@ -19,10 +19,11 @@ class LogSink : public train::MetricsSink {
       : file_(std::move(jsonl)), registry_(reg, std::move(run)), log_(std::move(log)) {}
   void epoch(const train::EpochMetrics& m) override {
     if (log_)
-      log_(fmt::format("epoch {:3d}  train loss {:.4f}  val loss {:.4f}  val dice {:.4f}  val iou {:.4f}  lr {:.2g}  "
-                       "{:.1f} img/s  {:.0f}s",
-                       m.epoch, m.train_loss, m.val_loss, m.val_dice, m.val_iou, m.learning_rate, m.images_per_second,
-                       m.seconds));
+      log_(fmt::format("epoch {:3d}  train loss {:.4f}{}  lr {:.2g}  {:.1f} img/s  {:.0f}s", m.epoch, m.train_loss,
+                       m.validated ? fmt::format("  val loss {:.4f}  val dice {:.4f}  val iou {:.4f}", m.val_loss,
+                                                 m.val_dice, m.val_iou)
+                                   : "",
+                       m.learning_rate, m.images_per_second, m.seconds));
     file_.epoch(m);
     registry_.epoch(m);
   }
@@ -53,8 +54,9 @@ TrackedResult train_tracked(const data::Workspace& ws, Registry& reg, const Trac
     if (q.init) reg.set_tag(r.run_id, "init", q.init_label);
     util::atomic_write(r.run_dir / "params.json", train::to_json(o).dump(2) + "\n");
     if (q.log)
-      q.log(fmt::format("training run {}: {} train / {} val / {} test pairs at {} px{}", r.run_id, train_set.size(),
-                        val_set.size(), test_set.size(), o.model.input_size,
+      q.log(fmt::format("training run {}: {} train / {} val{} / {} test pairs at {} px{}", r.run_id, train_set.size(),
+                        val_set.size(), o.select == "last" ? " (trained on, select: last)" : "", test_set.size(),
+                        o.model.input_size,
                         q.init ? " (warm start from " + q.init_label + ")" : ""));
     LogSink sink(r.run_dir / "metrics.jsonl", reg, r.run_id, q.log);
     auto result = train::train_model(train_set, val_set, o, &sink, q.should_stop, q.init);

@@ -66,7 +66,12 @@ TrainOptions train_options(const util::Config& c) {
   if (o.loss != "bce" && o.loss != "bce_dice") bad("training.loss", "must be bce or bce_dice");
   if (o.precision != "fp32" && o.precision != "bf16" && o.precision != "auto")
     bad("training.precision", "must be fp32, bf16 or auto");
-  if (o.select != "val_loss" && o.select != "val_dice") bad("training.select", "must be val_loss or val_dice");
+  if (o.select != "val_loss" && o.select != "val_dice" && o.select != "last")
+    bad("training.select", "must be val_loss, val_dice or last");
+  if (o.select == "last" && o.scheduler == "plateau")
+    bad("training.scheduler.kind", "plateau follows the validation loss: use onecycle or cosine with select: last");
+  if (o.select == "last" && o.early_stopping_patience > 0)
+    bad("training.early_stopping_patience", "must be 0 with select: last (there is no validation to stop on)");
   if (!(o.plateau_factor > 0 && o.plateau_factor < 1)) bad("training.scheduler.factor", "must be between 0 and 1");
   if (!(o.warmup_fraction >= 0 && o.warmup_fraction < 1)) bad("training.scheduler.warmup_fraction", "must be in [0, 1)");
   return o;

@@ -35,7 +35,9 @@ struct TrainOptions {
   std::string loss = "bce";        ///< "bce" (original) | "bce_dice"
   double dice_weight = 1.0;
   /// Which validation metric picks the best epoch and drives early stopping:
-  /// "val_loss" (original) or "val_dice".
+  /// "val_loss" (original) or "val_dice"; or "last": no validation, the validation
+  /// photos are trained on too and the last epoch is kept (with a one-cycle or cosine
+  /// schedule the last epoch is the annealed one).
   std::string select = "val_loss";
   /// Start the final layer's bias at the logit of the training foreground share
   /// (a 2% foreground otherwise starts the loss far from its optimum).

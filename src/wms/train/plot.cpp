@@ -26,8 +26,10 @@ std::string curves_svg(const std::vector<EpochMetrics>& h, const std::string& ti
     out += fmt::format("<text x=\"{}\" y=\"{}\" fill=\"{}\">{}</text>", w - 200, 20 + 16 * row, color, name);
   };
   line([&](const EpochMetrics& m) { return m.train_loss / loss_max; }, "#ef6c00", "train loss (scaled)", 0);
-  line([&](const EpochMetrics& m) { return m.val_loss / loss_max; }, "#6a1b9a", "val loss (scaled)", 1);
-  line([](const EpochMetrics& m) { return m.val_dice; }, "#1565c0", "val dice", 2);
+  if (h.front().validated) {
+    line([&](const EpochMetrics& m) { return m.val_loss / loss_max; }, "#6a1b9a", "val loss (scaled)", 1);
+    line([](const EpochMetrics& m) { return m.val_dice; }, "#1565c0", "val dice", 2);
+  }
   out += fmt::format("<text x=\"{}\" y=\"{}\">epoch 1</text><text x=\"{}\" y=\"{}\">{}</text>", pad, ht - pad + 16,
                      w - pad - 30, ht - pad + 16, h.back().epoch);
   return out + "</svg>\n";

@@ -18,6 +18,7 @@ struct EpochMetrics {
   double learning_rate = 0;
   double seconds = 0;
   double images_per_second = 0;
+  bool validated = true;  ///< false: no validation split (select: last); val_* are not given
 
   nlohmann::json to_json() const;
 };

@@ -132,7 +132,8 @@ TrainResult train_model(const std::vector<Sample>& train, const std::vector<Samp
   cache.add(val, size, o.threads);
   std::vector<const CachedSample*> train_items, val_items;
   for (const auto& s : train) train_items.push_back(&cache.get(s, size));
-  for (const auto& s : val) val_items.push_back(&cache.get(s, size));
+  // select: last trains on the validation photos too and validates nothing.
+  for (const auto& s : val) (o.select == "last" ? train_items : val_items).push_back(&cache.get(s, size));
 
   nn::Model model = init ? init->clone() : nn::Model(o.model, o.seed);
   if (init && (init->info().config.base_filters != o.model.base_filters || init->info().config.in_channels != o.model.in_channels))
@@ -208,7 +209,7 @@ TrainResult train_model(const std::vector<Sample>& train, const std::vector<Samp
       progress.tick();
     }
     double train_seconds = since(epoch_start);
-    ValResult v = validate(net, val_items, size, device, o.channels_last, bf16, loss_options);
+    ValResult v = validate(net, val_items, size, device, o.channels_last, bf16, loss_options);  // none: zeros
     EpochMetrics m;
     m.epoch = epoch;
     m.train_loss = loss_sum / static_cast<double>(seen);
@@ -218,6 +219,7 @@ TrainResult train_model(const std::vector<Sample>& train, const std::vector<Samp
     m.learning_rate = lr;
     m.seconds = since(epoch_start);
     m.images_per_second = seen / train_seconds;
+    m.validated = !val_items.empty();
     result.history.push_back(m);
     if (sink) sink->epoch(m);
     if (o.scheduler == "plateau" && !val_items.empty()) {
@@ -264,8 +266,9 @@ TrainResult train_model(const std::vector<Sample>& train, const std::vector<Samp
   }
   net.eval();
   const auto& best = result.history[result.best_epoch - 1];
-  model.info().metrics = {{"val_loss", best.val_loss}, {"val_dice", best.val_dice}, {"val_iou", best.val_iou},
-                          {"best_epoch", result.best_epoch}, {"epochs_run", result.history.size()}};
+  model.info().metrics = {{"best_epoch", result.best_epoch}, {"epochs_run", result.history.size()}};
+  if (best.validated)
+    for (const char* k : {"val_loss", "val_dice", "val_iou"}) model.info().metrics[k] = best.to_json()[k];
   result.seconds = since(start);
   result.model = model;
   return result;
