@@ -268,7 +268,7 @@ TrainResult train_model(const std::vector<Sample>& train, const std::vector<Samp
   const auto& best = result.history[result.best_epoch - 1];
   model.info().metrics = {{"best_epoch", result.best_epoch}, {"epochs_run", result.history.size()}};
   if (best.validated)
-    for (const char* k : {"val_loss", "val_dice", "val_iou"}) model.info().metrics[k] = best.to_json()[k];
+    model.info().metrics.update({{"val_loss", best.val_loss}, {"val_dice", best.val_dice}, {"val_iou", best.val_iou}});
   result.seconds = since(start);
   result.model = model;
   return result;
