@@ -144,6 +144,7 @@ TEST(Pipeline, CtrlCDuringTrainingStopsInfraAndIsCancelled) {
   auto r = run_shell("timeout --preserve-status -s INT 5 " + std::string(WMS_BIN) + " pipeline run --json -w " + q(l.ws) +
                      " " + q(b));
   EXPECT_EQ(r.exit_code, 130) << r.err;
+  ASSERT_FALSE(r.out.empty()) << "no status printed: " << r.err;
   auto st = nlohmann::json::parse(r.out);
   EXPECT_EQ(st["outcome"], "cancelled");
   EXPECT_EQ(job_status(st, "train"), "cancelled");

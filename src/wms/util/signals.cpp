@@ -2,19 +2,32 @@
 
 #include <atomic>
 #include <csignal>
+#include <ctime>
 #include <unistd.h>
 
 namespace wms::util {
 namespace {
 
 std::atomic<int> g_signals{0};
+std::atomic<long long> g_first_ns{0};
+
+long long now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);  // async-signal-safe
+  return static_cast<long long>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+}
 
 extern "C" void on_signal(int sig) {
   if (g_signals.fetch_add(1) >= 1) {
+    // Supervisors often deliver one request twice: `timeout` signals the child and then its
+    // whole process group, systemd signals every process of the unit. Only a signal that
+    // comes a while after the first is a second request.
+    if (now_ns() - g_first_ns.load() < kRepeatWindowMs * 1000000LL) return;
     std::signal(sig, SIG_DFL);
     ::raise(sig);
     return;
   }
+  g_first_ns.store(now_ns());
   const char msg[] = "\nwms: interrupted; finishing cleanly (press again to stop at once)\n";
   ssize_t ignored = ::write(STDERR_FILENO, msg, sizeof msg - 1);
   (void)ignored;
