@@ -159,12 +159,21 @@ TEST(Pipeline, CtrlCDuringTrainingStopsInfraAndIsCancelled) {
 TEST(Pipeline, SecondRunOnABusyWorkspaceIsRefusedClearly) {
   Loop l("training: {epochs: 500, batch_size: 8}\n");
   auto b = l.batch("b1", 40, 1, 1);
-  run_shell("(timeout -s INT 8 " + std::string(WMS_BIN) + " pipeline run -w " + q(l.ws) + " " + q(b) +
-            " >/dev/null 2>&1 &) ; sleep 2");
+  auto pid_file = l.t / "first.pid";
+  run_shell("(" + std::string(WMS_BIN) + " pipeline run -w " + q(l.ws) + " " + q(b) + " >/dev/null 2>&1 & echo $! >" +
+            q(pid_file) + ")");
+  std::string pid = util::read_file(pid_file);
+  pid.erase(pid.find_last_not_of(" \n") + 1);
+  // The first run holds the workspace once it has recorded itself (no fixed sleep: a
+  // loaded machine starts it late).
+  for (int i = 0; i < 600 && run_wms("pipeline list --json -w " + q(l.ws)).out.find("running") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   auto second = l.pipeline(b);
   EXPECT_EQ(second.exit_code, 5) << second.err;
   EXPECT_NE(second.err.find("busy"), std::string::npos) << second.err;
-  std::this_thread::sleep_for(std::chrono::seconds(8));
+  run_shell("kill -INT " + pid);
+  for (int i = 0; i < 600 && run_shell("kill -0 " + pid + " 2>/dev/null").exit_code == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
 }
 
 TEST(Pipeline, AWebhookThatIsDownDoesNotFailTheRun) {
