@@ -56,6 +56,15 @@ TEST(TrainConfig, OutOfRangeValuesNameTheKey) {
         "training.early_stopping_patience");
 }
 
+TEST(TrainConfig, EveryShippedPresetPassesValidation) {
+  for (const auto& name : preset_names()) EXPECT_NO_THROW(train_options(load_train_config(name))) << name;
+  auto o = train_options(load_train_config("water-meters"));
+  EXPECT_EQ(o.select, "last");
+  EXPECT_EQ(o.scheduler, "onecycle");
+  EXPECT_EQ(o.warm_epochs, 20) << "README's warm-start table measures these";
+  EXPECT_DOUBLE_EQ(o.warm_learning_rate, 1e-3);
+}
+
 TEST(TrainConfig, UnknownPresetOrFileIsNotFound) {
   EXPECT_THROW(load_train_config("no-such-preset"), NotFound);
   EXPECT_FALSE(preset_names().empty());
