@@ -1,5 +1,6 @@
 #include "wms/registry/registry.hpp"
 
+#include <fmt/chrono.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
@@ -88,6 +89,33 @@ TEST(Registry, RunsRecordParamsMetricsArtifactsAndStatus) {
   std::string child = r.create_run({"eval", id, "ds1", "", ""});
   EXPECT_EQ(r.child_runs(id)[0].id, child);
   EXPECT_FALSE(r.find_run("nope"));
+}
+
+// Run ids are the kind, the second and a 16-bit suffix: two runs started in the same
+// second (two processes, or a CPU whose random numbers repeat) must still get two ids.
+TEST(Registry, RunsStartedInTheSameSecondGetDistinctIds) {
+  TempDir t;
+  Registry r(t / "r.db");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((t / "r.db").c_str(), &db), SQLITE_OK);
+  // Every suffix but one is taken for this second and the next two.
+  auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+  sqlite3_stmt* ins = nullptr;
+  sqlite3_prepare_v2(db, "INSERT INTO runs(id, kind, status, started) VALUES(?, 'x', 'success', 1)", -1, &ins, nullptr);
+  for (int sec = 0; sec < 3; ++sec)
+    for (unsigned suffix = 0; suffix < 0x10000; ++suffix) {
+      if (suffix == 0x1234) continue;
+      auto id = fmt::format("x-{:%Y%m%d-%H%M%S}-{:04x}", now + std::chrono::seconds(sec), suffix);
+      sqlite3_bind_text(ins, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+      ASSERT_EQ(sqlite3_step(ins), SQLITE_DONE);
+      sqlite3_reset(ins);
+    }
+  sqlite3_finalize(ins);
+  ASSERT_EQ(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  std::string id = r.create_run({"x", "", "", "", ""});
+  EXPECT_EQ(id.substr(id.size() - 5), "-1234") << id;
 }
 
 // Two processes write at once: nothing is lost, nothing is corrupted.

@@ -234,9 +234,24 @@ void Registry::create_at_version(const fs::path& db_path, int version) {
 
 std::string Registry::create_run(const NewRun& r) {
   auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-  std::random_device rd;
-  std::string id = fmt::format("{}-{:%Y%m%d-%H%M%S}-{:04x}", r.kind, now, rd() & 0xffff);
+  // The suffix tells apart runs started in the same second. random_device alone is not
+  // enough (some CPUs' RDRAND returns a constant), so the pid and the clock are mixed
+  // in, and a suffix already taken is drawn again under the write lock.
+  static std::mt19937 rng = [] {
+    std::random_device rd;
+    auto tick = std::chrono::steady_clock::now().time_since_epoch().count();
+    std::seed_seq seq{rd(), rd(), static_cast<unsigned>(::getpid()), static_cast<unsigned>(tick),
+                      static_cast<unsigned>(tick >> 32)};
+    return std::mt19937(seq);
+  }();
   Transaction t(impl_->db);
+  std::string id;
+  Stmt taken(impl_->db, "SELECT 1 FROM runs WHERE id = ?");
+  do {
+    id = fmt::format("{}-{:%Y%m%d-%H%M%S}-{:04x}", r.kind, now, rng() & 0xffff);
+    taken.reset();
+    taken.bind(1, id);
+  } while (taken.step());
   Stmt s(impl_->db, R"(INSERT INTO runs(id, kind, status, started, host, git_commit, parent, dataset_version, run_dir)
                        VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?))");
   s.bind(1, id).bind(2, r.kind).bind(3, kRunning).bind(4, now_seconds()).bind(5, host_name()).bind(6, r.git_commit);
