@@ -237,7 +237,7 @@ std::string Registry::create_run(const NewRun& r) {
   // The suffix tells apart runs started in the same second. random_device alone is not
   // enough (some CPUs' RDRAND returns a constant), so the pid and the clock are mixed
   // in, and a suffix already taken is drawn again under the write lock.
-  static std::mt19937 rng = [] {
+  static thread_local std::mt19937 rng = [] {
     std::random_device rd;
     auto tick = std::chrono::steady_clock::now().time_since_epoch().count();
     std::seed_seq seq{rd(), rd(), static_cast<unsigned>(::getpid()), static_cast<unsigned>(tick),

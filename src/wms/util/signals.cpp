@@ -8,29 +8,28 @@
 namespace wms::util {
 namespace {
 
-std::atomic<int> g_signals{0};
-std::atomic<long long> g_first_ns{0};
+std::atomic<long long> g_first_ns{0};  ///< when the first signal came; 0: none yet
 
 long long now_ns() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);  // async-signal-safe
-  return static_cast<long long>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+  return static_cast<long long>(ts.tv_sec) * 1000000000LL + ts.tv_nsec + 1;  // never 0
 }
 
 extern "C" void on_signal(int sig) {
-  if (g_signals.fetch_add(1) >= 1) {
-    // Supervisors often deliver one request twice: `timeout` signals the child and then its
-    // whole process group, systemd signals every process of the unit. Only a signal that
-    // comes a while after the first is a second request.
-    if (now_ns() - g_first_ns.load() < kRepeatWindowMs * 1000000LL) return;
-    std::signal(sig, SIG_DFL);
-    ::raise(sig);
+  long long now = now_ns(), first = 0;
+  if (g_first_ns.compare_exchange_strong(first, now)) {
+    const char msg[] = "\nwms: interrupted; finishing cleanly (press again to stop at once)\n";
+    ssize_t ignored = ::write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)ignored;
     return;
   }
-  g_first_ns.store(now_ns());
-  const char msg[] = "\nwms: interrupted; finishing cleanly (press again to stop at once)\n";
-  ssize_t ignored = ::write(STDERR_FILENO, msg, sizeof msg - 1);
-  (void)ignored;
+  // Supervisors often deliver one request twice: `timeout` signals the child and then its
+  // whole process group, systemd signals every process of the unit. Only a signal that
+  // comes a while after the first is a second request.
+  if (now - first < kRepeatWindowMs * 1000000LL) return;
+  std::signal(sig, SIG_DFL);
+  ::raise(sig);
 }
 
 }  // namespace
@@ -43,6 +42,6 @@ void install_interrupt_handler() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-bool interrupted() { return g_signals.load() > 0; }
+bool interrupted() { return g_first_ns.load() != 0; }
 
 }  // namespace wms::util
