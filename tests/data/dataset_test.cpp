@@ -91,10 +91,67 @@ TEST(DataAdd, SameBatchTwiceAddsNothing) {
   f.add(b);
   auto r = f.add(b);
   EXPECT_TRUE(r.validation.report.ok());
-  EXPECT_EQ(r.validation.report.existing_images, 6u);
+  EXPECT_EQ(r.validation.report.duplicate_images, 6u);  // the batch's pairs, all stored already
+  EXPECT_EQ(r.validation.report.existing_images, 6u);   // the dataset before the batch
   EXPECT_EQ(r.validation.report.new_images, 0u);
+  EXPECT_EQ(r.validation.report.total_images, 6u);
   EXPECT_FALSE(r.version);
   EXPECT_EQ(Dataset(f.ws).log().size(), 1u);
+}
+
+// The original's merge-and-validate outputs: total = existing (stored before) + new.
+TEST(DataAdd, ExistingImagesCountsTheStoredDatasetAndDuplicatesHaveTheirOwnCount) {
+  Fixture f;
+  f.add(f.batch("b1", 8, 1, 1));
+  auto b2 = f.batch("b2", 5, 100, 2);
+  // One pair of the first batch again, under its own name: stored already, kept once.
+  fs::path one = fs::directory_iterator(f.t / "b1/images")->path();
+  fs::copy_file(one, b2 / "images" / one.filename());
+  fs::copy_file(f.t / "b1/masks" / one.filename(), b2 / "masks" / one.filename());
+  auto r = f.add(b2);
+  ASSERT_TRUE(r.accepted) << r.validation.report.to_text();
+  const Report& rep = r.validation.report;
+  EXPECT_EQ(rep.existing_images, 8u);
+  EXPECT_EQ(rep.new_images, 5u);
+  EXPECT_EQ(rep.duplicate_images, 1u);
+  EXPECT_EQ(rep.total_images, 13u);
+  EXPECT_EQ(r.version->pairs, 13u);
+}
+
+// Camera dumps and `dvc add` trees keep pairs in sub-folders: they are paired by
+// relative path, stored under that relpath (as DVC lists nested trees) and checked out.
+TEST(DataAdd, NestedBatchIsStoredByRelativePathAndCheckedOut) {
+  Fixture f;
+  auto b = f.batch("b1", 6, 1, 1);
+  int k = 0;
+  for (auto& e : std::vector<fs::directory_entry>(fs::directory_iterator(b / "images"), {})) {
+    if (k++ % 2) continue;
+    auto stem = e.path().stem().string();
+    fs::create_directories(b / "images/day2/cam a");
+    fs::create_directories(b / "masks/day2/cam a");
+    fs::rename(e.path(), b / "images/day2/cam a" / e.path().filename());
+    for (auto& m : std::vector<fs::directory_entry>(fs::directory_iterator(b / "masks"), {}))
+      if (m.path().stem() == stem) fs::rename(m.path(), b / "masks/day2/cam a" / m.path().filename());
+  }
+  auto r = f.add(b);
+  ASSERT_TRUE(r.accepted) << r.validation.report.to_text();
+  EXPECT_EQ(r.validation.report.new_images, 6u);
+  Dataset ds(f.ws);
+  auto head = *ds.head();
+  EXPECT_EQ(head.pairs, 6u);
+  int nested = 0;
+  for (const auto& e : ds.images(head)) nested += e.relpath.starts_with("day2/cam a/");
+  EXPECT_EQ(nested, 3);
+  for (const auto& e : ds.images(head)) EXPECT_TRUE(fs::is_regular_file(f.ws.images_dir() / e.relpath)) << e.relpath;
+  for (const auto& e : ds.masks(head)) EXPECT_TRUE(fs::is_regular_file(f.ws.masks_dir() / e.relpath)) << e.relpath;
+  EXPECT_TRUE(ds.working_state().clean());
+  auto samples = ds.samples(head);
+  EXPECT_EQ(samples.size(), 6u);
+  // A nested file that is not in the head is seen as untracked, not overlooked.
+  util::atomic_write(f.ws.images_dir() / "day2/cam a/stray.jpg", "x");
+  auto st = ds.working_state();
+  ASSERT_EQ(st.untracked.size(), 1u);
+  EXPECT_EQ(st.untracked[0], "images/day2/cam a/stray.jpg");
 }
 
 TEST(DataAdd, RefusesSameNameWithDifferentContent) {

@@ -26,14 +26,26 @@ def main():
         ws = os.path.join(t, "ws")
         run = lambda *a: subprocess.run([wms, *a], check=True, env=env, capture_output=True)
         run("init", ws)
-        run("synth", "--out", os.path.join(t, "b"), "--count", "7", "--size", "96")
-        run("data", "add", "-w", ws, os.path.join(t, "b"))
+        b = os.path.join(t, "b")
+        run("synth", "--out", b, "--count", "7", "--size", "96")
+        # A nested tree, as `dvc add` lists it: relpaths with '/', sorted by parts, so that
+        # "day/x.jpg" comes before "day-2.jpg" (a plain string sort puts it after).
+        names = sorted(os.listdir(os.path.join(b, "images")))
+        for side in ("images", "masks"):
+            os.makedirs(os.path.join(b, side, "day", "cam 1"))
+            os.rename(os.path.join(b, side, names[0]), os.path.join(b, side, "day", names[0]))
+            os.rename(os.path.join(b, side, names[1]), os.path.join(b, side, "day", "cam 1", names[1]))
+            os.rename(os.path.join(b, side, names[2]), os.path.join(b, side, "day-2.jpg"))
+        run("data", "add", "-w", ws, b)
         cache = os.path.join(ws, ".wms", "cache", "files", "md5")
         for side in ("images", "masks"):
             folder = os.path.join(ws, "data", side)
             entries = []
             size = 0
-            for name in os.listdir(folder):
+            files = [os.path.relpath(os.path.join(d, f), folder).replace(os.sep, "/")
+                     for d, _, fs in os.walk(folder) for f in fs]
+            assert len(files) == 7 and "day/cam 1/" + names[1] in files, files
+            for name in files:
                 data = open(os.path.join(folder, name), "rb").read()
                 size += len(data)
                 h = md5(data)

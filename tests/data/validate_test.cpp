@@ -11,7 +11,11 @@
 #include "wms/util/hash.hpp"
 #include "wms/image/decode.hpp"
 
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <sys/stat.h>
+
+#include <map>
 #include <set>
 
 namespace wms::data {
@@ -66,8 +70,189 @@ TEST(Validate, EveryRuleIsCoveredByTheBadBatch) {
   for (const auto& f : flaws) planted.insert(f.rule);
   // Rules not planted by synthesize_bad are covered by their own tests below.
   std::set<std::string> own_tests = {"file.name", "file.format", "image.channels", "pair.extension_differs",
-                                     "dataset.name_conflict"};
+                                     "dataset.name_conflict", "batch.empty", "file.type"};
   for (const auto& r : rules()) EXPECT_TRUE(planted.count(r.id) || own_tests.count(r.id)) << r.id;
+}
+
+// The stems of a synthetic batch's photos, sorted (names carry random values).
+std::vector<std::string> stems(const fs::path& b) {
+  std::vector<std::string> out;
+  for (auto& e : fs::directory_iterator(b / "images")) out.push_back(e.path().stem().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Moves the pair `stem` of batch b into sub-folder sub/ of images/ and masks/.
+void nest(const fs::path& b, const std::string& stem, const std::string& sub) {
+  for (const char* side : {"images", "masks"})
+    for (auto& e : std::vector<fs::directory_entry>(fs::directory_iterator(b / side), {}))
+      if (e.is_regular_file() && e.path().stem() == stem) {
+        fs::create_directories(b / side / sub);
+        fs::rename(e.path(), b / side / sub / e.path().filename());
+      }
+}
+
+// Every file under images/ and masks/ is paired, ignored by the documented rule, or
+// reported: nested pairs are paired by relative path, never left out silently.
+TEST(Validate, NestedPairsArePairedByRelativePath) {
+  TempDir t;
+  SynthOptions so;
+  so.count = 6;
+  so.long_side = 128;
+  synthesize(t / "b", so);
+  auto s = stems(t / "b");
+  nest(t / "b", s[0], "day2");
+  nest(t / "b", s[1], "day2/cam1");
+  nest(t / "b", s[2], "v1.2");  // a dot in a folder name is not an extension
+  auto v = validate_batch(BatchSource::from_dir(t / "b"), {}, options());
+  EXPECT_TRUE(v.report.ok()) << v.report.to_text();
+  EXPECT_TRUE(v.report.issues.empty()) << v.report.to_text();
+  EXPECT_EQ(v.report.pairs_valid, 6u);
+  std::set<std::string> found;
+  for (const auto& p : v.pairs) found.insert(p.stem);
+  EXPECT_TRUE(found.count("day2/" + s[0]));
+  EXPECT_TRUE(found.count("day2/cam1/" + s[1]));
+  EXPECT_TRUE(found.count("v1.2/" + s[2]));
+  for (const auto& p : v.pairs)
+    if (p.stem == "day2/cam1/" + s[1]) {
+      EXPECT_EQ(p.image.name, "day2/cam1/" + s[1] + ".jpg");
+      EXPECT_EQ(p.mask.name, "day2/cam1/" + s[1] + ".jpg");
+    }
+}
+
+TEST(Validate, OnlyTopLevelAndNestedMixedKeepsEveryPair) {
+  TempDir t;
+  SynthOptions so;
+  so.count = 4;
+  so.long_side = 128;
+  synthesize(t / "b", so);
+  nest(t / "b", stems(t / "b")[3], "sub");
+  auto v = validate_batch(BatchSource::from_dir(t / "b"), {}, options());
+  EXPECT_EQ(v.report.pairs_found, 4u) << v.report.to_text();
+  EXPECT_EQ(v.report.new_images, 4u);
+}
+
+TEST(Validate, DotFilesAndOsJunkAreIgnoredAndCounted) {
+  TempDir t;
+  SynthOptions so;
+  so.count = 3;
+  so.long_side = 128;
+  synthesize(t / "b", so);
+  for (const char* junk : {"images/.DS_Store", "images/._x.jpg", "images/Thumbs.db", "masks/desktop.ini",
+                           "masks/.git/objects/ab", "images/__MACOSX/._x.jpg", "images/sub/.hidden.jpg"})
+    wms::testing::write_bytes(t / "b" / junk, "junk");
+  auto v = validate_batch(BatchSource::from_dir(t / "b"), {}, options());
+  EXPECT_TRUE(v.report.ok()) << v.report.to_text();
+  EXPECT_TRUE(v.report.issues.empty()) << v.report.to_text();
+  EXPECT_EQ(v.report.files_ignored, 7u);  // the .git and __MACOSX folders count once each
+  EXPECT_EQ(v.report.pairs_valid, 3u);
+}
+
+TEST(Validate, NestedImageWithAFlatMaskSaysWhereTheMaskIs) {
+  TempDir t;
+  SynthOptions so;
+  so.count = 2;
+  so.long_side = 128;
+  synthesize(t / "b", so);
+  std::string s = stems(t / "b")[0];
+  fs::create_directories(t / "b/images/day2");
+  fs::rename(t / "b/images" / (s + ".jpg"), t / "b/images/day2" / (s + ".jpg"));
+  auto v = validate_batch(BatchSource::from_dir(t / "b"), {}, options());
+  EXPECT_FALSE(v.report.ok());
+  ASSERT_TRUE(has_issue(v.report, "pair.mask_missing", "images/day2/" + s + ".jpg")) << v.report.to_text();
+  ASSERT_TRUE(has_issue(v.report, "pair.image_missing", "masks/" + s + ".jpg")) << v.report.to_text();
+  for (const auto& i : v.report.issues)
+    if (i.rule == "pair.mask_missing") EXPECT_NE(i.message.find("another folder level"), std::string::npos) << i.message;
+}
+
+// A batch with nothing to pair is an error, not "PASSED — 0 pairs found".
+TEST(Validate, ABatchWithoutPairsIsAnError) {
+  TempDir t;
+  fs::create_directories(t / "b/images");
+  fs::create_directories(t / "b/masks");
+  wms::testing::write_bytes(t / "b/images/.DS_Store", "junk");
+  auto v = validate_batch(BatchSource::from_dir(t / "b"), {}, options());
+  EXPECT_FALSE(v.report.ok()) << v.report.to_text();
+  ASSERT_EQ(v.report.issues.size(), 1u) << v.report.to_text();
+  EXPECT_EQ(v.report.issues[0].rule, "batch.empty");
+  EXPECT_NE(v.report.issues[0].message.find("1 ignored"), std::string::npos) << v.report.issues[0].message;
+  EXPECT_NE(v.report.to_text().find("FAILED"), std::string::npos);
+}
+
+// A fifo would block a reader forever, a dangling link has nothing to read: reported.
+TEST(Validate, FilesThatAreNotRegularAreReportedNotOpened) {
+  TempDir t;
+  SynthOptions so;
+  so.count = 2;
+  so.long_side = 128;
+  synthesize(t / "b", so);
+  ASSERT_EQ(::mkfifo((t / "b/images/pipe.jpg").c_str(), 0600), 0);
+  fs::create_symlink(t / "nowhere.png", t / "b/masks/gone.png");
+  fs::create_directories(t / "elsewhere");
+  fs::create_directory_symlink(t / "elsewhere", t / "b/images/linked");
+  auto v = validate_batch(BatchSource::from_dir(t / "b"), {}, options());
+  EXPECT_FALSE(v.report.ok());
+  EXPECT_TRUE(has_issue(v.report, "file.type", "images/pipe.jpg")) << v.report.to_text();
+  EXPECT_TRUE(has_issue(v.report, "file.type", "masks/gone.png")) << v.report.to_text();
+  EXPECT_TRUE(has_issue(v.report, "file.type", "images/linked")) << v.report.to_text();
+  EXPECT_EQ(v.report.pairs_valid, 2u);
+}
+
+// Label-index masks (0 = background, 1 = window) are the most common export; the
+// message says what was found and how to convert, not "draw the reading window".
+TEST(Validate, LabelIndexMaskIsRecognisedInTheMessage) {
+  TempDir t;
+  SynthOptions so;
+  so.count = 2;
+  so.long_side = 128;
+  synthesize(t / "b", so);
+  auto s = stems(t / "b");
+  fs::path m = t / "b/masks" / (s[0] + ".jpg");
+  cv::Mat g = image::decode_mask(util::read_file(m), "m").pixels;
+  cv::Mat labels = g / 255;  // 0 and 1
+  ASSERT_EQ(cv::countNonZero(labels > 1), 0);
+  std::vector<uchar> png;
+  cv::imencode(".png", labels, png);
+  fs::remove(m);
+  wms::testing::write_bytes(m.replace_extension(".png"), std::string(png.begin(), png.end()));
+  fs::path e = t / "b/masks" / (s[1] + ".jpg");
+  cv::Mat black = cv::Mat::zeros(g.size(), CV_8U);
+  cv::imencode(".png", black, png);
+  fs::remove(e);
+  wms::testing::write_bytes(e.replace_extension(".png"), std::string(png.begin(), png.end()));
+  auto v = validate_batch(BatchSource::from_dir(t / "b"), {}, options());
+  std::string label_msg, black_msg;
+  for (const auto& i : v.report.issues) {
+    if (i.rule == "mask.empty" && i.files[0].ends_with(s[0] + ".png")) label_msg = i.message;
+    if (i.rule == "mask.empty" && i.files[0].ends_with(s[1] + ".png")) black_msg = i.message;
+  }
+  EXPECT_NE(label_msg.find("values are 0..1"), std::string::npos) << v.report.to_text();
+  EXPECT_NE(label_msg.find("label-index"), std::string::npos) << label_msg;
+  EXPECT_NE(label_msg.find("255"), std::string::npos) << label_msg;
+  EXPECT_NE(black_msg.find("every pixel is 0"), std::string::npos) << v.report.to_text();
+}
+
+// file.format names what the content is: a Git LFS pointer, HEIF, WebP, text...
+TEST(Validate, UnknownContentIsNamed) {
+  TempDir t;
+  SynthOptions so;
+  so.count = 4;
+  so.long_side = 128;
+  synthesize(t / "b", so);
+  auto s = stems(t / "b");
+  auto img = [&](int k) { return t / "b/images" / (s[k] + ".jpg"); };
+  wms::testing::write_bytes(img(0), "version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 12\n");
+  wms::testing::write_bytes(img(1), std::string("\0\0\0\x18" "ftypheic\0\0\0\0", 16));
+  wms::testing::write_bytes(img(2), std::string("RIFF\x10\0\0\0WEBPVP8 ", 16));
+  wms::testing::write_bytes(img(3), "<html><body>404 Not Found</body></html>");
+  auto v = validate_batch(BatchSource::from_dir(t / "b"), {}, options());
+  std::map<std::string, std::string> msg;
+  for (const auto& i : v.report.issues)
+    if (i.rule == "file.format") msg[fs::path(i.files[0]).stem().string()] = i.message;
+  EXPECT_NE(msg[s[0]].find("Git LFS pointer"), std::string::npos) << v.report.to_text();
+  EXPECT_NE(msg[s[1]].find("HEIF"), std::string::npos) << v.report.to_text();
+  EXPECT_NE(msg[s[2]].find("WebP"), std::string::npos) << v.report.to_text();
+  EXPECT_NE(msg[s[3]].find("text"), std::string::npos) << v.report.to_text();
 }
 
 TEST(Validate, FileFormatAndChannelsAndExtensionRules) {
@@ -105,8 +290,15 @@ TEST(Validate, NamesWithControlCharactersAreRefused) {
   so.long_side = 128;
   synthesize(t / "b", so);
   wms::testing::write_bytes(t / "b" / "images" / "bad\nname.jpg", "x");
+  wms::testing::write_bytes(t / "b" / "images" / "caf\xE9" / "x.jpg", "x");  // Latin-1 folder name
   auto v = validate_batch(BatchSource::from_dir(t / "b"), {}, options());
   EXPECT_TRUE(has_issue(v.report, "file.name", "name.jpg")) << v.report.to_text();
+  EXPECT_TRUE(has_issue(v.report, "file.name", "/x.jpg")) << v.report.to_text();
+  // Each message names the byte that breaks the rule and where it is.
+  for (const auto& i : v.report.issues)
+    if (i.rule == "file.name")
+      EXPECT_TRUE(i.message.find("byte 0x0A at position 4") != std::string::npos ||
+                  i.message.find("byte 0xE9 at position 4") != std::string::npos) << i.message;
 }
 
 TEST(Validate, MissingFolderIsNotFound) {

@@ -20,9 +20,20 @@ std::string utc_now() {
   return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", now);
 }
 
-std::string stem_of(const std::string& name) {
-  auto d = name.rfind('.');
-  return d == std::string::npos ? name : name.substr(0, d);
+// The data files under a checked-out folder, recursively, by '/'-separated relpath;
+// names that batches ignore (dot-files, OS junk) are not data here either.
+std::map<std::string, fs::path> data_files(const fs::path& dir) {
+  std::map<std::string, fs::path> out;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(dir, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    if (ignored_by_rule(it->path().filename().string())) {
+      if (it->is_directory(ec)) it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_regular_file(ec)) out[it->path().lexically_relative(dir).generic_string()] = it->path();
+  }
+  return out;
 }
 
 Version version_from_json(const nlohmann::json& j, const std::string& source) {
@@ -102,13 +113,13 @@ std::vector<Sample> Dataset::samples(const Version& v) const {
   SplitFractions f = split_fractions(ws_.config());
   Listing imgs = images(v), msks = masks(v);
   std::map<std::string, const Entry*> mask_by_stem;
-  for (const auto& m : msks) mask_by_stem[stem_of(m.relpath)] = &m;
+  for (const auto& m : msks) mask_by_stem[pair_key(m.relpath)] = &m;
   std::vector<Sample> out;
   for (const auto& i : imgs) {
-    auto it = mask_by_stem.find(stem_of(i.relpath));
+    auto it = mask_by_stem.find(pair_key(i.relpath));
     if (it == mask_by_stem.end())
       throw Corrupt("dataset version {}: images/{} has no mask", v.short_id(), i.relpath);
-    out.push_back({stem_of(i.relpath), i, *it->second, split_of(i.md5, f)});
+    out.push_back({pair_key(i.relpath), i, *it->second, split_of(i.md5, f)});
   }
   return out;
 }
@@ -192,10 +203,11 @@ void Dataset::checkout(const Version& v) const {
       util::atomic_copy(store_.object_path(e.md5), dst, 0644);
     }
     std::error_code ec;
-    for (fs::directory_iterator it(side.dir, ec), end; !ec && it != end; it.increment(ec)) {
-      std::string name = it->path().filename().string();
-      if (!it->is_regular_file() || wanted.count(name)) continue;
-      if (store_.has(util::md5_file(it->path()))) fs::remove(it->path(), ec);  // recoverable: safe to remove
+    for (const auto& [rel, path] : data_files(side.dir)) {
+      if (wanted.count(rel) || !store_.has(util::md5_file(path))) continue;  // only what the store can restore
+      fs::remove(path, ec);
+      for (fs::path d = path.parent_path(); d != side.dir && fs::is_empty(d, ec); d = d.parent_path())
+        fs::remove(d, ec);  // folders that only held removed files
     }
   }
   for (const auto& [rel, text] : pointer_files(v)) util::atomic_write(ws_.root() / rel, text);
@@ -230,13 +242,11 @@ WorkingState Dataset::working_state() const {
     for (const auto& e : side.listing) want[e.relpath] = e.md5;
     std::error_code ec;
     std::set<std::string> present;
-    for (fs::directory_iterator it(side.dir, ec), end; !ec && it != end; it.increment(ec)) {
-      if (!it->is_regular_file()) continue;
-      std::string name = it->path().filename().string();
+    for (const auto& [name, path] : data_files(side.dir)) {
       present.insert(name);
       auto w = want.find(name);
       if (w == want.end()) s.untracked.push_back(side.prefix + name);
-      else if (util::md5_file(it->path()) != w->second) s.modified.push_back(side.prefix + name);
+      else if (util::md5_file(path) != w->second) s.modified.push_back(side.prefix + name);
     }
     for (const auto& [name, md5] : want)
       if (!present.count(name)) s.missing.push_back(side.prefix + name);

@@ -36,9 +36,11 @@ nlohmann::json Report::to_json() const {
           {"errors", errors()},
           {"warnings", warnings()},
           {"files_checked", files_checked},
+          {"files_ignored", files_ignored},
           {"pairs_found", pairs_found},
           {"pairs_valid", pairs_valid},
           {"new_images", new_images},
+          {"duplicate_images", duplicate_images},
           {"existing_images", existing_images},
           {"total_images", total_images},
           {"seconds", seconds},
@@ -65,10 +67,11 @@ std::string Report::to_text() const {
     }
     out += "\n";
   }
-  out += fmt::format("{}: {} — {} pairs found, {} valid ({} new, {} already in the dataset), {} error(s), {} warning(s); "
-                     "dataset would hold {} images ({:.1f}s)\n",
-                     source, ok() ? "PASSED" : "FAILED", pairs_found, pairs_valid, new_images, existing_images,
-                     errors(), warnings(), total_images, seconds);
+  out += fmt::format("{}: {} — {} pairs found, {} valid ({} new, {} already stored or duplicated), {} error(s), "
+                     "{} warning(s); dataset would hold {} images ({} + {} new){} ({:.1f}s)\n",
+                     source, ok() ? "PASSED" : "FAILED", pairs_found, pairs_valid, new_images, duplicate_images,
+                     errors(), warnings(), total_images, existing_images, new_images,
+                     files_ignored ? fmt::format("; {} file(s) ignored by name", files_ignored) : "", seconds);
   return out;
 }
 

@@ -27,11 +27,13 @@ struct Report {
   std::string source;         ///< the batch folder
   std::vector<Issue> issues;  ///< sorted by file, then rule
   std::size_t files_checked = 0;
+  std::size_t files_ignored = 0;   ///< skipped by name (dot-files, OS junk); see ignored_by_rule
   std::size_t pairs_found = 0;
   std::size_t pairs_valid = 0;     ///< pairs without errors
-  std::size_t new_images = 0;      ///< valid pairs not yet in the dataset
-  std::size_t existing_images = 0; ///< valid pairs already in the dataset, same content
-  std::size_t total_images = 0;    ///< dataset size if the batch were accepted
+  std::size_t new_images = 0;       ///< valid pairs not yet in the dataset
+  std::size_t duplicate_images = 0; ///< valid pairs kept once: already in the dataset, or a copy of another photo
+  std::size_t existing_images = 0;  ///< pairs in the dataset before the batch (the original's meaning)
+  std::size_t total_images = 0;     ///< dataset size if the batch were accepted: existing + new
   double seconds = 0;
 
   std::size_t errors() const;

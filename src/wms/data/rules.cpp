@@ -7,7 +7,10 @@ namespace wms::data {
 
 const std::vector<Rule>& rules() {
   static const std::vector<Rule> table = {
-      {"file.name", Severity::kError, "file name has control characters or is not UTF-8 (hidden files are skipped)"},
+      {"batch.empty", Severity::kError, "no image/mask pair in the batch"},
+      {"file.type", Severity::kError, "not a regular file (fifo, socket, broken link, link to a folder)"},
+      {"file.name", Severity::kError,
+       "relative path has control characters or is not UTF-8 (dot-files and OS junk are skipped)"},
       {"file.extension", Severity::kError, "extension is not .jpg, .jpeg or .png"},
       {"file.empty", Severity::kError, "file has 0 bytes"},
       {"file.format", Severity::kError, "content is not JPEG or PNG"},
@@ -27,7 +30,7 @@ const std::vector<Rule>& rules() {
       {"mask.empty", Severity::kError, "mask has (almost) no foreground"},
       {"mask.foreground_share", Severity::kError, "foreground share out of the configured range"},
       {"mask.regions", Severity::kWarning, "mask has more separate regions than allowed"},
-      {"name.pattern", Severity::kWarning, "stem does not match validation.name_pattern"},
+      {"name.pattern", Severity::kWarning, "file stem (without folders) does not match validation.name_pattern"},
       {"dup.image", Severity::kWarning, "same image bytes as another pair with the same mask (kept once)"},
       {"dup.mask_conflict", Severity::kError, "same image bytes as another pair but a different mask"},
       {"dataset.name_conflict", Severity::kError, "a file of this name is in the dataset with other content"},

@@ -39,7 +39,7 @@ struct ValidationOptions {
   double min_foreground_share = 0.001;  ///< real windows: 0.28%..15% of the photo
   double max_foreground_share = 0.40;
   int max_regions = 1;               ///< a meter has one reading window
-  /// Stems must match this (ECMAScript regex); empty disables the rule. Default: the
+  /// File stems (the last part of the relative path) must match this (ECMAScript regex); empty disables the rule. Default: the
   /// water-meter dataset's convention id_<N>_value_<A>_<B>.
   std::string name_pattern = "^id_[0-9]+_value_[0-9]+_[0-9]+$";
   std::map<std::string, Severity> severity;  ///< per-rule overrides

@@ -41,6 +41,8 @@ struct FileCheck {
   double grey_share = 0, fg_share = 0;
   std::int64_t fg_pixels = 0;
   int regions = 0;
+  int max_value = 0;       // brightest mask value
+  int distinct_values = 0; // how many grey levels the mask uses
   std::vector<Issue> issues;
 };
 
@@ -49,17 +51,18 @@ std::string lower(std::string s) {
   return s;
 }
 
-bool valid_utf8_name(std::string_view s) {
+// What is wrong with a relative path as a name, naming the byte and where it is.
+std::optional<std::string> name_problem(std::string_view s) {
   for (std::size_t i = 0; i < s.size();) {
     unsigned char c = s[i];
-    if (c < 0x20 || c == 0x7F) return false;
+    if (c < 0x20 || c == 0x7F) return fmt::format("the name has a control character (byte 0x{:02X} at position {})", c, i + 1);
     int extra = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
-    if (extra < 0 || i + extra >= s.size()) return false;  // needs s[i..i+extra]
-    for (int k = 1; k <= extra; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
+    bool ok = extra >= 0 && i + extra < s.size();  // needs s[i..i+extra]
+    for (int k = 1; ok && k <= extra; ++k) ok = (static_cast<unsigned char>(s[i + k]) >> 6) == 2;
+    if (!ok) return fmt::format("the name is not UTF-8 (byte 0x{:02X} at position {}; a Latin-1 or other legacy encoding?)", c, i + 1);
     i += extra + 1;
   }
-  return true;
+  return std::nullopt;
 }
 
 bool supported_ext(const std::string& ext) { return ext == "jpg" || ext == "jpeg" || ext == "png"; }
@@ -81,28 +84,68 @@ class Issues {
   const ValidationOptions& o_;
 };
 
-std::vector<FileRef> scan(const fs::path& dir, Role role, const std::string& shown_dir) {
+// Splits a '/'-separated relative path "day2/x.jpg" into its stem "day2/x" and its
+// extension "jpg" (lower case); a dot in a folder name is not an extension.
+void split_name(FileRef& f) {
+  f.stem = pair_key(f.name);
+  f.ext = f.stem.size() < f.name.size() ? lower(f.name.substr(f.stem.size() + 1)) : "";
+}
+
+// " (found at <dir>/<other>)" when the file has a partner at another folder level (a
+// flat masks/ beside nested images/), so the message says what to move.
+std::string elsewhere(const std::map<std::string, std::vector<std::size_t>>& stems, const std::string& stem,
+                      const std::string& dir) {
+  std::string base = stem.substr(stem.rfind('/') + 1);  // npos + 1 == 0
+  for (const auto& [other, _] : stems) {
+    if (other == stem || other.substr(other.rfind('/') + 1) != base) continue;
+    return fmt::format(" (found {}/{}.* at another folder level: pairs match by relative path)", dir, other);
+  }
+  return "";
+}
+
+// Every file under dir, recursively, as relative paths (DVC's relpath); files that the
+// documented rule ignores are counted, not listed. Anything that is not a regular file
+// (a fifo, a socket, a broken link, a link to a folder) is reported, never opened.
+std::vector<FileRef> scan(const fs::path& dir, Role role, const std::string& shown_dir, const Issues& rules,
+                          std::vector<Issue>& out, std::size_t& ignored) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
     throw NotFound("{}: no such folder (a batch holds images/ and masks/ folders)", dir.string());
-  std::vector<FileRef> out;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    std::string name = it->path().filename().string();
-    if (name.empty() || name[0] == '.') continue;  // .gitkeep, .DS_Store
-    if (!it->is_regular_file()) continue;
+  std::vector<FileRef> files;
+  fs::recursive_directory_iterator it(dir, fs::directory_options::none, ec), end;
+  fs::path last = dir;
+  for (; !ec && it != end; it.increment(ec)) {
+    last = it->path();
+    std::string base = it->path().filename().string();
+    if (ignored_by_rule(base)) {
+      ++ignored;
+      if (it->is_directory(ec)) it.disable_recursion_pending();
+      continue;
+    }
+    std::string rel = it->path().lexically_relative(dir).generic_string();
+    std::string shown = shown_dir + "/" + rel;
+    if (it->is_symlink(ec) && it->is_directory(ec)) {
+      rules.add(out, "file.type", {shown}, "a link to a folder (wms does not follow folder links); copy the files in");
+      continue;
+    }
+    if (it->is_directory(ec)) continue;
+    if (!it->is_regular_file(ec)) {
+      rules.add(out, "file.type", {shown},
+                it->is_symlink(ec) ? "a link to nothing (its target is missing)"
+                                   : "not a regular file (a fifo, socket or device); wms reads regular files only");
+      continue;
+    }
     FileRef f;
-    f.name = name;
+    f.name = rel;
     f.path = it->path();
-    f.shown = shown_dir + "/" + name;
+    f.shown = shown;
     f.role = role;
-    auto dot = name.rfind('.');
-    f.stem = dot == std::string::npos ? name : name.substr(0, dot);
-    f.ext = dot == std::string::npos ? "" : lower(name.substr(dot + 1));
-    out.push_back(std::move(f));
+    split_name(f);
+    files.push_back(std::move(f));
   }
-  if (ec) throw IoError(dir.string(), "list: " + ec.message());
-  std::sort(out.begin(), out.end(), [](const FileRef& a, const FileRef& b) { return a.name < b.name; });
-  return out;
+  if (ec) throw IoError(last.string(), "list: " + ec.message());
+  std::sort(files.begin(), files.end(), [](const FileRef& a, const FileRef& b) { return a.name < b.name; });
+  return files;
 }
 
 FileCheck analyse(const FileRef& f, const ValidationOptions& o, const Issues& rules) {
@@ -142,6 +185,11 @@ FileCheck analyse(const FileRef& f, const ValidationOptions& o, const Issues& ru
       c.grey_share = cv::countNonZero(grey) / total;
       cv::Mat bin = image::binarize_mask(g, o.mask_threshold);
       c.fg_pixels = cv::countNonZero(bin);
+      int hist[256] = {};
+      for (int y = 0; y < g.rows; ++y)
+        for (const std::uint8_t* p = g.ptr<std::uint8_t>(y), *e = p + g.cols; p != e; ++p) ++hist[*p];
+      for (int k = 0; k < 256; ++k)
+        if (hist[k]) c.max_value = k, ++c.distinct_values;
       c.fg_share = c.fg_pixels / total;
       if (c.fg_pixels > 0) {
         cv::Mat labels;
@@ -164,17 +212,30 @@ void check_mask(const FileRef& m, const FileCheck& c, const ValidationOptions& o
                           "save the mask as black (0) and white (255)",
                           100 * c.grey_share, o.grey_low, o.grey_high, 100 * o.max_grey_share));
   if (c.fg_pixels < o.min_foreground_pixels) {
+    std::string found, fix;
+    if (c.max_value == 0) {
+      found = "every pixel is 0 (black)";
+      fix = "draw the reading window in white (255)";
+    } else if (c.max_value < o.mask_threshold && c.distinct_values <= 16) {
+      found = fmt::format("values are 0..{} ({} levels): a label-index mask (class ids), not black and white",
+                          c.max_value, c.distinct_values);
+      fix = fmt::format("save the window as 255 (foreground is >= {}), e.g. `convert {} -threshold 0 OUT.png`",
+                        o.mask_threshold, m.name);
+    } else {
+      found = fmt::format("{} pixel(s) >= {}, the brightest value is {}", c.fg_pixels, o.mask_threshold, c.max_value);
+      fix = "draw the reading window in white (255)";
+    }
     rules.add(out, "mask.empty", {m.shown},
-              fmt::format("{} foreground pixels (>= {}), fewer than {} (validation.min_foreground_pixels); "
-                          "draw the reading window",
-                          c.fg_pixels, o.mask_threshold, o.min_foreground_pixels));
+              fmt::format("{}; a mask needs at least {} foreground pixels (validation.min_foreground_pixels): {}",
+                          found, o.min_foreground_pixels, fix));
     return;
   }
   if (c.fg_share < o.min_foreground_share || c.fg_share > o.max_foreground_share)
     rules.add(out, "mask.foreground_share", {m.shown},
               fmt::format("foreground is {:.2f}% of the image, outside {:.2f}%..{:.2f}% "
-                          "(validation.min/max_foreground_share); a reading window is a small part of the photo",
-                          100 * c.fg_share, 100 * o.min_foreground_share, 100 * o.max_foreground_share));
+                          "(validation.min/max_foreground_share); a reading window is a small part of the photo{}",
+                          100 * c.fg_share, 100 * o.min_foreground_share, 100 * o.max_foreground_share,
+                          c.fg_share > 0.5 ? " (inverted? the window must be white on black)" : ""));
   if (c.regions > o.max_regions)
     rules.add(out, "mask.regions", {m.shown},
               fmt::format("{} separate regions, more than {} (validation.max_regions); a meter has one reading window",
@@ -201,6 +262,19 @@ bool same_mask(const std::string& a, const std::string& b, const ValidationOptio
 
 }  // namespace
 
+std::string pair_key(std::string_view relpath) {
+  auto slash = relpath.rfind('/');
+  auto dot = relpath.rfind('.');
+  bool has_ext = dot != std::string_view::npos && (slash == std::string_view::npos || dot > slash + 1);
+  return std::string(has_ext ? relpath.substr(0, dot) : relpath);
+}
+
+bool ignored_by_rule(std::string_view name) {
+  if (name.empty() || name[0] == '.') return true;  // dot-files and dot-folders: .DS_Store, .git, ._x (AppleDouble)
+  std::string n = lower(std::string(name));
+  return n == "thumbs.db" || n == "ehthumbs.db" || n == "desktop.ini" || n == "__macosx" || n == "icon\r";
+}
+
 BatchSource BatchSource::from_dir(const fs::path& dir) {
   return {dir / "images", dir / "masks", dir.string()};
 }
@@ -213,18 +287,22 @@ Validation validate_batch(const BatchSource& batch, const ExistingDataset& exist
   r.source = batch.label.empty() ? batch.images_dir.parent_path().string() : batch.label;
   std::vector<Issue>& out = r.issues;
 
-  std::vector<FileRef> files = scan(batch.images_dir, Role::kImage, batch.images_dir.string());
-  std::vector<FileRef> masks = scan(batch.masks_dir, Role::kMask, batch.masks_dir.string());
+  std::size_t ignored = 0;
+  std::vector<FileRef> files = scan(batch.images_dir, Role::kImage, batch.images_dir.string(), rules, out, ignored);
+  std::vector<FileRef> masks = scan(batch.masks_dir, Role::kMask, batch.masks_dir.string(), rules, out, ignored);
+  const std::size_t image_files = files.size(), mask_files = masks.size();
   files.insert(files.end(), masks.begin(), masks.end());
+  r.files_ignored = ignored;
 
   // File names and extensions; files that fail here take no further part.
   std::vector<FileRef> candidates;
   for (auto& f : files) {
-    if (!valid_utf8_name(f.name)) {
-      rules.add(out, "file.name", {f.shown}, "the name has control characters or is not UTF-8; rename the file");
+    if (auto bad = name_problem(f.name)) {
+      rules.add(out, "file.name", {f.shown}, *bad + "; rename it");
     } else if (!supported_ext(f.ext)) {
       rules.add(out, "file.extension", {f.shown},
-                fmt::format("extension '.{}' is not supported; use .jpg, .jpeg or .png", f.ext));
+                f.ext.empty() ? std::string("the name has no extension; name photos and masks .jpg, .jpeg or .png")
+                              : fmt::format("extension '.{}' is not supported; use .jpg, .jpeg or .png", f.ext));
       if (std::error_code ec; fs::file_size(f.path, ec) == 0 && !ec)
         rules.add(out, "file.empty", {f.shown}, "empty file (0 bytes)");
     } else {
@@ -266,9 +344,12 @@ Validation validate_batch(const BatchSource& batch, const ExistingDataset& exist
     } catch (const std::regex_error&) {
       throw InvalidInput("validation.name_pattern: '{}' is not a valid regular expression", o.name_pattern);
     }
+    // The file's own stem is matched; folders are the user's to name.
     std::map<std::string, std::vector<std::string>> bad;
-    for (const auto& f : candidates)
-      if (!std::regex_match(f.stem, pattern)) bad[f.stem].push_back(f.shown);
+    for (const auto& f : candidates) {
+      std::string own = f.stem.substr(f.stem.rfind('/') + 1);  // npos + 1 == 0
+      if (!std::regex_match(own, pattern)) bad[own].push_back(f.shown);
+    }
     for (auto& [stem, shown] : bad)
       rules.add(out, "name.pattern", shown,
                 fmt::format("stem '{}' does not match {} (validation.name_pattern)", stem, o.name_pattern));
@@ -277,13 +358,12 @@ Validation validate_batch(const BatchSource& batch, const ExistingDataset& exist
   // Dataset indexes for the cross-checks.
   std::map<std::string, const Entry*> ds_image_by_name, ds_mask_by_stem, ds_image_by_md5;
   std::map<std::string, std::string> ds_stem_to_image;
-  auto stem_of = [](const std::string& n) { auto d = n.rfind('.'); return d == std::string::npos ? n : n.substr(0, d); };
   for (const auto& e : existing.images) {
     ds_image_by_name[e.relpath] = &e;
     ds_image_by_md5.emplace(e.md5, &e);
-    ds_stem_to_image[stem_of(e.relpath)] = e.relpath;
+    ds_stem_to_image[pair_key(e.relpath)] = e.relpath;
   }
-  for (const auto& e : existing.masks) ds_mask_by_stem[stem_of(e.relpath)] = &e;
+  for (const auto& e : existing.masks) ds_mask_by_stem[pair_key(e.relpath)] = &e;
 
   // Pairs.
   std::map<std::string, std::size_t> batch_image_by_md5;  // md5 -> index in v.pairs
@@ -298,15 +378,15 @@ Validation validate_batch(const BatchSource& batch, const ExistingDataset& exist
     if (mi == mask_stems.end()) {
       const auto& f = candidates[ii->second[0]];
       rules.add(out, "pair.mask_missing", {f.shown},
-                fmt::format("no mask named {}.jpg/.jpeg/.png in {}; add the mask or remove the image", stem,
-                            batch.masks_dir.string()));
+                fmt::format("no mask named {}.jpg/.jpeg/.png in {}{}; add the mask or remove the image", stem,
+                            batch.masks_dir.string(), elsewhere(mask_stems, stem, batch.masks_dir.string())));
       continue;
     }
     if (ii == image_stems.end()) {
       const auto& f = candidates[mi->second[0]];
       rules.add(out, "pair.image_missing", {f.shown},
-                fmt::format("no image named {}.jpg/.jpeg/.png in {}; add the photo or remove the mask", stem,
-                            batch.images_dir.string()));
+                fmt::format("no image named {}.jpg/.jpeg/.png in {}{}; add the photo or remove the mask", stem,
+                            batch.images_dir.string(), elsewhere(image_stems, stem, batch.images_dir.string())));
       if (checks[mi->second[0]].usable) check_mask(f, checks[mi->second[0]], o, rules, out);  // say all at once
       continue;
     }
@@ -353,7 +433,7 @@ Validation validate_batch(const BatchSource& batch, const ExistingDataset& exist
       rules.add(out, "pair.stem_clash", {fi.shown},
                 fmt::format("the dataset already has images/{} with this stem; keep one", st->second));
     } else if (auto dup = ds_image_by_md5.find(ci.md5); dup != ds_image_by_md5.end()) {
-      auto dm = ds_mask_by_stem.find(stem_of(dup->second->relpath));
+      auto dm = ds_mask_by_stem.find(pair_key(dup->second->relpath));
       bool same = dm != ds_mask_by_stem.end() && existing.read_object &&
                   same_mask(util::read_file(fm.path), existing.read_object(dm->second->md5), o);
       if (same) {
@@ -382,12 +462,18 @@ Validation validate_batch(const BatchSource& batch, const ExistingDataset& exist
     v.pairs.push_back(std::move(p));
   }
 
+  if (r.pairs_found == 0)
+    rules.add(out, "batch.empty", {batch.images_dir.string(), batch.masks_dir.string()},
+              fmt::format("no image/mask pairs found: images/ holds {} file(s), masks/ {} ({} ignored by name); "
+                          "images/<path>.jpg pairs with masks/<path>.png at the same relative path",
+                          image_files, mask_files, ignored));
   r.pairs_valid = v.pairs.size();
   for (const auto& p : v.pairs) {
     r.new_images += p.status == PairStatus::kNew;
-    r.existing_images += p.status == PairStatus::kExisting;
+    r.duplicate_images += p.status != PairStatus::kNew;
   }
-  r.total_images = existing.images.size() + r.new_images;
+  r.existing_images = existing.images.size();
+  r.total_images = r.existing_images + r.new_images;
   std::stable_sort(out.begin(), out.end(), [](const Issue& a, const Issue& b) {
     return std::tie(a.files, a.rule) < std::tie(b.files, b.rule);
   });

@@ -1,6 +1,7 @@
 // Validating a batch of photos and masks, alone or against the current dataset.
 //
-// validate_batch() pairs images/<stem>.<ext> with masks/<stem>.<ext>, checks every file
+// validate_batch() pairs images/<path>.<ext> with masks/<path>.<ext> by relative path
+// (sub-folders included, as DVC lists nested trees), checks every file
 // and every pair against the rules in rules.hpp, and cross-checks the batch with the
 // dataset it would join (name conflicts, duplicates, a second mask for the same photo).
 // It never changes anything: the outcome is a Report plus the pairs that passed.
@@ -39,8 +40,17 @@ struct ExistingDataset {
   std::function<std::string(const std::string& md5)> read_object;
 };
 
+/// The pairing key of a '/'-separated relative path: the extension of its last part
+/// removed ("day2/x.jpg" -> "day2/x"; "v1.2/x" stays). Images and masks pair by it.
+std::string pair_key(std::string_view relpath);
+
+/// True for a file or folder name that a batch scan skips by the documented rule (README,
+/// "Validation rules"): dot-files and dot-folders (.DS_Store, .git, AppleDouble ._x) and
+/// OS junk (Thumbs.db, ehthumbs.db, desktop.ini, __MACOSX, Icon\r), any case.
+bool ignored_by_rule(std::string_view name);
+
 struct PairFile {
-  std::string name;  ///< file name in its folder, e.g. "a.jpg"
+  std::string name;  ///< relative path in its folder, '/'-separated: "a.jpg", "day2/a.jpg"
   fs::path path;
   std::string md5;
   std::uint64_t size = 0;
@@ -50,7 +60,7 @@ struct PairFile {
 enum class PairStatus { kNew = 0, kExisting = 1, kDuplicate = 2 };
 
 struct ValidPair {
-  std::string stem;
+  std::string stem;  ///< pair_key of the image: "a", "day2/a"
   PairFile image;
   PairFile mask;
   PairStatus status = PairStatus::kNew;

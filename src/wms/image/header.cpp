@@ -124,12 +124,46 @@ Format sniff_format(std::string_view b) {
   return Format::kUnknown;
 }
 
+namespace {
+
+// What a file that is not JPEG or PNG is, from its first bytes, with the way out.
+std::string describe_unknown(std::string_view b) {
+  using namespace std::string_view_literals;  // signatures hold NUL bytes
+  auto starts = [&](std::string_view sig, std::size_t at = 0) { return b.size() >= at + sig.size() && b.substr(at, sig.size()) == sig; };
+  if (starts("version https://git-lfs")) return "a Git LFS pointer file, not the image: run `git lfs pull` first";
+  if (starts("ftyp", 4)) {
+    std::string brand(b.substr(8, std::min<std::size_t>(4, b.size() - 8)));
+    if (brand.starts_with("hei") || brand.starts_with("mif") || brand.starts_with("hev") || brand.starts_with("avi"))
+      return fmt::format("HEIF/AVIF content (brand '{}'), as phones save it: export or convert it to JPEG", brand);
+    return fmt::format("an ISO media file (brand '{}'): convert it to JPEG or PNG", brand);
+  }
+  if (starts("RIFF") && starts("WEBP", 8)) return "WebP content: convert it to JPEG or PNG";
+  if (starts("GIF8")) return "GIF content: convert it to PNG";
+  if (starts("BM")) return "BMP content: convert it to PNG";
+  if (starts("II*\0"sv) || starts("MM\0*"sv)) return "TIFF content: convert it to JPEG or PNG";
+  if (starts("%PDF")) return "a PDF document, not an image";
+  if (starts("PK\x03\x04"sv)) return "a ZIP archive: unpack it";
+  if (starts("\xFF\x0A"sv) || starts("\0\0\0\x0CJXL "sv)) return "JPEG XL content: convert it to JPEG";
+  bool text = !b.empty();
+  for (std::size_t i = 0; i < std::min<std::size_t>(b.size(), 64); ++i) {
+    unsigned char c = b[i];
+    text &= c >= 0x20 || c == '\n' || c == '\r' || c == '\t';
+  }
+  if (text) return "text, not an image (an error page or a pointer file saved in its place?)";
+  std::string hex;
+  for (std::size_t i = 0; i < std::min<std::size_t>(b.size(), 8); ++i)
+    hex += fmt::format("{}{:02x}", i ? " " : "", static_cast<unsigned char>(b[i]));
+  return fmt::format("unknown content (first bytes {})", hex);
+}
+
+}  // namespace
+
 Header read_header(std::string_view bytes, const std::string& name) {
   if (bytes.empty()) throw ImageError("file.empty", name, "empty file (0 bytes)");
   switch (sniff_format(bytes)) {
     case Format::kJpeg: return read_jpeg(bytes, name);
     case Format::kPng: return read_png(bytes, name);
-    default: throw ImageError("file.format", name, "not a JPEG or PNG file (unknown signature)");
+    default: throw ImageError("file.format", name, "not a JPEG or PNG file: " + describe_unknown(bytes));
   }
 }
 

@@ -147,7 +147,8 @@ struct Runner {
       log(name, fmt::format("git: committed the pointer files on {} ({})", branch, commit.substr(0, 10)));
     }
     j.outputs = {{"validation_passed", rep.ok()}, {"total_images", rep.total_images}, {"new_images", rep.new_images},
-                 {"existing_images", rep.existing_images}, {"errors", rep.errors()}, {"warnings", rep.warnings()},
+                 {"existing_images", rep.existing_images}, {"duplicate_images", rep.duplicate_images},
+                 {"errors", rep.errors()}, {"warnings", rep.warnings()},
                  {"base_version", base ? nlohmann::json(base->id) : nlohmann::json(nullptr)},
                  {"candidate_version", r.version ? nlohmann::json(r.version->id) : nlohmann::json(nullptr)}};
     if (!branch.empty()) {

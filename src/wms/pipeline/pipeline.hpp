@@ -1,7 +1,8 @@
 // The continuous-training run: one command from a batch of new photos to a promoted
 // model, with the original workflow's jobs, outputs and conditions:
 //
-//   merge-and-validate  validation_passed, total_images, new_images, existing_images, candidate_version
+//   merge-and-validate  validation_passed, total_images, new_images, existing_images, duplicate_images,
+//                       candidate_version   (total = existing, the dataset before the batch, + new)
 //   start-infra         instance_id, address                      (if validation passed and there is new data)
 //   train               improved, dice, iou, run_id, model_version, attempts, decision_id
 //   stop-infra          cost                                      (ALWAYS, also after failure or Ctrl-C)

@@ -37,8 +37,15 @@ nlohmann::json EvalResult::to_json(bool per_image) const {
 
 std::string EvalResult::to_csv() const {
   std::string out = "stem,split,dice,iou,accuracy,hausdorff,dice_full,iou_full,accuracy_full,hausdorff_full\n";
+  // RFC 4180: a stem with a comma, quote or line break is quoted, its quotes doubled.
+  auto field = [](const std::string& v) {
+    if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
+    std::string q = "\"";
+    for (char c : v) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return q + "\"";
+  };
   for (const auto& i : images)
-    out += fmt::format("{},{},{:.6f},{:.6f},{:.6f},{:.3f},{:.6f},{:.6f},{:.6f},{:.3f}\n", i.stem, i.split, i.at_input.dice,
+    out += fmt::format("{},{},{:.6f},{:.6f},{:.6f},{:.3f},{:.6f},{:.6f},{:.6f},{:.3f}\n", field(i.stem), i.split, i.at_input.dice,
                        i.at_input.iou, i.at_input.accuracy, i.at_input.hausdorff, i.at_full.dice, i.at_full.iou,
                        i.at_full.accuracy, i.at_full.hausdorff);
   return out;
