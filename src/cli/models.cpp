@@ -139,7 +139,7 @@ void add_models(CLI::App& root, Globals& g, Commands& out) {
       }
       if (events.empty()) std::printf("%s has never been set\n", alias.c_str());
       for (auto& e : events)
-        std::printf("%s  %s -> %s  by %s: %s%s\n", registry::iso_time(e.time).c_str(),
+        std::printf("%s  %-8s %s -> %s  by %s: %s%s\n", registry::iso_time(e.time).c_str(), e.action.c_str(),
                     e.previous ? std::to_string(*e.previous).c_str() : "none",
                     e.version ? std::to_string(*e.version).c_str() : "none", e.actor.c_str(), e.reason.c_str(),
                     e.decision ? fmt::format(" (decision {})", *e.decision).c_str() : "");

@@ -12,8 +12,13 @@ void add_serve(CLI::App& root, Globals& g, Commands& out) {
   static serve::ServeOptions o;
   app->add_option("--host", o.host, "address to listen on (default loopback only)")->capture_default_str();
   app->add_option("--port,-p", o.port, "port (0: any free port)")->capture_default_str();
-  app->add_option("--http-threads", o.http_threads, "connections served at once")->capture_default_str();
-  app->add_option("--max-upload-bytes", o.max_upload_bytes, "larger uploads get 413")->capture_default_str();
+  app->add_option("--http-threads", o.http_threads,
+                  "requests handled at once; connections still arriving wait apart and hold none")->capture_default_str();
+  app->add_option("--header-timeout", o.header_timeout, "seconds for a whole request head, else 408")->capture_default_str();
+  app->add_option("--body-timeout", o.body_timeout, "seconds for a whole request body, else 408")->capture_default_str();
+  app->add_option("--keep-alive-timeout", o.keep_alive_timeout, "idle seconds before a kept-alive connection closes")
+      ->capture_default_str();
+  app->add_option("--max-upload-bytes", o.max_upload_bytes, "larger uploads get 413, counted as they arrive (Content-Length or chunked)")->capture_default_str();
   app->add_option("--max-pixels", o.max_pixels, "larger photos get 422, refused before decoding")->capture_default_str();
   app->add_option("--max-queue", o.max_queue, "predictions in flight before 503 + Retry-After")->capture_default_str();
   app->add_option("--reload-seconds", o.reload_seconds, "how often to check the production alias")->capture_default_str();

@@ -305,6 +305,10 @@ TEST(CliRegistry, TrainRegistersPromoteGateRollbackHistory) {
   ASSERT_EQ(hist.size(), 3u);
   EXPECT_EQ(hist[2]["version"], 1);
   EXPECT_EQ(hist[2]["reason"], "regression");
+  EXPECT_EQ(hist[2]["action"], "rollback");
+  // A second rollback has nothing before version 1: refused (exit 4), production stays.
+  EXPECT_EQ(run_wms("models rollback -w " + qr(ws)).exit_code, 4);
+  EXPECT_NE(run_wms("models history -w " + qr(ws)).out.find("rollback 2 -> 1"), std::string::npos);
   EXPECT_TRUE(std::filesystem::exists(ws / "models" / "production_current.json"));
   // Lineage both ways.
   auto lin = nlohmann::json::parse(run_wms("models lineage --json -w " + qr(ws) + " 1").out);

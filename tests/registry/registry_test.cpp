@@ -42,8 +42,8 @@ TEST(Registry, MigratesAnOlderDatabaseKeepingItsRuns) {
               SQLITE_OK);
     sqlite3_close(db);
   }
-  Registry r(t / "r.db");  // migrates 1 -> 2
-  EXPECT_EQ(r.schema_version(), 2);
+  Registry r(t / "r.db");  // migrates 1 -> 3
+  EXPECT_EQ(r.schema_version(), 3);
   ASSERT_TRUE(r.find_run("train-old"));
   EXPECT_EQ(r.find_run("train-old")->dataset_version, "abc");
   EXPECT_EQ(r.metrics("train-old").size(), 1u);
@@ -260,6 +260,39 @@ TEST(Promote, RollbackRestoresThePreviousProduction) {
   EXPECT_EQ(p.reg.alias(kProduction), p.v1);
   EXPECT_EQ(p.reg.alias(kPrevious), p.v2);
   EXPECT_EQ(p.reg.alias_history(kProduction).back().reason, "v2 misbehaves");
+}
+
+// Rollback walks back through production's history (3 -> 2 -> 1), never forward to the
+// version it just rolled away from; `rollback V` takes an explicit target.
+TEST(Promote, RollbackStepsBackThroughTheHistory) {
+  Promotions p;
+  nn::ModelConfig c;
+  c.input_size = 32;
+  int v3 = register_bundle(p.ws, p.reg, nn::Model(c, 3), "");
+  promote(p.ws, p.reg, p.v1, "alice", "first");
+  promote(p.ws, p.reg, p.v2, "alice", "second");
+  promote(p.ws, p.reg, v3, "alice", "third");
+  EXPECT_EQ(production_stack(p.reg), (std::vector<int>{p.v1, p.v2, v3}));
+  EXPECT_EQ(rollback(p.ws, p.reg, std::nullopt, "bob", "v3 misbehaves"), p.v2);
+  EXPECT_EQ(rollback(p.ws, p.reg, std::nullopt, "bob", "v2 too"), p.v1);
+  EXPECT_EQ(p.reg.alias(kProduction), p.v1);
+  EXPECT_THROW(rollback(p.ws, p.reg, std::nullopt, "bob", "again"), NotFound) << "nothing before the first";
+  EXPECT_EQ(p.reg.alias(kProduction), p.v1);
+  auto h = p.reg.alias_history(kProduction);
+  ASSERT_EQ(h.size(), 5u);
+  EXPECT_EQ(h[3].action, "rollback");
+  EXPECT_EQ(h[3].actor, "bob");
+  EXPECT_EQ(h[3].reason, "v3 misbehaves");
+  EXPECT_EQ(h[4].reason, "v2 too");
+  EXPECT_EQ(h[2].action, "promote");
+  // A new promotion after rollbacks, then an explicit target.
+  promote(p.ws, p.reg, v3, "alice", "fixed");
+  EXPECT_EQ(production_stack(p.reg), (std::vector<int>{p.v1, v3}));
+  EXPECT_EQ(rollback(p.ws, p.reg, p.v1, "bob", "explicit"), p.v1);
+  EXPECT_THROW(rollback(p.ws, p.reg, p.v1, "bob", "same"), Conflict);
+  EXPECT_EQ(rollback(p.ws, p.reg, p.v2, "bob", "outside the stack"), p.v2);
+  EXPECT_EQ(production_stack(p.reg), (std::vector<int>{p.v1, p.v2}));
+  EXPECT_EQ(rollback(p.ws, p.reg, std::nullopt, "bob", "back"), p.v1);
 }
 
 TEST(Promote, RefusesAVersionThatFailsToLoad) {

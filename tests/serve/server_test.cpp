@@ -6,6 +6,13 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <thread>
@@ -187,6 +194,15 @@ TEST(Serve, PromoteAndRollbackNeedTheToken) {
   EXPECT_TRUE(s.wait_ready(f.v2)) << "the server follows the alias it moved";
   EXPECT_EQ(s.client->Post("/v1/models/rollback", right, R"({"reason":"oops"})", "application/json")->status, 200);
   EXPECT_TRUE(s.wait_ready(f.v1));
+  // Nothing before the first production model: a second rollback is refused (404),
+  // it does not return to the version just rolled back from.
+  EXPECT_EQ(s.client->Post("/v1/models/rollback", right, R"({"reason":"again"})", "application/json")->status, 404);
+  EXPECT_EQ(s.client->Post("/v1/models/rollback", right, R"({"version":2,"reason":"explicit"})", "application/json")->status, 200);
+  EXPECT_TRUE(s.wait_ready(f.v2));
+  auto h = json::parse(s.client->Get("/v1/history")->body);
+  EXPECT_EQ(h.back()["action"], "rollback");
+  EXPECT_EQ(h.back()["actor"], "api");
+  EXPECT_EQ(h.back()["reason"], "explicit");
 }
 
 // The production alias moves while clients keep predicting: no request fails.
@@ -249,6 +265,207 @@ TEST(Serve, SameMaskAsTheCommandLine) {
   ASSERT_TRUE(s.wait_ready(f.v1));
   auto r = s.client->Post("/v1/predict", f.photo, "image/jpeg");
   EXPECT_EQ(r->body, util::read_file(f.t / "out" / "meter.png"));
+}
+
+// ---- Slow and greedy clients (raw sockets: an HTTP client library would behave) ----
+
+// A TCP connection to the server on loopback.
+struct Raw {
+  int fd = -1;
+  explicit Raw(int port) {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) ADD_FAILURE() << "connect: " << errno;
+  }
+  ~Raw() { ::close(fd); }
+  bool send_all(std::string_view s) {
+    while (!s.empty()) {
+      ssize_t n = ::send(fd, s.data(), s.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      s.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+  }
+  // What the server sent within `ms` (until it closes, or the time is up).
+  std::string read_for(int ms) {
+    std::string out;
+    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    char buf[4096];
+    while (std::chrono::steady_clock::now() < end) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0) break;
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+    return out;
+  }
+  bool readable() {
+    pollfd p{fd, POLLIN, 0};
+    return ::poll(&p, 1, 0) > 0;
+  }
+};
+
+// n connections that have each sent `first`.
+std::vector<std::unique_ptr<Raw>> connect_all(int port, int n, std::string_view first) {
+  std::vector<std::unique_ptr<Raw>> out;
+  for (int i = 0; i < n; ++i) {
+    out.push_back(std::make_unique<Raw>(port));
+    EXPECT_TRUE(out.back()->send_all(first));
+  }
+  return out;
+}
+
+long rss_kib() {
+  std::string s = util::read_file("/proc/self/status", 1 << 16);
+  auto p = s.find("VmRSS:");
+  return std::atol(s.c_str() + p + 6);
+}
+
+// 16 clients that send a request line and then a header byte every 300 ms (twice the
+// worker count) must not stop health checks or predictions; each gets 408 at its
+// head deadline. A liveness test: the timeouts are generous, nothing is timed.
+TEST(Serve, SlowClientsDoNotHoldTheWorkers) {
+  Fixture f;
+  f.promote(f.v1);
+  ServeOptions o;
+  o.http_threads = 8;
+  o.header_timeout = 4;
+  Running s(f.ws, o);
+  ASSERT_TRUE(s.wait_ready(f.v1));
+  auto slow = connect_all(s.server.port(), 16, "POST /v1/predict HTTP/1.1\r\nHost: x\r\n");
+  std::atomic<bool> done{false};
+  std::thread drip([&] {
+    for (int k = 0; !done && k < 100; ++k) {
+      for (auto& c : slow) c->send_all("X");
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto h = s.client->Get("/healthz");
+  ASSERT_TRUE(h) << "/healthz did not answer while slow clients held connections";
+  EXPECT_EQ(h->status, 200);
+  auto r = s.client->Get("/readyz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  auto p = s.client->Post("/v1/predict", f.photo, "image/jpeg");
+  ASSERT_TRUE(p) << "a prediction did not answer while slow clients held connections";
+  EXPECT_EQ(p->status, 200);
+  // Each slow client is answered 408 and closed at its head deadline.
+  for (auto& c : slow) EXPECT_NE(c->read_for(15000).find("HTTP/1.1 408"), std::string::npos);
+  done = true;
+  drip.join();
+  EXPECT_NE(s.client->Get("/metrics")->body.find(R"x(route="(front)",code="408"} 16)x"), std::string::npos);
+}
+
+// A 200 MiB upload sent chunked is refused with 413 while it arrives; the server's
+// memory grows by far less than the upload (it never holds more than the limit).
+TEST(Serve, ChunkedUploadOverTheLimitIsRefusedWhileReading) {
+  Fixture f;
+  f.promote(f.v1);
+  ServeOptions o;
+  o.max_upload_bytes = 1 << 20;
+  Running s(f.ws, o);
+  ASSERT_TRUE(s.wait_ready(f.v1));
+  long before = rss_kib();
+  Raw c(s.server.port());
+  ASSERT_TRUE(c.send_all("POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+                         "Transfer-Encoding: chunked\r\n\r\n"));
+  std::string chunk = fmt::format("{:x}\r\n{}\r\n", 64 << 10, std::string(64 << 10, 'x'));
+  std::string answer;
+  for (std::size_t sent = 0; sent < (200u << 20) && answer.empty(); sent += 64 << 10) {
+    if (!c.send_all(chunk)) break;  // the server closed after answering
+    if (c.readable()) answer = c.read_for(500);
+  }
+  if (answer.empty()) answer = c.read_for(5000);
+  EXPECT_NE(answer.find("HTTP/1.1 413"), std::string::npos) << answer;
+  long grown_mib = (rss_kib() - before) / 1024;
+  EXPECT_LT(grown_mib, 32) << "server memory grew by " << grown_mib << " MiB";
+  // A declared length over the limit is refused before any body byte, with or without
+  // Expect: 100-continue (curl sends it for large uploads).
+  Raw d(s.server.port());
+  d.send_all("POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 999999999\r\n"
+             "Expect: 100-continue\r\n\r\n");
+  std::string refused = d.read_for(3000);
+  EXPECT_EQ(refused.find("100 Continue"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("HTTP/1.1 413"), std::string::npos) << refused;
+  // Within the limit, Expect: 100-continue gets its 100 and then the answer.
+  Raw e(s.server.port());
+  e.send_all(fmt::format("POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n"
+                         "Expect: 100-continue\r\n\r\n", f.photo.size()));
+  EXPECT_NE(e.read_for(1000).find("HTTP/1.1 100 Continue"), std::string::npos);
+  e.send_all(f.photo);
+  EXPECT_NE(e.read_for(10000).find("HTTP/1.1 200"), std::string::npos);
+  // A chunked photo within the limit is served.
+  auto ok = s.client->Post("/v1/predict", f.photo.size(), [&](size_t off, size_t len, httplib::DataSink& sink) {
+    sink.write(f.photo.data() + off, std::min<size_t>(len, 1000));
+    return true;
+  }, "image/jpeg");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+  auto chunked = s.client->Post("/v1/predict", [&](size_t off, httplib::DataSink& sink) {
+    if (off < f.photo.size()) sink.write(f.photo.data() + off, std::min<size_t>(f.photo.size() - off, 1000));
+    else sink.done();
+    return true;
+  }, "image/jpeg");
+  ASSERT_TRUE(chunked);
+  EXPECT_EQ(chunked->status, 200) << chunked->body;
+}
+
+// `curl --data-binary @photo.jpg` sends application/x-www-form-urlencoded: 415 with the
+// hint whatever the size (an HTTP library limit answered 413 past 8 KiB). Media types
+// compare case-insensitively, with parameters (RFC 9110 section 8.3.1).
+TEST(Serve, MediaTypesFollowRfc9110) {
+  Fixture f;
+  f.promote(f.v1);
+  Running s(f.ws, {});
+  ASSERT_TRUE(s.wait_ready(f.v1));
+  std::string big = f.photo;
+  while (big.size() < (64 << 10)) big += f.photo;
+  for (const std::string& body : {f.photo.substr(0, 1000), big}) {
+    auto r = s.client->Post("/v1/predict", body, "application/x-www-form-urlencoded");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 415) << body.size() << " bytes: " << r->body;
+    EXPECT_NE(r->body.find("--data-binary"), std::string::npos) << r->body;
+  }
+  for (const char* type : {"image/jpeg", "IMAGE/JPEG", "image/jpeg ; q=1", "Image/Jpeg;charset=binary", " image/jpeg\t"}) {
+    auto r = s.client->Post("/v1/predict", f.photo, type);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << "'" << type << "': " << r->body;
+  }
+  for (const char* type : {"image", "image/", "/jpeg", "text/plain", "image/jpeg, image/png"}) {
+    auto r = s.client->Post("/v1/predict", f.photo, type);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 415) << "'" << type << "'";
+  }
+}
+
+// Idle kept-alive connections wait in the front, not in a worker, and are closed
+// after the keep-alive timeout.
+TEST(Serve, IdleKeepAliveConnectionsHoldNoWorker) {
+  Fixture f;
+  f.promote(f.v1);
+  ServeOptions o;
+  o.http_threads = 2;
+  o.keep_alive_timeout = 2;
+  Running s(f.ws, o);
+  ASSERT_TRUE(s.wait_ready(f.v1));
+  auto idle = connect_all(s.server.port(), 8, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  for (auto& c : idle) EXPECT_NE(c->read_for(300).find("HTTP/1.1 200"), std::string::npos);
+  auto h = s.client->Get("/healthz");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200);
+  // Two requests pipelined on one connection are answered in order.
+  Raw pipe(s.server.port());
+  pipe.send_all("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/nothing HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string both = pipe.read_for(1000);
+  auto first = both.find("HTTP/1.1 200"), second = both.find("HTTP/1.1 404");
+  EXPECT_TRUE(first != std::string::npos && second != std::string::npos && first < second) << both;
+  // The idle ones are closed by the server (EOF), without an answer.
+  for (auto& c : idle) EXPECT_EQ(c->read_for(6000), "");
 }
 
 }  // namespace

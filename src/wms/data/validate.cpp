@@ -462,7 +462,7 @@ Validation validate_batch(const BatchSource& batch, const ExistingDataset& exist
     v.pairs.push_back(std::move(p));
   }
 
-  if (r.pairs_found == 0)
+  if (r.pairs_found == 0 && r.errors() == 0)  // else the errors already say why
     rules.add(out, "batch.empty", {batch.images_dir.string(), batch.masks_dir.string()},
               fmt::format("no image/mask pairs found: images/ holds {} file(s), masks/ {} ({} ignored by name); "
                           "images/<path>.jpg pairs with masks/<path>.png at the same relative path",

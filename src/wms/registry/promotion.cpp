@@ -1,5 +1,6 @@
 #include "wms/registry/promotion.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "wms/util/error.hpp"
@@ -57,28 +58,50 @@ int register_bundle(const data::Workspace& ws, Registry& reg, const nn::Model& m
   return v;
 }
 
-std::int64_t promote(const data::Workspace& ws, Registry& reg, int version, const std::string& actor,
-                     const std::string& reason, std::optional<std::int64_t> decision) {
-  if (reason.empty()) throw InvalidInput("promote: give a --reason (it is kept in the alias history)");
+namespace {
+
+std::int64_t move_production(const data::Workspace& ws, Registry& reg, int version, const std::string& actor,
+                             const std::string& reason, std::optional<std::int64_t> decision, const std::string& action) {
+  if (reason.empty()) throw InvalidInput("{}: give a --reason (it is kept in the alias history)", action);
   load_version(ws, reg, version);  // refuse a version that fails to load
   auto current = reg.alias(kProduction);
   if (current && *current == version) throw Conflict("model version {} is already in production", version);
-  std::int64_t event = reg.move_alias(kProduction, version, actor, reason, decision, kPrevious);
+  std::int64_t event = reg.move_alias(kProduction, version, actor, reason, decision, kPrevious, action);
   util::failpoint("promote.after_alias");
   export_production_files(ws, production_record(reg, *reg.find_model(version)));
   return event;
 }
 
+}  // namespace
+
+std::vector<int> production_stack(Registry& reg) {
+  std::vector<int> stack;
+  for (const auto& e : reg.alias_history(kProduction)) {
+    if (!e.version) {
+      stack.clear();  // the alias was removed
+    } else if (e.action == "rollback" && std::find(stack.begin(), stack.end(), *e.version) != stack.end()) {
+      while (stack.back() != *e.version) stack.pop_back();
+    } else {
+      stack.push_back(*e.version);  // a promotion, or a rollback to a version outside the stack
+    }
+  }
+  return stack;
+}
+
+std::int64_t promote(const data::Workspace& ws, Registry& reg, int version, const std::string& actor,
+                     const std::string& reason, std::optional<std::int64_t> decision) {
+  return move_production(ws, reg, version, actor, reason, decision, "promote");
+}
+
 int rollback(const data::Workspace& ws, Registry& reg, std::optional<int> to, const std::string& actor,
              const std::string& reason) {
-  auto current = reg.alias(kProduction);
+  if (!reg.alias(kProduction)) throw NotFound("nothing to roll back: no model is in production");
   if (!to) {
-    // The version production pointed at before its latest move.
-    for (auto& e : reg.alias_history(kProduction))
-      if (e.version == current) to = e.previous;
-    if (!to) throw NotFound("nothing to roll back to: production has no earlier version");
+    std::vector<int> stack = production_stack(reg);
+    if (stack.size() < 2) throw NotFound("nothing to roll back to: production has no earlier version in its history");
+    to = stack[stack.size() - 2];
   }
-  promote(ws, reg, *to, actor, reason.empty() ? "rollback" : reason);
+  move_production(ws, reg, *to, actor, reason.empty() ? "rollback" : reason, std::nullopt, "rollback");
   return *to;
 }
 

@@ -10,6 +10,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "wms/data/workspace.hpp"
 #include "wms/nn/model.hpp"
@@ -34,10 +35,18 @@ int register_bundle(const data::Workspace& ws, Registry& reg, const nn::Model& m
 std::int64_t promote(const data::Workspace& ws, Registry& reg, int version, const std::string& actor,
                      const std::string& reason, std::optional<std::int64_t> decision = std::nullopt);
 
-/// Moves production back to `to`, or to the version it pointed at before the current one.
-/// Returns the version now in production.
+/// Steps production back: to `to`, or to the version below the current one in
+/// production_stack() (promote 1, 2, 3 then rollback, rollback: 3 -> 2 -> 1; versions
+/// rolled away from are skipped). Recorded as a "rollback" alias event with actor and
+/// reason. Returns the version now in production. Throws NotFound when there is nothing
+/// to step back to, Conflict when `to` is already production.
 int rollback(const data::Workspace& ws, Registry& reg, std::optional<int> to, const std::string& actor,
              const std::string& reason);
+
+/// Production's history as a stack, replayed from its alias events: a promotion pushes
+/// its version; a rollback pops back to its target (or pushes one outside the stack).
+/// The last element is the current production version.
+std::vector<int> production_stack(Registry& reg);
 
 /// "3", "v3", an alias ("production"), or nullopt if `ref` names none of these.
 std::optional<int> resolve_version(Registry& reg, const std::string& ref);

@@ -46,6 +46,9 @@ const char* kMigrations[] = {
          previous INTEGER, time REAL NOT NULL, actor TEXT NOT NULL, reason TEXT NOT NULL,
          decision INTEGER REFERENCES decisions(id));
        CREATE INDEX alias_events_alias ON alias_events(alias, time);)",
+    // 3: what each alias move was: 'promote' (also every earlier event), 'rollback' (a
+    // step back: replaying the history pops the versions rolled away from).
+    R"(ALTER TABLE alias_events ADD COLUMN action TEXT NOT NULL DEFAULT 'promote';)",
 };
 constexpr int kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == Registry::kSchemaVersion);
@@ -140,6 +143,7 @@ struct Registry::Impl {
     e.actor = s.text(5);
     e.reason = s.text(6);
     if (!s.is_null(7)) e.decision = s.int64(7);
+    e.action = s.text(8);
     return e;
   }
 
@@ -199,7 +203,7 @@ nlohmann::json AliasEvent::to_json() const {
   return {{"id", id}, {"alias", alias}, {"version", version ? nlohmann::json(*version) : nlohmann::json(nullptr)},
           {"previous", previous ? nlohmann::json(*previous) : nlohmann::json(nullptr)}, {"time", iso_time(time)},
           {"actor", actor}, {"reason", reason},
-          {"decision", decision ? nlohmann::json(*decision) : nlohmann::json(nullptr)}};
+          {"decision", decision ? nlohmann::json(*decision) : nlohmann::json(nullptr)}, {"action", action}};
 }
 
 nlohmann::json DecisionRecord::to_json() const {
@@ -410,23 +414,27 @@ std::vector<ModelVersion> Registry::list_models() {
 
 std::int64_t Registry::move_alias(const std::string& alias, std::optional<int> version, const std::string& actor,
                                   const std::string& reason, std::optional<std::int64_t> decision,
-                                  const std::string& displaced) {
+                                  const std::string& displaced, const std::string& action) {
+  if (action != "promote" && action != "rollback") throw Internal("move_alias: unknown action '{}'", action);
   if (alias.empty() || alias.size() > 64 || alias.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") != std::string::npos)
     throw InvalidInput("alias '{}': use 1-64 lower-case letters, digits, '-' or '_'", alias);
   Transaction t(impl_->db);
   if (version && !find_model(*version)) throw NotFound("model version {} does not exist", *version);
   std::optional<int> previous = this->alias(alias);
-  Stmt s(impl_->db, "INSERT INTO alias_events(alias, version, previous, time, actor, reason, decision) VALUES(?, ?, ?, ?, ?, ?, ?)");
+  Stmt s(impl_->db, "INSERT INTO alias_events(alias, version, previous, time, actor, reason, decision, action) "
+                    "VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
   double now = now_seconds();
   if (!displaced.empty() && previous && previous != version) {
     std::optional<int> before = this->alias(displaced);
     s.bind(1, displaced).bind(2, previous).bind(3, before).bind(4, now).bind(5, actor);
     s.bind(6, fmt::format("{} moved to version {}", alias, version ? std::to_string(*version) : "none")).bind(7, decision);
+    s.bind(8, std::string("promote"));
     s.run();
     s.reset();
   }
   util::failpoint("registry.move_alias.before_insert");
   s.bind(1, alias).bind(2, version).bind(3, previous).bind(4, now).bind(5, actor).bind(6, reason).bind(7, decision);
+  s.bind(8, action);
   s.run();
   std::int64_t id = impl_->db.last_insert_id();
   t.commit();
@@ -449,8 +457,8 @@ std::optional<int> Registry::alias_at(const std::string& alias, double t) {
 
 std::vector<AliasEvent> Registry::alias_history(const std::string& alias) {
   Stmt s(impl_->db, alias.empty()
-                        ? "SELECT id, alias, version, previous, time, actor, reason, decision FROM alias_events ORDER BY id"
-                        : "SELECT id, alias, version, previous, time, actor, reason, decision FROM alias_events WHERE alias = ? ORDER BY id");
+                        ? "SELECT id, alias, version, previous, time, actor, reason, decision, action FROM alias_events ORDER BY id"
+                        : "SELECT id, alias, version, previous, time, actor, reason, decision, action FROM alias_events WHERE alias = ? ORDER BY id");
   if (!alias.empty()) s.bind(1, alias);
   std::vector<AliasEvent> out;
   while (s.step()) out.push_back(impl_->read_event(s));
@@ -501,7 +509,7 @@ nlohmann::json Registry::lineage_of_model(int version) {
   d.bind(1, version).bind(2, version);
   while (d.step()) j["decisions"].push_back(impl_->read_decision(d).to_json());
   j["alias_events"] = nlohmann::json::array();
-  Stmt e(impl_->db, "SELECT id, alias, version, previous, time, actor, reason, decision FROM alias_events "
+  Stmt e(impl_->db, "SELECT id, alias, version, previous, time, actor, reason, decision, action FROM alias_events "
                     "WHERE version = ? OR previous = ? ORDER BY id");
   e.bind(1, version).bind(2, version);
   while (e.step()) j["alias_events"].push_back(impl_->read_event(e).to_json());

@@ -76,6 +76,7 @@ struct AliasEvent {
   double time = 0;
   std::string actor, reason;
   std::optional<std::int64_t> decision;
+  std::string action = "promote";  ///< "promote" or "rollback" (a step back through the history)
   nlohmann::json to_json() const;
 };
 
@@ -90,7 +91,7 @@ struct DecisionRecord {
 
 class Registry {
  public:
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   /// Opens (creating) and migrates the database. Throws IoError/Corrupt naming the file.
   explicit Registry(const fs::path& db_path);
@@ -132,7 +133,7 @@ class Registry {
   /// (production's old version becomes "previous").
   std::int64_t move_alias(const std::string& alias, std::optional<int> version, const std::string& actor,
                           const std::string& reason, std::optional<std::int64_t> decision = std::nullopt,
-                          const std::string& displaced = "");
+                          const std::string& displaced = "", const std::string& action = "promote");
   std::optional<int> alias(const std::string& alias);
   /// What the alias pointed at, at unix time t.
   std::optional<int> alias_at(const std::string& alias, double t);

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "wms/image/decode.hpp"
+#include "wms/serve/http_server.hpp"
 #include "wms/pipeline/pipeline.hpp"
 #include "wms/registry/promotion.hpp"
 #include "wms/serve/metrics.hpp"
@@ -69,6 +70,23 @@ std::string base64(const std::string& in) {
   return out;
 }
 
+// The media type of a Content-Type value, RFC 9110 section 8.3.1: type "/" subtype,
+// compared case-insensitively, with parameters and whitespace around ';' allowed.
+// "" when the value is not a media type.
+std::string media_type(std::string_view v) {
+  v = v.substr(0, v.find(';'));
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  auto slash = v.find('/');
+  if (slash == 0 || slash == std::string_view::npos || slash + 1 == v.size()) return "";
+  std::string out;
+  for (char c : v) {
+    if (c == ' ' || c == '\t' || c == ',') return "";
+    out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
 // Constant-time comparison (the token is a secret).
 bool same_secret(const std::string& a, const std::string& b) {
   unsigned char diff = a.size() != b.size();
@@ -82,8 +100,8 @@ bool same_secret(const std::string& a, const std::string& b) {
 struct Server::Impl {
   const data::Workspace& ws;
   ServeOptions o;
-  httplib::Server http;
   Metrics metrics;
+  HttpServer http;
   std::thread listener, reloader;
   std::atomic<bool> stopping{false};
   std::atomic<int> in_flight{0};
@@ -175,7 +193,18 @@ struct Server::Impl {
     return p;
   }
 
-  Impl(const data::Workspace& w, ServeOptions opts) : ws(w), o(std::move(opts)) {}
+  static HttpLimits http_limits(const ServeOptions& o) {
+    HttpLimits l;
+    l.workers = std::max(1, o.http_threads);
+    l.max_body_bytes = o.max_upload_bytes + (64 << 10);  // multipart framing around the photo
+    l.header_timeout = o.header_timeout;
+    l.body_timeout = o.body_timeout;
+    l.keep_alive_timeout = o.keep_alive_timeout;
+    return l;
+  }
+
+  Impl(const data::Workspace& w, ServeOptions opts)
+      : ws(w), o(std::move(opts)), http(http_limits(o), [this](int status) { metrics.request("(front)", status, 0); }) {}
 
   std::shared_ptr<const Served> current() {
     std::lock_guard lock(served_mu);
@@ -224,24 +253,28 @@ struct Server::Impl {
     }
   }
 
-  // Wraps a handler: no exception ever leaves it; every answer is counted and timed.
+  // Runs a handler: no exception ever leaves it; every answer is counted and timed.
+  void answer(const std::string& route, httplib::Response& res, const std::function<void()>& f) {
+    auto t0 = Clock::now();
+    try {
+      f();
+    } catch (const HttpError& e) {
+      send_error(res, e.status, e.what());
+    } catch (const image::ImageError& e) {
+      send_error(res, e.rule() == "image.too_large" ? 422 : 400, e.what());
+    } catch (const Error& e) {
+      send_error(res, status_for(e), e.what());
+    } catch (const std::exception& e) {
+      send_error(res, 500, std::string("internal error: ") + e.what());
+    }
+    if (res.status == -1) res.status = 200;  // httplib's "not set yet" means a plain success
+    metrics.request(route, res.status, std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+
   httplib::Server::Handler guarded(const std::string& route,
                                    std::function<void(const httplib::Request&, httplib::Response&)> f) {
     return [this, route, f](const httplib::Request& req, httplib::Response& res) {
-      auto t0 = Clock::now();
-      try {
-        f(req, res);
-      } catch (const HttpError& e) {
-        send_error(res, e.status, e.what());
-      } catch (const image::ImageError& e) {
-        send_error(res, e.rule() == "image.too_large" ? 422 : 400, e.what());
-      } catch (const Error& e) {
-        send_error(res, status_for(e), e.what());
-      } catch (const std::exception& e) {
-        send_error(res, 500, std::string("internal error: ") + e.what());
-      }
-      if (res.status == -1) res.status = 200;  // httplib's "not set yet" means a plain success
-      metrics.request(route, res.status, std::chrono::duration<double>(Clock::now() - t0).count());
+      answer(route, res, [&] { f(req, res); });
     };
   }
 
@@ -252,26 +285,53 @@ struct Server::Impl {
       throw HttpError(401, "a valid 'Authorization: Bearer <token>' header is required");
   }
 
-  // The photo bytes of a predict request.
-  std::string photo_of(const httplib::Request& req) {
-    if (req.is_multipart_form_data()) {
-      for (const char* field : {"image", "file"})
-        if (req.has_file(field)) return req.get_file_value(field).content;
-      throw HttpError(400, "multipart request without an 'image' (or 'file') field");
+  // The photo bytes of a predict request. The media type is checked before any byte
+  // of the body is read, so a wrong one gets 415 whatever the size.
+  std::string photo_of(const httplib::Request& req, const httplib::ContentReader& read) {
+    std::string type = media_type(req.get_header_value("Content-Type"));
+    auto too_large = [&] { return HttpError(413, fmt::format("the photo is over {} bytes (--max-upload-bytes)", o.max_upload_bytes)); };
+    if (type == "multipart/form-data") {
+      std::string photo;
+      int part = 0, photo_part = 0;  // the first 'image' or 'file' part is the photo
+      bool over = false;
+      bool ok = read(
+          [&](const httplib::MultipartFormData& header) {
+            ++part;
+            if (!photo_part && (header.name == "image" || header.name == "file")) photo_part = part;
+            return true;
+          },
+          [&](const char* data, std::size_t n) {
+            if (part != photo_part) return true;
+            if (photo.size() + n > o.max_upload_bytes) return !(over = true);
+            photo.append(data, n);
+            return true;
+          });
+      if (over) throw too_large();
+      if (!ok) throw HttpError(400, "the multipart body could not be read");
+      if (!photo_part) throw HttpError(400, "multipart request without an 'image' (or 'file') field");
+      return photo;
     }
-    std::string type = req.get_header_value("Content-Type");
-    type = type.substr(0, type.find(';'));
     if (type != "image/jpeg" && type != "image/png" && type != "application/octet-stream")
-      throw HttpError(415, "send the photo as image/jpeg or image/png (raw body), or multipart/form-data with an 'image' field");
-    return req.body;
+      throw HttpError(415, fmt::format("the body is {}; send the photo as image/jpeg or image/png (raw body, e.g. curl "
+                                       "--data-binary @photo.jpg -H 'Content-Type: image/jpeg'), or multipart/form-data "
+                                       "with an 'image' field (curl -F image=@photo.jpg)",
+                                       type.empty() ? "of no media type" : "'" + type + "'"));
+    std::string body;
+    bool over = false;
+    read([&](const char* data, std::size_t n) {
+      if (body.size() + n > o.max_upload_bytes) return !(over = true);
+      body.append(data, n);
+      return true;
+    });
+    if (over) throw too_large();
+    return body;
   }
 
-  void predict(const httplib::Request& req, httplib::Response& res) {
+  void predict(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& read) {
     auto s = current();
     if (!s) throw HttpError(503, "no model loaded yet");
-    std::string bytes = photo_of(req);
+    std::string bytes = photo_of(req, read);
     if (bytes.empty()) throw HttpError(400, "empty body: send the photo's bytes");
-    if (bytes.size() > o.max_upload_bytes) throw HttpError(413, fmt::format("the photo is over {} bytes", o.max_upload_bytes));
     if (++in_flight > o.max_queue) {
       --in_flight;
       metrics.rejected_overload();
@@ -311,7 +371,7 @@ struct Server::Impl {
   }
 
   void routes() {
-    http.set_payload_max_length(o.max_upload_bytes + (1 << 16));  // multipart overhead; httplib answers 413 past it
+    http.set_payload_max_length(o.max_upload_bytes + (1 << 16));  // the front enforces it first, whatever the framing
     http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
       if (res.body.empty())
         send_json(res, res.status, {{"error", {{"code", res.status}, {"message", res.status == 413 ? "the upload is too large" : "not found"}}}});
@@ -339,7 +399,9 @@ struct Server::Impl {
     http.Get("/metrics", guarded("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
     }));
-    http.Post("/v1/predict", guarded("/v1/predict", [this](const httplib::Request& q, httplib::Response& r) { predict(q, r); }));
+    http.Post("/v1/predict", [this](const httplib::Request& q, httplib::Response& r, const httplib::ContentReader& read) {
+      answer("/v1/predict", r, [&] { predict(q, r, read); });
+    });
     http.Get("/v1/models", guarded("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
       registry::Registry reg(registry::registry_path(ws));
       json j = json::array();
@@ -431,8 +493,6 @@ struct Server::Impl {
 
 Server::Server(const data::Workspace& ws, ServeOptions options) : impl_(std::make_unique<Impl>(ws, std::move(options))) {
   impl_->routes();
-  int threads = std::max(1, impl_->o.http_threads);
-  impl_->http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   // Answers go out at once: with Nagle's algorithm a response written in two pieces
   // (headers, body) on a keep-alive connection waits for the client's delayed ACK,
   // ~40 ms per request (measured: p50 96 ms with keep-alive, 56 ms without).
@@ -447,6 +507,7 @@ void Server::start() {
   else i.bound_port = i.http.bind_to_port(i.o.host, i.o.port) ? i.o.port : -1;
   if (i.bound_port <= 0) throw Unavailable("cannot listen on {}:{} (in use, or not an address of this machine)", i.o.host, i.o.port);
   i.compute = std::thread([&i] { i.compute_loop(); });
+  i.http.start_front();
   i.listener = std::thread([&i] { i.http.listen_after_bind(); });
   i.reloader = std::thread([&i] { i.reload_loop(); });
 }
@@ -466,6 +527,7 @@ void Server::stop() {
   }
   i.jobs_cv.notify_all();
   if (i.listener.joinable()) i.listener.join();
+  i.http.stop_front();
   if (i.reloader.joinable()) i.reloader.join();
   if (i.compute.joinable()) i.compute.join();
 }
