@@ -96,7 +96,7 @@ void add_demo(CLI::App& root, Globals& g, Commands& out) {
     auto run = [&](const fs::path& b) {
       o.batch = data::BatchSource::from_dir(b);
       auto r = pipeline::run(ws, o);
-      std::printf("-> %s (exit code %d)\n", pipeline::outcome_name(r.outcome).c_str(), pipeline::outcome_exit_code(r.outcome));
+      std::printf("-> %s (exit code %d)\n", pipeline::outcome_name(r.outcome).c_str(), pipeline::outcome_exit_code(r.outcome, r.state.error_code));
       if (r.outcome == pipeline::Outcome::kFailed || r.outcome == pipeline::Outcome::kCancelled)
         throw Internal("demo: the pipeline {}: {}", pipeline::outcome_name(r.outcome), r.state.error);
       return r.outcome;

@@ -11,7 +11,10 @@ void add_model(CLI::App& root, Globals& g, Commands& out) {
                                                 "-> a wms model bundle");
     static std::string pth, bundle;
     static nn::ModelConfig c;
-    app->add_option("FILE", pth, ".pth file saved by torch.save(model.state_dict())")->required();
+    app->add_option("FILE", pth,
+                    ".pth saved by torch.save(model.state_dict()), or a training checkpoint with a 'model_state_dict' "
+                    "(keys of nn.DataParallel are taken too); anything else exits 3 saying what it found")
+        ->required();
     app->add_option("--out,-o", bundle, "bundle to write")->required();
     app->add_option("--base-filters", c.base_filters, "the model's base filters")->capture_default_str();
     app->add_option("--input-size", c.input_size, "input size the model was trained at")->capture_default_str();
@@ -22,6 +25,8 @@ void add_model(CLI::App& root, Globals& g, Commands& out) {
       m.save(bundle);
       if (g.json) print_json({{"bundle", bundle}, {"parameters", m.parameter_count()}, {"info", m.info().to_json()}});
       else std::printf("imported %s (%lld parameters) -> %s\n", pth.c_str(), static_cast<long long>(m.parameter_count()), bundle.c_str());
+      if (!g.json && m.info().params.contains("imported_note"))
+        std::printf("note: %s\n", m.info().params["imported_note"].get<std::string>().c_str());
       return kExitOk;
     }});
   }

@@ -43,13 +43,13 @@ void print_state(const pipeline::State& st) {
 int finish(const Globals& g, const pipeline::Result& r) {
   if (g.json) {
     auto j = r.state.to_json();
-    j["exit_code"] = pipeline::outcome_exit_code(r.outcome);
+    j["exit_code"] = pipeline::outcome_exit_code(r.outcome, r.state.error_code);
     print_json(j);
   } else {
     std::printf("\n");
     print_state(r.state);
   }
-  return pipeline::outcome_exit_code(r.outcome);
+  return pipeline::outcome_exit_code(r.outcome, r.state.error_code);
 }
 
 }  // namespace

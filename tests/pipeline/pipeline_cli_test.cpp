@@ -126,6 +126,25 @@ TEST(Pipeline, KilledDuringTrainingThenResumed) {
   EXPECT_EQ(run_wms("pipeline resume -w " + q(l.ws) + " " + id).exit_code, 5) << "a finished run is not resumed";
 }
 
+// A failed pipeline exits with its error's own code (7 a full disk, 4 a missing file),
+// not 70 ("a bug"), and says which in pipeline.json; infra is still stopped.
+TEST(Pipeline, FailureExitsWithTheErrorsOwnCode) {
+  Loop l;
+  auto b = l.batch("b1", 24, 1, 1);
+  auto full = l.pipeline(b, "WMS_FAILPOINTS=pipeline.train.start=enospc");
+  EXPECT_EQ(full.exit_code, 7) << full.out << full.err;
+  auto st = nlohmann::json::parse(full.out);
+  EXPECT_EQ(st["outcome"], "failed");
+  EXPECT_EQ(st["error_code"], "IO");
+  EXPECT_EQ(st["exit_code"], 7);
+  EXPECT_NE(st["error"].get<std::string>().find("No space left on device"), std::string::npos) << st["error"];
+  EXPECT_EQ(job_status(st, "stop-infra"), "success");
+  EXPECT_TRUE(l.status()["head"].is_null()) << "nothing accepted";
+  auto missing = l.pipeline(b, "WMS_FAILPOINTS=pipeline.train.start=notfound");
+  EXPECT_EQ(missing.exit_code, 4) << missing.out << missing.err;
+  EXPECT_EQ(nlohmann::json::parse(missing.out)["error_code"], "NOT_FOUND");
+}
+
 TEST(Pipeline, StaleLeaseIsReapedByTheNextRun) {
   Loop l;
   auto b = l.batch("b1", 24, 1, 1);

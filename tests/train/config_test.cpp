@@ -1,8 +1,14 @@
 #include "wms/train/config.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
+#include <regex>
+#include <set>
+
+#include "wms/util/config.hpp"
 #include "wms/util/error.hpp"
+#include "wms/util/fs.hpp"
 
 namespace wms::train {
 namespace {
@@ -68,6 +74,56 @@ TEST(TrainConfig, EveryShippedPresetPassesValidation) {
 TEST(TrainConfig, UnknownPresetOrFileIsNotFound) {
   EXPECT_THROW(load_train_config("no-such-preset"), NotFound);
   EXPECT_FALSE(preset_names().empty());
+}
+
+// The dotted keys a source file reads with get_*("...").
+std::set<std::string> keys_read_in(const std::string& relpath) {
+  std::string text = util::read_file(std::string(WMS_SOURCE_DIR) + "/" + relpath);
+  std::regex get(R"re(get_(?:int|double|bool|string|double_list)\("([a-z_.]+)")re");
+  std::set<std::string> out;
+  for (std::sregex_iterator it(text.begin(), text.end(), get), end; it != end; ++it) out.insert((*it)[1]);
+  return out;
+}
+
+// "a.b.c" = v as block YAML.
+std::string nested_yaml(const std::string& key, const std::string& value) {
+  std::string out, indent;
+  std::size_t begin = 0;
+  for (std::size_t dot; (dot = key.find('.', begin)) != std::string::npos; begin = dot + 1) {
+    out += indent + key.substr(begin, dot - begin) + ":\n";
+    indent += "  ";
+  }
+  return out + indent + key.substr(begin) + ": " + value + "\n";
+}
+
+// Every option that shapes a run is recorded in params.json and the registry (the
+// to_json of the options): each key that train_options() reads, found in its source,
+// must change the recorded params when it changes.
+TEST(TrainConfig, EveryOptionThatShapesARunIsRecorded) {
+  std::set<std::string> keys = keys_read_in("src/wms/train/config.cpp");
+  for (const auto& k : keys_read_in("src/wms/image/augment.cpp")) keys.insert(k);
+  ASSERT_GE(keys.size(), 35u) << "the source scan found too few keys";
+  EXPECT_TRUE(keys.count("augmentation.brightness_low"));
+  const nlohmann::json base = to_json(train_options(util::Config()));
+  const std::vector<std::string> values = {"0.37", "0.05", "48", "0", "true", "false", "cosine", "onecycle", "bce_dice",
+                                           "val_dice", "fp32", "bf16", "[0.75, 1.0]", "1.5"};
+  for (const auto& key : keys) {
+    bool recorded = false, accepted = false;
+    for (const auto& v : values) {
+      try {
+        auto params = to_json(train_options(util::Config::parse(nested_yaml(key, v), "test")));
+        accepted = true;
+        if (params != base) {
+          recorded = true;
+          break;
+        }
+      } catch (const InvalidInput&) {
+        // not a valid value for this key: try the next
+      }
+    }
+    EXPECT_TRUE(accepted) << key << ": no test value is valid for it; add one to the list";
+    EXPECT_TRUE(recorded) << key << " shapes a run but is not recorded in its params";
+  }
 }
 
 }  // namespace

@@ -151,7 +151,11 @@ Model Model::from_bytes(std::string_view b, const std::string& source) {
   if (j.is_discarded()) throw Corrupt("{}: model metadata is not JSON", source);
   ModelInfo info = ModelInfo::from_json(j, source);
   auto impl = make_impl(info.config);
-  load_state(*impl->net, read_pth(b.substr(head + n + 8, m), source), source);
+  try {
+    load_state(*impl->net, read_pth(b.substr(head + n + 8, m), source).tensors, source);
+  } catch (const InvalidInput& e) {
+    throw Corrupt("{} (inside a model bundle)", e.what());  // a bundle wms wrote: damaged, not the user's input
+  }
   impl->info = info;
   impl->net->eval();
   return Model(impl);
@@ -160,7 +164,11 @@ Model Model::from_bytes(std::string_view b, const std::string& source) {
 Model Model::load(const std::filesystem::path& bundle) {
   std::error_code ec;
   if (!std::filesystem::exists(bundle, ec)) throw NotFound("{}: no such model bundle", bundle.string());
-  return from_bytes(util::read_file(bundle, 4ull << 30), bundle.string());
+  try {
+    return from_bytes(util::read_file(bundle, 4ull << 30), bundle.string());
+  } catch (const Corrupt& e) {
+    throw InvalidInput("{}", e.what());  // the user's file, not wms's store
+  }
 }
 
 void Model::save(const std::filesystem::path& bundle) const { util::atomic_write(bundle, to_bytes()); }
@@ -170,12 +178,21 @@ Model Model::import_state_dict(const std::filesystem::path& pth, const ModelConf
   if (!std::filesystem::exists(pth, ec)) throw NotFound("{}: no such file", pth.string());
   std::string bytes = util::read_file(pth, 4ull << 30);
   auto impl = make_impl(config);
-  try {
-    load_state(*impl->net, read_pth(bytes, pth.string()), pth.string());
-  } catch (const InvalidInput& e) {
-    throw Corrupt("{}", e.what());
+  PthContents contents = read_pth(bytes, pth.string());
+  // Prefixes that wrappers add to every key: nn.DataParallel and DistributedDataParallel
+  // ("module."), torch.compile ("_orig_mod.").
+  std::string notes = contents.note;
+  for (const std::string prefix : {"module.", "_orig_mod."}) {
+    bool all = !contents.tensors.empty();
+    for (const auto& [k, _] : contents.tensors) all &= k.starts_with(prefix);
+    if (!all) continue;
+    for (auto& [k, _] : contents.tensors) k.erase(0, prefix.size());
+    notes += fmt::format("{}stripped the '{}' prefix of every key ({})", notes.empty() ? "" : "; ", prefix,
+                         prefix == "module." ? "saved from nn.DataParallel or DistributedDataParallel" : "saved from torch.compile");
   }
+  load_state(*impl->net, contents.tensors, pth.string());
   impl->net->eval();
+  if (!notes.empty()) impl->info.params["imported_note"] = notes;
   impl->info.params["imported_from"] = pth.filename().string();
   impl->info.params["imported_md5"] = util::md5_hex(bytes);
   return Model(impl);

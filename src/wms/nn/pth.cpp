@@ -47,6 +47,11 @@ struct TensorRef {
   std::vector<int64_t> sizes, strides;
 };
 struct Mark {};
+// An object of a class wms does not know (a pickled nn.Module, a numpy scalar, an
+// optimizer's extra): kept as its class name, never constructed.
+struct Opaque {
+  std::string type;
+};
 using Items = std::vector<Ptr>;
 using DictItems = std::vector<std::pair<Ptr, Ptr>>;
 struct Tuple {
@@ -59,7 +64,9 @@ struct Dict {
   DictItems items;
 };
 struct Value {
-  std::variant<std::monostate, bool, int64_t, double, std::string, Tuple, List, Dict, Global, Storage, TensorRef, Mark> v;
+  std::variant<std::monostate, bool, int64_t, double, std::string, Tuple, List, Dict, Global, Storage, TensorRef, Mark,
+               Opaque>
+      v;
 };
 
 template <typename T>
@@ -116,6 +123,46 @@ class Unpickler {
           push(make(Global{module, name}));
           break;
         }
+        case 0x93: {                                                 // STACK_GLOBAL (protocol 4)
+          auto name = pop(), module = pop();
+          push(make(Global{as<std::string>(module), as<std::string>(name)}));
+          break;
+        }
+        case 0x8d: push(make(std::string(bytes(le(8))))); break;     // BINUNICODE8
+        case 'B': push(make(std::string(bytes(le(4))))); break;      // BINBYTES
+        case 'C': push(make(std::string(bytes(u8())))); break;       // SHORT_BINBYTES
+        case 0x8e: push(make(std::string(bytes(le(8))))); break;     // BINBYTES8
+        case 'T': push(make(std::string(bytes(le(4))))); break;      // BINSTRING
+        case 'U': push(make(std::string(bytes(u8())))); break;       // SHORT_BINSTRING
+        case 0x8b: {                                                 // LONG4: too large for wms's needs
+          bytes(le(4));
+          push(make(Opaque{"int"}));
+          break;
+        }
+        case 'I': case 'L': {                                        // INT, LONG (text)
+          std::string t = line();
+          push(t == "00" ? make(false) : t == "01" ? make(true) : make(int64_t(std::strtoll(t.c_str(), nullptr, 10))));
+          break;
+        }
+        case 'F': push(make(std::strtod(line().c_str(), nullptr))); break;  // FLOAT (text)
+        case 'p': memo(std::strtoull(line().c_str(), nullptr, 10)); break;   // PUT
+        case 'g': push(get(std::strtoull(line().c_str(), nullptr, 10))); break;  // GET
+        case 'P': push(persistent(make(std::string(line())))); break;        // PERSID
+        case 0x8f: push(make(List{})); break;                        // EMPTY_SET
+        case 0x90: { auto xs = pop_mark(); auto& l = as<List>(top()); l.items.insert(l.items.end(), xs.begin(), xs.end()); break; }  // ADDITEMS
+        case 0x91: push(make(List{pop_mark()})); break;              // FROZENSET
+        case '0': pop(); break;                                      // POP
+        case '1': pop_mark(); break;                                 // POP_MARK
+        case '2': push(top()); break;                                // DUP
+        case 0x81: { pop(); push(opaque(pop())); break; }            // NEWOBJ: cls(*args), not called
+        case 0x92: { pop(); pop(); push(opaque(pop())); break; }     // NEWOBJ_EX
+        case 'o': { auto xs = pop_mark(); if (xs.empty()) fail("empty OBJ"); push(opaque(xs[0])); break; }  // OBJ
+        case 'i': {                                                  // INST
+          std::string module = line(), name = line();
+          pop_mark();
+          push(make(Opaque{module + "." + name}));
+          break;
+        }
         case 'q': memo(u8()); break;         // BINPUT
         case 'r': memo(le(4)); break;        // LONG_BINPUT
         case 0x94: memo(memo_.size()); break;  // MEMOIZE
@@ -135,7 +182,7 @@ class Unpickler {
           for (size_t i = 0; i < xs.size(); i += 2) d.items.emplace_back(xs[i], xs[i + 1]);
           break;
         }
-        case 'b': pop(); break;              // BUILD: state of the OrderedDict (_metadata) is not needed
+        case 'b': pop(); break;              // BUILD: an object's state (OrderedDict _metadata, a module's __dict__) is not needed
         case 'Q': push(persistent(pop())); break;  // BINPERSID
         case 'R': { auto args = pop(), fn = pop(); push(reduce(fn, args)); break; }  // REDUCE
         case '.': return pop();              // STOP
@@ -146,7 +193,7 @@ class Unpickler {
 
  private:
   [[noreturn]] void fail(const std::string& what) const {
-    throw Corrupt("{}: not a PyTorch state_dict ({} at byte {} of data.pkl)", source_, what, pos_);
+    throw InvalidInput("{}: not a PyTorch state_dict ({} at byte {} of data.pkl)", source_, what, pos_);
   }
   uint8_t u8() { return static_cast<uint8_t>(bytes(1)[0]); }
   uint64_t le(int n) {
@@ -213,7 +260,17 @@ class Unpickler {
     return out;
   }
 
+  // An instance of a class, recorded by name only.
+  Ptr opaque(const Ptr& cls) {
+    if (std::holds_alternative<Global>(cls->v)) {
+      const Global& g = std::get<Global>(cls->v);
+      return make(Opaque{g.module + "." + g.name});
+    }
+    return make(Opaque{"object"});
+  }
+
   Ptr persistent(const Ptr& pid) {
+    if (std::holds_alternative<std::string>(pid->v)) fail("a legacy persistent id (PyTorch < 1.6 file)");
     auto& t = as<Tuple>(pid).items;
     if (t.size() < 5 || as<std::string>(t[0]) != "storage") fail("unsupported persistent id");
     const Global& g = as<Global>(t[1]);
@@ -241,7 +298,8 @@ class Unpickler {
       as<TensorRef>(a[0]);
       return a[0];
     }
-    fail("refusing to call " + g.module + "." + g.name);
+    // Anything else is not called: its result stands for an object of that name.
+    return make(Opaque{g.module + "." + g.name});
   }
 
   std::string_view b_;
@@ -257,22 +315,22 @@ torch::Tensor materialise(const TensorRef& r, caffe2::serialize::PyTorchStreamRe
   auto it = storages.find(s.key);
   if (it == storages.end()) {
     std::string rec = "data/" + s.key;
-    if (!zip.hasRecord(rec)) throw Corrupt("{}: storage {} is missing", source, rec);
+    if (!zip.hasRecord(rec)) throw InvalidInput("{}: storage {} is missing", source, rec);
     auto [ptr, size] = zip.getRecord(rec);
     int64_t elem = static_cast<int64_t>(c10::elementSize(s.dtype));
-    if (static_cast<int64_t>(size) < s.numel * elem) throw Corrupt("{}: storage {} is truncated", source, rec);
+    if (static_cast<int64_t>(size) < s.numel * elem) throw InvalidInput("{}: storage {} is truncated", source, rec);
     auto t = torch::empty({s.numel}, torch::TensorOptions().dtype(s.dtype));
     std::memcpy(t.data_ptr(), ptr.get(), static_cast<size_t>(s.numel * elem));
     it = storages.emplace(s.key, t).first;
   }
-  if (r.sizes.size() != r.strides.size()) throw Corrupt("{}: tensor sizes and strides differ in rank", source);
+  if (r.sizes.size() != r.strides.size()) throw InvalidInput("{}: tensor sizes and strides differ in rank", source);
   int64_t extent = r.offset;
   for (size_t i = 0; i < r.sizes.size(); ++i) {
-    if (r.sizes[i] < 0 || r.strides[i] < 0) throw Corrupt("{}: negative tensor size or stride", source);
+    if (r.sizes[i] < 0 || r.strides[i] < 0) throw InvalidInput("{}: negative tensor size or stride", source);
     if (r.sizes[i] > 0) extent += (r.sizes[i] - 1) * r.strides[i];
   }
   bool empty = std::any_of(r.sizes.begin(), r.sizes.end(), [](int64_t d) { return d == 0; });
-  if (r.offset < 0 || (!empty && extent >= s.numel)) throw Corrupt("{}: tensor reaches past its storage", source);
+  if (r.offset < 0 || (!empty && extent >= s.numel)) throw InvalidInput("{}: tensor reaches past its storage", source);
   return it->second.as_strided(r.sizes, r.strides, r.offset).clone();
 }
 
@@ -331,24 +389,115 @@ std::string storage_name(torch::ScalarType t) {
 
 }  // namespace
 
-NamedTensors read_pth(std::string_view bytes, const std::string& source) {
+namespace {
+
+// What a pickled value is, for messages: "dict with keys epoch, model_state_dict, ...".
+std::string describe(const Ptr& p) {
+  return std::visit(
+      [](const auto& x) -> std::string {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, Dict>) {
+          std::string keys;
+          int n = 0;
+          for (const auto& [k, _] : x.items) {
+            if (n++ == 8) {
+              keys += ", ...";
+              break;
+            }
+            keys += (keys.empty() ? "" : ", ") +
+                    (std::holds_alternative<std::string>(k->v) ? "'" + std::get<std::string>(k->v) + "'" : std::string("?"));
+          }
+          return fmt::format("a dict of {} entries (keys {})", x.items.size(), keys.empty() ? "none" : keys);
+        } else if constexpr (std::is_same_v<T, Opaque>) {
+          return "an object of class " + x.type;
+        } else if constexpr (std::is_same_v<T, TensorRef>) {
+          return "a single tensor";
+        } else if constexpr (std::is_same_v<T, List> || std::is_same_v<T, Tuple>) {
+          return fmt::format("a list of {}", x.items.size());
+        } else {
+          return "a plain value";
+        }
+      },
+      p->v);
+}
+
+bool is_tensor_dict(const Ptr& p) {
+  if (!std::holds_alternative<Dict>(p->v)) return false;
+  const auto& items = std::get<Dict>(p->v).items;
+  return !items.empty() && std::all_of(items.begin(), items.end(), [](const auto& kv) {
+    return std::holds_alternative<std::string>(kv.first->v) && std::holds_alternative<TensorRef>(kv.second->v);
+  });
+}
+
+const char* const kResave =
+    "re-save the weights with torch.save(model.state_dict(), 'weights.pth') "
+    "(PyTorch's documented way to save a model for inference)";
+
+// The state_dict in a torch.save'd object: the object itself, or the model's entry of a
+// training checkpoint ({'epoch', 'model_state_dict', 'optimizer_state_dict', ...}, as
+// PyTorch's "Saving and loading a general checkpoint" writes it). `note` says which.
+Ptr find_state_dict(const Ptr& root, const std::string& source, std::string& note) {
+  if (is_tensor_dict(root)) return root;
+  if (std::holds_alternative<Opaque>(root->v))
+    throw InvalidInput("{}: holds a pickled object ({}; torch.save(model) saves a whole model this way), not a "
+                       "state_dict; wms never runs pickled code: {}",
+                       source, describe(root).substr(3), kResave);
+  if (std::holds_alternative<Dict>(root->v)) {
+    const auto& items = std::get<Dict>(root->v).items;
+    auto key_of = [](const Ptr& k) { return std::holds_alternative<std::string>(k->v) ? std::get<std::string>(k->v) : ""; };
+    for (const char* want : {"model_state_dict", "state_dict", "model_state", "model", "net", "network", "weights"}) {
+      for (const auto& [k, v] : items) {
+        if (key_of(k) != want) continue;
+        if (is_tensor_dict(v)) {
+          note = fmt::format("took '{}' from a checkpoint holding {}", want, describe(root).substr(2));
+          return v;
+        }
+        if (std::holds_alternative<Opaque>(v->v))
+          throw InvalidInput("{}: '{}' holds a pickled object ({}), not a state_dict; wms never runs pickled code: {}",
+                             source, want, describe(v).substr(3), kResave);
+      }
+    }
+    std::vector<std::string> candidates;
+    for (const auto& [k, v] : items)
+      if (is_tensor_dict(v)) candidates.push_back(key_of(k));
+    if (candidates.size() == 1) {
+      for (const auto& [k, v] : items)
+        if (key_of(k) == candidates[0]) {
+          note = fmt::format("took '{}' from a checkpoint holding {}", candidates[0], describe(root).substr(2));
+          return v;
+        }
+    }
+  }
+  throw InvalidInput("{}: found {}, not a state_dict (a dict of tensors) nor a checkpoint with a 'model_state_dict'; {}",
+                     source, describe(root), kResave);
+}
+
+}  // namespace
+
+PthContents read_pth(std::string_view bytes, const std::string& source) {
+  if (bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x80 && bytes[1] <= 5)
+    throw InvalidInput("{}: a legacy torch.save file (PyTorch before 1.6 wrote this format); re-save it with a current "
+                       "PyTorch: torch.save(torch.load('old.pth'), 'new.pth')",
+                       source);
+  if (bytes.size() < 4 || bytes.substr(0, 4) != std::string_view("PK\x03\x04", 4))
+    throw InvalidInput("{}: not a torch.save file (it is saved as a zip archive; this file is not one)", source);
   try {
     caffe2::serialize::PyTorchStreamReader zip(std::make_shared<BytesAdapter>(bytes));
-    if (!zip.hasRecord("data.pkl")) throw Corrupt("{}: no data.pkl record (not a torch.save file)", source);
+    if (zip.hasRecord("constants.pkl") || zip.hasRecord("code/__torch__.py"))
+      throw InvalidInput("{}: a TorchScript archive (torch.jit.save), not a state_dict; load it in Python and {}", source,
+                         kResave);
+    if (!zip.hasRecord("data.pkl")) throw InvalidInput("{}: no data.pkl record (not a torch.save file)", source);
     auto [ptr, size] = zip.getRecord("data.pkl");
     std::string pkl(static_cast<const char*>(ptr.get()), size);
     Ptr root = Unpickler(pkl, source).run();
-    if (!std::holds_alternative<Dict>(root->v)) throw Corrupt("{}: the pickle is not a dict of tensors", source);
-    NamedTensors out;
+    PthContents out;
+    Ptr dict = find_state_dict(root, source, out.note);
     std::map<std::string, torch::Tensor> storages;
-    for (auto& [k, v] : std::get<Dict>(root->v).items) {
-      if (!std::holds_alternative<std::string>(k->v) || !std::holds_alternative<TensorRef>(v->v))
-        throw Corrupt("{}: the pickle is not a dict of tensors", source);
-      out.emplace_back(std::get<std::string>(k->v), materialise(std::get<TensorRef>(v->v), zip, source, storages));
-    }
+    for (auto& [k, v] : std::get<Dict>(dict->v).items)
+      out.tensors.emplace_back(std::get<std::string>(k->v), materialise(std::get<TensorRef>(v->v), zip, source, storages));
     return out;
   } catch (const c10::Error& e) {
-    throw Corrupt("{}: not a readable torch.save zip file ({})", source, e.what_without_backtrace());
+    throw InvalidInput("{}: not a readable torch.save zip file ({})", source, e.what_without_backtrace());
   }
 }
 

@@ -70,16 +70,23 @@ void load_state(UNetImpl& net, const std::vector<std::pair<std::string, torch::T
   std::map<std::string, torch::Tensor> given(state.begin(), state.end());
   torch::NoGradGuard no_grad;
   auto mine = state_tensors(net);
+  auto found = [&] {  // what the file holds, for messages
+    std::string keys;
+    for (std::size_t i = 0; i < state.size() && i < 3; ++i) keys += (i ? ", " : "") + state[i].first;
+    return fmt::format("the file has {} keys: {}{}", state.size(), keys, state.size() > 3 ? ", ..." : "");
+  };
   for (auto& [name, t] : mine) {
     auto it = given.find(name);
-    if (it == given.end()) throw InvalidInput("{}: key {} is missing (not a WaterMetersUNet state_dict of this size)", source, name);
+    if (it == given.end())
+      throw InvalidInput("{}: key {} is missing; {} (not a WaterMetersUNet state_dict of this size)", source, name, found());
     if (it->second.sizes() != t.sizes())
       throw InvalidInput("{}: {} has shape {} but the model needs {} (check --base-filters)", source, name,
                          fmt::join(it->second.sizes(), "x"), fmt::join(t.sizes(), "x"));
     t.copy_(it->second.to(t.dtype()));
     given.erase(it);
   }
-  if (!given.empty()) throw InvalidInput("{}: unexpected key {} (not a WaterMetersUNet state_dict)", source, given.begin()->first);
+  if (!given.empty())
+    throw InvalidInput("{}: unexpected key {}; {} (not a WaterMetersUNet state_dict)", source, given.begin()->first, found());
 }
 
 }  // namespace wms::nn

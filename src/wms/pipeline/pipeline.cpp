@@ -31,6 +31,15 @@ const char* kJobNames[] = {"merge-and-validate", "start-infra", "train", "stop-i
 
 double now() { return registry::now_seconds(); }
 
+// The ErrorCode name of a failure, so that the exit code says what kind it was: wms's
+// own errors carry theirs; the OS's and the standard library's are classed here.
+std::string code_name_of(const std::exception& e) {
+  if (auto* w = dynamic_cast<const Error*>(&e)) return std::string(error_code_name(w->code()));
+  if (dynamic_cast<const std::filesystem::filesystem_error*>(&e) || dynamic_cast<const std::ios_base::failure*>(&e))
+    return std::string(error_code_name(ErrorCode::kIo));
+  return std::string(error_code_name(ErrorCode::kInternal));
+}
+
 struct Runner {
   const data::Workspace& ws;
   Options o;
@@ -415,6 +424,7 @@ struct Runner {
           mark_running("failure", e.what());
           outcome = Outcome::kFailed;
           st.error = e.what();
+          st.error_code = code_name_of(e);
         }
         stop_infra();  // always
         if (outcome == Outcome::kImproved) {
@@ -430,6 +440,7 @@ struct Runner {
       if (lease) stop_infra();
       outcome = Outcome::kFailed;
       st.error = e.what();
+      st.error_code = code_name_of(e);
     }
     notify_job(outcome);
     st.outcome = outcome_name(outcome);
@@ -458,13 +469,16 @@ std::string outcome_name(Outcome o) {
   return "failed";
 }
 
-int outcome_exit_code(Outcome o) {
+int outcome_exit_code(Outcome o, const std::string& error_code) {
   switch (o) {
     case Outcome::kImproved: return 0;
     case Outcome::kNotImproved: return 10;
     case Outcome::kInvalid: return 1;
     case Outcome::kCancelled: return 130;
-    case Outcome::kFailed: return 70;
+    case Outcome::kFailed:
+      for (int c = static_cast<int>(ErrorCode::kInvalidInput); c <= static_cast<int>(ErrorCode::kInternal); ++c)
+        if (error_code_name(static_cast<ErrorCode>(c)) == error_code) return exit_code_for(static_cast<ErrorCode>(c));
+      return 70;
   }
   return 70;
 }
@@ -482,7 +496,7 @@ nlohmann::json State::to_json() const {
     js.push_back({{"name", j.name}, {"status", j.status}, {"started", j.started}, {"ended", j.ended},
                   {"outputs", j.outputs}, {"reason", j.reason}});
   return {{"run_id", run_id}, {"images", images_dir}, {"masks", masks_dir}, {"config", config_ref}, {"outcome", outcome},
-          {"error", error}, {"started", started}, {"ended", ended}, {"jobs", js}};
+          {"error", error}, {"error_code", error_code}, {"started", started}, {"ended", ended}, {"jobs", js}};
 }
 
 State State::from_json(const nlohmann::json& j) {
@@ -493,6 +507,7 @@ State State::from_json(const nlohmann::json& j) {
   s.config_ref = j.value("config", "");
   s.outcome = j.value("outcome", "");
   s.error = j.value("error", "");
+  s.error_code = j.value("error_code", "");
   s.started = j.value("started", 0.0);
   s.ended = j.value("ended", 0.0);
   for (const auto& x : j.at("jobs"))

@@ -36,8 +36,10 @@ namespace wms::pipeline {
 /// Never renumber; names are written to pipeline.json and JSON output.
 enum class Outcome { kImproved = 0, kNotImproved = 1, kInvalid = 2, kFailed = 3, kCancelled = 4 };
 std::string outcome_name(Outcome o);
-/// 0 improved, 10 not improved, 1 invalid data, 130 cancelled; failures: the error's code.
-int outcome_exit_code(Outcome o);
+/// 0 improved, 10 not improved, 1 invalid data, 130 cancelled; a failure exits with its
+/// error's own code (exit_code_for: 7 a full disk, 4 a missing file, ...), 70 only for a
+/// bug. `error_code` is State::error_code.
+int outcome_exit_code(Outcome o, const std::string& error_code = "");
 
 struct Job {
   std::string name;
@@ -53,6 +55,7 @@ struct State {
   std::string config_ref;             ///< training config (file or preset), "" = wms.yaml
   std::string outcome;                ///< "" while running
   std::string error;
+  std::string error_code;             ///< the failure's ErrorCode name ("IO", "NOT_FOUND", ...); "" when none
   double started = 0, ended = 0;
   std::vector<Job> jobs;
 

@@ -1,5 +1,6 @@
 #include "wms/util/failpoint.hpp"
 
+#include <cerrno>
 #include <cstdlib>
 #include <map>
 #include <string>
@@ -35,7 +36,10 @@ void failpoint(std::string_view name) {
   auto it = armed.find(name);
   if (it == armed.end()) return;
   if (it->second == "exit") ::_exit(86);
-  throw IoError(std::string("failpoint ") + std::string(name), "injected failure");
+  std::string where = "failpoint " + std::string(name);
+  if (it->second == "enospc") throw IoError(where, "write", ENOSPC);  // a full disk
+  if (it->second == "notfound") throw NotFound("{}: injected missing file", where);
+  throw IoError(where, "injected failure");
 }
 
 }  // namespace wms::util

@@ -3,6 +3,8 @@
 // A failpoint is inert unless the environment variable WMS_FAILPOINTS lists it:
 //   WMS_FAILPOINTS="data_add.after_objects"        throw IoError at that point
 //   WMS_FAILPOINTS="data_add.after_objects=exit"   _exit(86) there, like kill -9
+//   WMS_FAILPOINTS="x=enospc"                      IoError "No space left on device" (a full disk)
+//   WMS_FAILPOINTS="x=notfound"                    NotFound
 // (comma-separated for several). Read at each call, so tests may setenv(); thread-safe
 // as long as nobody changes the environment concurrently.
 #pragma once
