@@ -28,8 +28,8 @@ const char* kFooter = R"(Exit codes:
   3    invalid input (a file or value breaks a rule; the message names it)
   4    not found          5  conflict (busy workspace, name clash)
   6    corrupt stored data 7  I/O error (disk full, permission)
-  8    unavailable        10 gate: the candidate would not replace production
-  70   internal error (a bug: please report it)
+  8    unavailable        10 gate, pipeline: the candidate would not replace production
+  70   internal error (a bug: please report it); a failed pipeline exits with its error's code
   130  interrupted)";
 
 int run(int argc, char** argv) {

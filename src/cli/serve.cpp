@@ -14,6 +14,9 @@ void add_serve(CLI::App& root, Globals& g, Commands& out) {
   app->add_option("--port,-p", o.port, "port (0: any free port)")->capture_default_str();
   app->add_option("--http-threads", o.http_threads,
                   "requests handled at once; connections still arriving wait apart and hold none")->capture_default_str();
+  app->add_option("--max-upload-memory", o.max_upload_memory,
+                  "bytes of request bodies held at once (chunked ones count --max-upload-bytes); past it 503")
+      ->capture_default_str();
   app->add_option("--header-timeout", o.header_timeout, "seconds for a whole request head, else 408")->capture_default_str();
   app->add_option("--body-timeout", o.body_timeout, "seconds for a whole request body, else 408")->capture_default_str();
   app->add_option("--keep-alive-timeout", o.keep_alive_timeout, "idle seconds before a kept-alive connection closes")

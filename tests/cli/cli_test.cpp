@@ -224,8 +224,10 @@ TEST(CliModel, ImportExportRoundTrip) {
     if (e.path().extension() == ".png")
       EXPECT_EQ(util::read_file(e.path()), util::read_file(w.t / "o2" / e.path().filename())) << e.path();
   auto bad = run_wms("model import " + qp(w.bundle) + " --out " + qp(w.t / "x.wms"));
-  EXPECT_EQ(bad.exit_code, 6) << "a bundle is not a .pth";
-  EXPECT_EQ(run_wms("eval --model " + qp(w.t / "m.pth") + " -w " + qp(w.ws)).exit_code, 6) << "a .pth is not a bundle";
+  // The user's files, refused as invalid input (3); 6 is for damage to wms's own store.
+  EXPECT_EQ(bad.exit_code, 3) << "a bundle is not a .pth";
+  EXPECT_NE(bad.err.find("wms model bundle"), std::string::npos) << bad.err;
+  EXPECT_EQ(run_wms("eval --model " + qp(w.t / "m.pth") + " -w " + qp(w.ws)).exit_code, 3) << "a .pth is not a bundle";
 }
 
 TEST(CliModel, TrainOutsideAWorkspaceNeedsOut) {

@@ -394,7 +394,7 @@ TEST(Serve, ChunkedUploadOverTheLimitIsRefusedWhileReading) {
   EXPECT_NE(refused.find("HTTP/1.1 413"), std::string::npos) << refused;
   // Within the limit, Expect: 100-continue gets its 100 and then the answer.
   Raw e(s.server.port());
-  e.send_all(fmt::format("POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n"
+  e.send_all(fmt::format("POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nConnection: close\r\nContent-Length: {}\r\n"
                          "Expect: 100-continue\r\n\r\n", f.photo.size()));
   EXPECT_NE(e.read_for(1000).find("HTTP/1.1 100 Continue"), std::string::npos);
   e.send_all(f.photo);
@@ -441,6 +441,65 @@ TEST(Serve, MediaTypesFollowRfc9110) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 415) << "'" << type << "'";
   }
+}
+
+// Framing the front refuses rather than guess (RFC 9112): a proxy that read it another
+// way could smuggle a request; httplib would read a bare-LF chunk short.
+TEST(Serve, AmbiguousFramingIsRefused) {
+  Fixture f;
+  f.promote(f.v1);
+  Running s(f.ws, {});
+  ASSERT_TRUE(s.wait_ready(f.v1));
+  auto answer = [&](const std::string& request) {
+    Raw c(s.server.port());
+    c.send_all(request);
+    return c.read_for(2000);
+  };
+  const std::string post = "POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n";
+  EXPECT_NE(answer(post + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\n5\r\nworld\r\n0\r\n\r\n").find("HTTP/1.1 400"),
+            std::string::npos);
+  EXPECT_NE(answer(post + "Content-Length : 5\r\n\r\nhello").find("HTTP/1.1 400"), std::string::npos);
+  EXPECT_NE(answer(post + "X-A: 1\r\n Content-Length: 5\r\n\r\nhello").find("HTTP/1.1 400"), std::string::npos);
+  EXPECT_NE(answer(post + "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n").find("HTTP/1.1 400"),
+            std::string::npos);
+  EXPECT_NE(answer(post + "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n").find("HTTP/1.1 501"), std::string::npos);
+  EXPECT_NE(answer(post + "Content-Length: 12x\r\n\r\n").find("HTTP/1.1 400"), std::string::npos);
+  // A chunked photo with extensions and a trailer, split in odd places, is served.
+  std::string body = fmt::format("{:x};name=v\r\n", f.photo.size()) + f.photo + "\r\n0\r\nX-Trailer: 1\r\n\r\n";
+  Raw c(s.server.port());
+  std::string req = post + "Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n" + body;
+  for (std::size_t i = 0; i < req.size(); i += 777) {
+    c.send_all(req.substr(i, 777));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_NE(c.read_for(10000).find("HTTP/1.1 200"), std::string::npos);
+}
+
+// Bodies held at once are bounded: past --max-upload-memory a new upload gets 503 and
+// Retry-After, the ones in progress finish.
+TEST(Serve, UploadMemoryIsBounded) {
+  Fixture f;
+  f.promote(f.v1);
+  ServeOptions o;
+  o.max_upload_memory = f.photo.size() + f.photo.size() / 2;
+  Running s(f.ws, o);
+  ASSERT_TRUE(s.wait_ready(f.v1));
+  const std::string head = fmt::format("POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+                                       "Connection: close\r\nContent-Length: {}\r\n\r\n", f.photo.size());
+  Raw first(s.server.port());
+  first.send_all(head + f.photo.substr(0, 100));  // holds its reservation
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  Raw second(s.server.port());
+  second.send_all(head);
+  std::string refused = second.read_for(2000);
+  EXPECT_NE(refused.find("HTTP/1.1 503"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("Retry-After: 1"), std::string::npos) << refused;
+  first.send_all(f.photo.substr(100));
+  EXPECT_NE(first.read_for(10000).find("HTTP/1.1 200"), std::string::npos);
+  // Released once answered: the next upload is served.
+  auto again = s.client->Post("/v1/predict", f.photo, "image/jpeg");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200);
 }
 
 // Idle kept-alive connections wait in the front, not in a worker, and are closed

@@ -177,6 +177,8 @@ Model Model::import_state_dict(const std::filesystem::path& pth, const ModelConf
   std::error_code ec;
   if (!std::filesystem::exists(pth, ec)) throw NotFound("{}: no such file", pth.string());
   std::string bytes = util::read_file(pth, 4ull << 30);
+  if (looks_like_bundle(bytes))
+    throw InvalidInput("{}: a wms model bundle, not a .pth: use it as it is (`wms model export` writes a .pth)", pth.string());
   auto impl = make_impl(config);
   PthContents contents = read_pth(bytes, pth.string());
   // Prefixes that wrappers add to every key: nn.DataParallel and DistributedDataParallel

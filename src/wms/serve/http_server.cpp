@@ -35,8 +35,8 @@ int ms_until(Clock::time_point t) {
 }
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return std::tolower(x) == std::tolower(y); });
+  auto low = [](char c) { return std::tolower(static_cast<unsigned char>(c)); };
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) { return low(x) == low(y); });
 }
 
 std::string_view trim(std::string_view s) {
@@ -67,12 +67,14 @@ void addr_of(int fd, bool peer, std::string& ip, int& port) {
 // written to the socket before a deadline.
 class BufferedStream : public httplib::Stream {
  public:
-  BufferedStream(int fd, const std::string& request, Clock::time_point write_deadline)
-      : fd_(fd), data_(request), deadline_(write_deadline) {}
+  // The write timeout runs from the first byte of the answer, not from the request
+  // (a prediction may wait for the compute thread first).
+  BufferedStream(int fd, const std::string& request, Clock::duration write_timeout)
+      : fd_(fd), data_(request), timeout_(write_timeout) {}
   bool is_readable() const override { return pos_ < data_.size(); }
   bool is_writable() const override {
     pollfd p{fd_, POLLOUT, 0};
-    return ::poll(&p, 1, ms_until(deadline_)) > 0 && (p.revents & POLLOUT);
+    return ::poll(&p, 1, ms_until(deadline())) > 0 && (p.revents & POLLOUT);
   }
   ssize_t read(char* ptr, size_t size) override {
     size_t n = std::min(size, data_.size() - pos_);
@@ -87,9 +89,9 @@ class BufferedStream : public httplib::Stream {
       if (n > 0) {
         done += static_cast<size_t>(n);
       } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-        if (Clock::now() >= deadline_) return -1;
+        if (Clock::now() >= deadline()) return -1;
         pollfd p{fd_, POLLOUT, 0};
-        ::poll(&p, 1, ms_until(deadline_));
+        ::poll(&p, 1, ms_until(deadline()));
       } else {
         return -1;
       }
@@ -101,10 +103,15 @@ class BufferedStream : public httplib::Stream {
   socket_t socket() const override { return fd_; }
 
  private:
+  Clock::time_point deadline() const {
+    if (deadline_ == Clock::time_point{}) deadline_ = Clock::now() + timeout_;
+    return deadline_;
+  }
   int fd_;
   const std::string& data_;
   size_t pos_ = 0;
-  Clock::time_point deadline_;
+  Clock::duration timeout_;
+  mutable Clock::time_point deadline_{};
 };
 
 // httplib hands each accepted socket to its task queue; this one runs the hand-over
@@ -146,11 +153,13 @@ struct HttpServer::Front {
     std::uint64_t length = 0;  // Content-Length
     std::size_t chunk_pos = 0; // chunked: next unparsed byte
     bool in_trailer = false;
+    std::uint64_t reserved = 0;  // bytes of memory held for this request's body
   };
   struct Ready {
-    int fd;
+    int fd = -1;
     std::string request;
     std::string rest;  // pipelined bytes after the request
+    std::uint64_t reserved = 0;
   };
 
   std::atomic<bool> stopping{false};
@@ -166,8 +175,11 @@ struct HttpServer::Front {
   std::deque<Ready> ready;  // guarded by ready_mu
 
   std::atomic<std::size_t> open_connections{0};
+  // Memory for request bodies is reserved when a head announces one (its Content-Length,
+  // or the whole limit when chunked) and released when the request is answered, so the
+  // bodies held at once, in the front or in workers, never pass max_buffered_bytes.
+  std::atomic<std::uint64_t> reserved{0};
   std::list<Conn> conns;  // the front thread's only
-  std::uint64_t buffered = 0;
 
   Front(HttpServer& s, HttpLimits l, FrontRejectHook r) : server(s), limits(l), on_reject(std::move(r)) {}
 
@@ -194,7 +206,7 @@ struct HttpServer::Front {
     std::string out = head + body;
     [[maybe_unused]] auto n = ::send(c.fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     ::shutdown(c.fd, SHUT_WR);
-    buffered -= c.buf.size();
+    release(c.reserved);
     c.buf.clear();
     c.buf.shrink_to_fit();
     c.phase = Phase::kClosing;
@@ -210,7 +222,7 @@ struct HttpServer::Front {
       // RFC 9112 section 2.2: empty lines before a request line are ignored.
       std::size_t lead = 0;
       while (lead < c.buf.size() && (c.buf[lead] == '\r' || c.buf[lead] == '\n')) ++lead;
-      if (lead) c.buf.erase(0, lead), buffered -= lead;
+      if (lead) c.buf.erase(0, lead);
       if (c.buf.empty()) return std::nullopt;
       c.phase = Phase::kHead;
       c.deadline = now + seconds(limits.header_timeout);
@@ -260,9 +272,17 @@ struct HttpServer::Front {
     std::size_t pos = head.find('\n') + 1;
     while (pos < head.size()) {
       std::size_t nl = head.find('\n', pos);
-      std::string_view line = trim(head.substr(pos, nl - pos));
+      std::string_view raw = head.substr(pos, nl - pos);
+      std::string_view line = trim(raw);
       std::size_t colon = line.find(':');
-      if (!line.empty() && colon != std::string_view::npos) {
+      // RFC 9112 section 5: no line folding, no whitespace before the colon; a proxy that
+      // reads either differently could smuggle a request past this one.
+      if (!line.empty() && (raw.front() == ' ' || raw.front() == '\t' || colon == std::string_view::npos || colon == 0 ||
+                            line[colon - 1] == ' ' || line[colon - 1] == '\t')) {
+        reject(c, 400, "a malformed header line (folded, or without 'name: value')");
+        return std::nullopt;
+      }
+      if (!line.empty()) {
         std::string_view name = line.substr(0, colon), value = trim(line.substr(colon + 1));
         if (iequals(name, "content-length")) {
           std::uint64_t v = 0;
@@ -275,6 +295,10 @@ struct HttpServer::Front {
           }
           length = v;
         } else if (iequals(name, "transfer-encoding")) {
+          if (has_coding) {  // several fields are one list (RFC 9110 section 5.3): refuse rather than guess
+            reject(c, 400, "Transfer-Encoding given twice");
+            return std::nullopt;
+          }
           has_coding = true;
           coding = value;
         } else if (iequals(name, "expect") && iequals(value, "100-continue")) {
@@ -306,10 +330,19 @@ struct HttpServer::Front {
         return std::nullopt;
       }
     }
+    // Memory for the body, held until the answer is written.
+    std::uint64_t need = c.chunked ? limits.max_body_bytes : c.length;
+    if (need > 0) {
+      if (reserved + need > limits.max_buffered_bytes) {
+        reject(c, 503, "too many uploads in progress; retry shortly");
+        return std::nullopt;
+      }
+      reserved += need;
+      c.reserved = need;
+    }
     if (expect_continue) {
       // Answered here; httplib must not answer it a second time after the body.
       c.buf.erase(expect_line, expect_len);
-      buffered -= expect_len;
       end -= expect_len;
       if (c.chunked || c.length > c.buf.size() - end) {
         static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -335,7 +368,7 @@ struct HttpServer::Front {
       std::string_view line = trim(std::string_view(b).substr(c.chunk_pos, nl - c.chunk_pos));
       if (c.in_trailer) {
         c.chunk_pos = nl + 1;
-        if (line.empty()) return c.chunk_pos;
+        if (line.empty()) return dechunk(c, c.chunk_pos);
         if (c.chunk_pos - c.head_end > limits.max_body_bytes + limits.max_header_bytes) {
           reject(c, 431, "the trailer is too large");
           return std::nullopt;
@@ -364,27 +397,61 @@ struct HttpServer::Front {
         continue;
       }
       std::size_t data_end = nl + 1 + size;
-      if (b.size() < data_end + 1) return std::nullopt;
-      std::size_t after = b[data_end] == '\r' ? data_end + 1 : data_end;
-      if (b.size() <= after) return std::nullopt;
-      if (b[after] != '\n') {
+      if (b.size() < data_end + 2) return std::nullopt;
+      if (b[data_end] != '\r' || b[data_end + 1] != '\n') {  // httplib would stop short there: refuse
         reject(c, 400, "chunk data is not followed by CRLF");
         return std::nullopt;
       }
-      c.chunk_pos = after + 1;
+      c.chunk_pos = data_end + 2;
     }
   }
 
+  // Rewrites a complete chunked request [0, end) of c.buf as the same request with its
+  // body decoded and a Content-Length (trailer fields dropped): httplib 0.11 reads
+  // neither trailers nor a bare LF in chunked framing, and needs no framing at all now.
+  // Returns the new end.
+  std::size_t dechunk(Conn& c, std::size_t end) {
+    const std::string& b = c.buf;
+    std::string body;
+    for (std::size_t pos = c.head_end;;) {
+      std::size_t nl = b.find('\n', pos);
+      std::string_view line = trim(std::string_view(b).substr(pos, nl - pos));
+      std::uint64_t size = std::strtoull(std::string(line.substr(0, line.find(';'))).c_str(), nullptr, 16);
+      if (size == 0) break;
+      body.append(b, nl + 1, size);
+      pos = nl + 1 + size + 2;  // data CRLF
+    }
+    std::string head;
+    for (std::size_t pos = 0; pos < c.head_end;) {
+      std::size_t nl = b.find('\n', pos);
+      std::string_view line = std::string_view(b).substr(pos, nl + 1 - pos);
+      std::string_view t = trim(line);
+      bool last = t.empty();
+      if (last) head += fmt::format("Content-Length: {}\r\n", body.size());
+      if (!iequals(t.substr(0, t.find(':')), "transfer-encoding")) head += line;
+      pos = nl + 1;
+    }
+    std::string request = head + body;
+    c.buf.replace(0, end, request);
+    return request.size();
+  }
+
+  void release(std::uint64_t& bytes) {
+    reserved -= bytes;
+    bytes = 0;
+  }
+
   void close_conn(Conn& c) {
-    buffered -= c.buf.size();
+    release(c.reserved);
     close_fd(c.fd);
     c.fd = -1;
     --open_connections;
   }
 
   void dispatch(Conn& c, std::size_t end) {
-    Ready r{c.fd, c.buf.substr(0, end), c.buf.substr(end)};
-    buffered -= c.buf.size();
+    Ready r{c.fd, c.buf.substr(0, end), c.buf.substr(end), c.reserved};
+    c.reserved = 0;
+    c.buf.clear();
     c.fd = -1;
     {
       std::lock_guard lock(ready_mu);
@@ -394,13 +461,10 @@ struct HttpServer::Front {
   }
 
   void admit(Conn c) {
+    // A new connection gets the head timeout to start; a kept-alive one the idle one.
     auto now = Clock::now();
-    if (c.phase == Phase::kIdle && c.buf.empty()) {
-      // A new connection gets the head timeout to start; a kept-alive one the idle one.
-      c.deadline = now + seconds(c.idle_since == Clock::time_point{} ? limits.header_timeout : limits.keep_alive_timeout);
-      c.idle_since = now;
-    }
-    buffered += c.buf.size();
+    c.deadline = now + seconds(c.idle_since == Clock::time_point{} ? limits.header_timeout : limits.keep_alive_timeout);
+    c.idle_since = now;
     conns.push_back(std::move(c));
     if (auto end = frame(conns.back())) dispatch(conns.back(), *end);  // pipelined request already here
   }
@@ -421,10 +485,8 @@ struct HttpServer::Front {
       fds.assign(1, pollfd{wake[0], POLLIN, 0});
       of.assign(1, conns.end());
       Clock::time_point next = Clock::now() + std::chrono::seconds(1);
-      bool over_budget = buffered > limits.max_buffered_bytes;
       for (auto it = conns.begin(); it != conns.end(); ++it) {
-        short events = (over_budget && it->phase == Phase::kBody) ? 0 : POLLIN;
-        fds.push_back(pollfd{it->fd, events, 0});
+        fds.push_back(pollfd{it->fd, POLLIN, 0});
         of.push_back(it);
         next = std::min(next, it->deadline);
       }
@@ -439,15 +501,12 @@ struct HttpServer::Front {
         Conn& c = *of[k];
         if (fds[k].revents) {
           bool eof = false;
-          for (;;) {
+          // At most 256 KiB a connection a round, so one fast sender cannot starve the others.
+          for (std::size_t round = 0; round < (256u << 10);) {
             ssize_t n = ::recv(c.fd, chunk, sizeof(chunk), MSG_DONTWAIT);
             if (n > 0) {
-              if (c.phase != Phase::kClosing) {
-                c.buf.append(chunk, static_cast<std::size_t>(n));
-                buffered += static_cast<std::uint64_t>(n);
-              }
-              if (c.phase == Phase::kBody && buffered > limits.max_buffered_bytes) break;
-              if (c.buf.size() > limits.max_header_bytes + limits.max_body_bytes + (128 << 10)) break;
+              round += static_cast<std::size_t>(n);
+              if (c.phase != Phase::kClosing) c.buf.append(chunk, static_cast<std::size_t>(n));
               continue;
             }
             eof = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
@@ -489,9 +548,10 @@ struct HttpServer::Front {
         r = std::move(ready.front());
         ready.pop_front();
       }
-      BufferedStream stream(r.fd, r.request, Clock::now() + seconds(limits.write_timeout));
+      BufferedStream stream(r.fd, r.request, seconds(limits.write_timeout));
       bool closed = false;
       bool ok = server.process_request(stream, stopping, closed, nullptr);
+      release(r.reserved);
       if (!ok || closed || stopping) {
         close_fd(r.fd);
         --open_connections;
@@ -547,13 +607,18 @@ void HttpServer::start_front() {
 
 void HttpServer::stop_front() {
   auto& f = *front_;
-  f.stopping = true;
+  {
+    std::lock_guard lock(f.ready_mu);  // a worker between its check and its wait sees it
+    f.stopping = true;
+  }
   if (f.wake[1] >= 0) f.notify();
   f.ready_cv.notify_all();
   if (f.front.joinable()) f.front.join();
   for (auto& w : f.workers)
     if (w.joinable()) w.join();
   f.workers.clear();
+  for (auto& r : f.ready) close_fd(r.fd);  // queued by the front's last round
+  f.ready.clear();
   {
     std::lock_guard lock(f.in_mu);
     for (auto& c : f.incoming) close_fd(c.fd);

@@ -19,8 +19,9 @@
 //   - a kept-alive connection waits for its next request in the front, not in a worker,
 //     and is closed after `keep_alive_timeout` of silence;
 //   - at most `max_connections` are open; past that a new one gets 503 + Retry-After;
-//   - request bytes buffered in the front are bounded by `max_buffered_bytes`: past it,
-//     bodies wait (TCP back-pressure) until workers drain.
+//   - memory for request bodies is reserved when a head announces one (its length, or
+//     the whole limit when chunked) and released once answered; a body that would pass
+//     `max_buffered_bytes` in all gets 503 + Retry-After instead of a place.
 //
 // Only a complete request reaches a worker (one of `workers` threads), which runs
 // httplib's routing on it from memory and writes the answer (within `write_timeout`).
@@ -47,7 +48,7 @@ struct HttpLimits {
   std::size_t max_header_bytes = 16 << 10;    ///< request line + headers
   std::uint64_t max_body_bytes = 20ull << 20; ///< bytes of body on the wire (chunk framing included)
   std::size_t max_connections = 512;
-  std::uint64_t max_buffered_bytes = 256ull << 20;
+  std::uint64_t max_buffered_bytes = 256ull << 20;  ///< request bodies held at once, front and workers
 };
 
 /// What the front answered by itself (for metrics): status 408, 413, 431, 400, 501 or 503.

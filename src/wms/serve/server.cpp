@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <cmath>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -200,6 +201,7 @@ struct Server::Impl {
     l.header_timeout = o.header_timeout;
     l.body_timeout = o.body_timeout;
     l.keep_alive_timeout = o.keep_alive_timeout;
+    l.max_buffered_bytes = o.max_upload_memory;
     return l;
   }
 
@@ -372,6 +374,7 @@ struct Server::Impl {
 
   void routes() {
     http.set_payload_max_length(o.max_upload_bytes + (1 << 16));  // the front enforces it first, whatever the framing
+    http.set_keep_alive_timeout(static_cast<time_t>(std::ceil(o.keep_alive_timeout)));  // as httplib advertises it
     http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
       if (res.body.empty())
         send_json(res, res.status, {{"error", {{"code", res.status}, {"message", res.status == 413 ? "the upload is too large" : "not found"}}}});
@@ -509,6 +512,9 @@ void Server::start() {
   i.compute = std::thread([&i] { i.compute_loop(); });
   i.http.start_front();
   i.listener = std::thread([&i] { i.http.listen_after_bind(); });
+  // httplib's stop() does nothing before its accept loop runs: wait for it, so that a
+  // stop() right after start() cannot leave the listener behind.
+  for (int k = 0; k < 5000 && !i.http.is_running(); ++k) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   i.reloader = std::thread([&i] { i.reload_loop(); });
 }
 

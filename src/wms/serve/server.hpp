@@ -36,6 +36,7 @@ struct ServeOptions {
   double keep_alive_timeout = 5;    ///< idle seconds before a kept-alive connection is closed
   unsigned compute_threads = 0;     ///< 0: every core
   std::uint64_t max_upload_bytes = 20ull << 20;
+  std::uint64_t max_upload_memory = 256ull << 20;  ///< request bodies held at once; past it 503 + Retry-After
   std::int64_t max_pixels = 40'000'000;
   int max_queue = 16;               ///< predictions in flight before 503
   double reload_seconds = 2.0;      ///< how often the production alias is checked
