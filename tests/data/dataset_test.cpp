@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <map>
+#include <set>
 
 #include "testing.hpp"
 #include "wms/data/ingest.hpp"
@@ -152,6 +153,29 @@ TEST(DataAdd, NestedBatchIsStoredByRelativePathAndCheckedOut) {
   auto st = ds.working_state();
   ASSERT_EQ(st.untracked.size(), 1u);
   EXPECT_EQ(st.untracked[0], "images/day2/cam a/stray.jpg");
+}
+
+// Checkout removes only copies a version put there; the user's files stay, even a copy
+// of a stored photo under a name no version has.
+TEST(DataCheckout, KeepsUntrackedFilesAndRemovesOnlyWhatAVersionPutThere) {
+  Fixture f;
+  auto v1 = *f.add(f.batch("b1", 4, 1, 1)).version;
+  auto v2 = *f.add(f.batch("b2", 3, 100, 2)).version;
+  Dataset ds(f.ws);
+  fs::path stored = ds.images(v1).front().relpath;
+  fs::copy_file(f.ws.images_dir() / stored, f.ws.images_dir() / "extra.jpg");
+  fs::create_directories(f.ws.images_dir() / "new");
+  fs::copy_file(f.ws.images_dir() / stored, f.ws.images_dir() / "new/extra.jpg");
+  util::atomic_write(f.ws.images_dir() / "notes.txt", "mine");
+  ds.set_head(v1, "test");
+  ds.checkout(v1);
+  for (const char* mine : {"extra.jpg", "new/extra.jpg", "notes.txt"})
+    EXPECT_TRUE(fs::exists(f.ws.images_dir() / mine)) << mine << " was the user's and is gone";
+  std::set<std::string> in_v1;
+  for (const auto& e : ds.images(v1)) in_v1.insert(e.relpath);
+  for (const auto& e : ds.images(v2))
+    EXPECT_EQ(fs::exists(f.ws.images_dir() / e.relpath), in_v1.count(e.relpath) == 1) << e.relpath;
+  EXPECT_EQ(ds.working_state().untracked.size(), 3u);
 }
 
 TEST(DataAdd, RefusesSameNameWithDifferentContent) {

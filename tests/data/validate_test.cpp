@@ -70,14 +70,16 @@ TEST(Validate, EveryRuleIsCoveredByTheBadBatch) {
   for (const auto& f : flaws) planted.insert(f.rule);
   // Rules not planted by synthesize_bad are covered by their own tests below.
   std::set<std::string> own_tests = {"file.name", "file.format", "image.channels", "pair.extension_differs",
-                                     "dataset.name_conflict", "batch.empty", "file.type"};
+                                     "dataset.name_conflict", "batch.empty", "file.type", "name.case_clash"};
   for (const auto& r : rules()) EXPECT_TRUE(planted.count(r.id) || own_tests.count(r.id)) << r.id;
 }
 
 // The stems of a synthetic batch's photos, sorted (names carry random values).
 std::vector<std::string> stems(const fs::path& b) {
   std::vector<std::string> out;
-  for (auto& e : fs::directory_iterator(b / "images")) out.push_back(e.path().stem().string());
+  for (auto& e : fs::directory_iterator(b / "images"))
+    if (e.is_regular_file() && e.path().extension() == ".jpg" && e.path().filename().string().starts_with("id_"))
+      out.push_back(e.path().stem().string());
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -144,8 +146,17 @@ TEST(Validate, DotFilesAndOsJunkAreIgnoredAndCounted) {
   auto v = validate_batch(BatchSource::from_dir(t / "b"), {}, options());
   EXPECT_TRUE(v.report.ok()) << v.report.to_text();
   EXPECT_TRUE(v.report.issues.empty()) << v.report.to_text();
-  EXPECT_EQ(v.report.files_ignored, 7u);  // the .git and __MACOSX folders count once each
+  EXPECT_EQ(v.report.files_ignored, 7u);  // the files inside .git/ and __MACOSX/ count too
+  EXPECT_EQ(v.report.ignored.front(), "images/.DS_Store");  // named, in the report and its JSON
+  EXPECT_EQ(v.report.ignored.back(), "masks/desktop.ini");
   EXPECT_EQ(v.report.pairs_valid, 3u);
+  // Pairs inside a dot-folder are ignored by the rule, and every file is counted.
+  auto s = stems(t / "b");
+  nest(t / "b", s[0], ".day5");
+  auto hidden = validate_batch(BatchSource::from_dir(t / "b"), {}, options());
+  EXPECT_EQ(hidden.report.files_ignored, 9u);
+  EXPECT_EQ(hidden.report.pairs_valid, 2u);
+  EXPECT_NE(hidden.report.to_text().find("9 file(s) ignored by name"), std::string::npos) << hidden.report.to_text();
 }
 
 TEST(Validate, NestedImageWithAFlatMaskSaysWhereTheMaskIs) {
@@ -203,7 +214,7 @@ TEST(Validate, FilesThatAreNotRegularAreReportedNotOpened) {
 TEST(Validate, LabelIndexMaskIsRecognisedInTheMessage) {
   TempDir t;
   SynthOptions so;
-  so.count = 2;
+  so.count = 3;
   so.long_side = 128;
   synthesize(t / "b", so);
   auto s = stems(t / "b");
@@ -220,12 +231,21 @@ TEST(Validate, LabelIndexMaskIsRecognisedInTheMessage) {
   cv::imencode(".png", black, png);
   fs::remove(e);
   wms::testing::write_bytes(e.replace_extension(".png"), std::string(png.begin(), png.end()));
+  // A red-on-black mask: a colour mask, not class ids.
+  fs::path red = t / "b/masks" / (s[2] + ".jpg");
+  cv::Mat bgr;
+  cv::merge(std::vector<cv::Mat>{cv::Mat::zeros(g.size(), CV_8U), cv::Mat::zeros(g.size(), CV_8U), g}, bgr);
+  cv::imencode(".png", bgr, png);
+  fs::remove(red);
+  wms::testing::write_bytes(red.replace_extension(".png"), std::string(png.begin(), png.end()));
   auto v = validate_batch(BatchSource::from_dir(t / "b"), {}, options());
-  std::string label_msg, black_msg;
+  std::string label_msg, black_msg, red_msg;
   for (const auto& i : v.report.issues) {
     if (i.rule == "mask.empty" && i.files[0].ends_with(s[0] + ".png")) label_msg = i.message;
     if (i.rule == "mask.empty" && i.files[0].ends_with(s[1] + ".png")) black_msg = i.message;
+    if (i.rule == "mask.empty" && i.files[0].ends_with(s[2] + ".png")) red_msg = i.message;
   }
+  EXPECT_NE(red_msg.find("a colour mask"), std::string::npos) << v.report.to_text();
   EXPECT_NE(label_msg.find("values are 0..1"), std::string::npos) << v.report.to_text();
   EXPECT_NE(label_msg.find("label-index"), std::string::npos) << label_msg;
   EXPECT_NE(label_msg.find("255"), std::string::npos) << label_msg;
@@ -283,6 +303,20 @@ TEST(Validate, FileFormatAndChannelsAndExtensionRules) {
   EXPECT_TRUE(has_issue(v.report, "pair.extension_differs", imgs[1].filename().string())) << v.report.to_text();
 }
 
+TEST(Validate, NamesThatDifferOnlyInCaseAreWarned) {
+  TempDir t;
+  SynthOptions so;
+  so.count = 2;
+  so.long_side = 128;
+  synthesize(t / "b", so);
+  std::string s = stems(t / "b")[0], upper = s;
+  for (auto& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  fs::copy_file(t / "b/images" / (s + ".jpg"), t / "b/images" / (upper + ".JPG"));
+  fs::copy_file(t / "b/masks" / (s + ".jpg"), t / "b/masks" / (upper + ".JPG"));
+  auto v = validate_batch(BatchSource::from_dir(t / "b"), {}, options());
+  EXPECT_TRUE(has_issue(v.report, "name.case_clash", upper + ".JPG")) << v.report.to_text();
+}
+
 TEST(Validate, NamesWithControlCharactersAreRefused) {
   TempDir t;
   SynthOptions so;
@@ -304,6 +338,14 @@ TEST(Validate, NamesWithControlCharactersAreRefused) {
 TEST(Validate, MissingFolderIsNotFound) {
   TempDir t;
   EXPECT_THROW(validate_batch(BatchSource::from_dir(t / "nothing"), {}, options()), NotFound);
+  fs::create_directories(t / "b/Images");
+  fs::create_directories(t / "b/masks");
+  try {
+    validate_batch(BatchSource::from_dir(t / "b"), {}, options());
+    FAIL();
+  } catch (const NotFound& e) {
+    EXPECT_NE(std::string(e.what()).find("Images: folder names are case-sensitive"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Validate, SeverityOverridesAndOffSwitch) {

@@ -104,7 +104,7 @@ def main():
 
         with open(p("photo.pth"), "wb") as f:
             f.write(b"\x89PNG\r\n\x1a\n" + bytes(100))
-        expect_refusal("not a torch.save file", p("photo.pth"), "not a torch.save file")
+        expect_refusal("not a torch.save file", p("photo.pth"), "not a torch.save file", "found a PNG image")
 
     if failures:
         print("\n".join(failures))

@@ -93,7 +93,13 @@ TEST(Serve, HealthReadinessAndPredictFormats) {
   auto r0 = s.client->Get("/readyz");
   EXPECT_EQ(r0->status, 503) << "no production model yet";
   EXPECT_TRUE(r0->has_header("Retry-After"));
-  EXPECT_EQ(s.client->Post("/v1/predict", f.photo, "image/jpeg")->status, 503);
+  auto none = s.client->Post("/v1/predict", f.photo, "image/jpeg");
+  EXPECT_EQ(none->status, 503);
+  EXPECT_NE(none->body.find("wms models promote"), std::string::npos) << none->body;
+  EXPECT_EQ(s.client->Post("/v1/predict", f.photo, "text/plain")->status, 415) << "the media type comes first";
+  auto get = s.client->Get("/v1/predict");
+  EXPECT_EQ(get->status, 405);
+  EXPECT_EQ(get->get_header_value("Allow"), "POST");
   f.promote(f.v1);
   ASSERT_TRUE(s.wait_ready(f.v1));
 
@@ -464,6 +470,16 @@ TEST(Serve, AmbiguousFramingIsRefused) {
             std::string::npos);
   EXPECT_NE(answer(post + "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n").find("HTTP/1.1 501"), std::string::npos);
   EXPECT_NE(answer(post + "Content-Length: 12x\r\n\r\n").find("HTTP/1.1 400"), std::string::npos);
+  EXPECT_NE(answer(post + "Content-Length: 100000000000000000000000\r\n\r\n").find("HTTP/1.1 413"), std::string::npos);
+  // Request lines and header lines that are not HTTP/1.1 (RFC 9112 section 3, 5).
+  EXPECT_NE(answer("garbage\r\n\r\n").find("HTTP/1.1 400"), std::string::npos);
+  EXPECT_NE(answer("GET /healthz\r\n\r\n").find("HTTP/1.1 400"), std::string::npos);
+  EXPECT_NE(answer("GET /healthz HTTP/9.9\r\n\r\n").find("HTTP/1.1 505"), std::string::npos);
+  EXPECT_NE(answer("get /healthz HTTP/1.1\r\n\r\n").find("HTTP/1.1 501"), std::string::npos);
+  EXPECT_NE(answer("GET /healthz HTTP/1.1\r\nBad Header: y\r\n\r\n").find("HTTP/1.1 400"), std::string::npos);
+  EXPECT_NE(answer(std::string("GET /healthz HTTP/1.1\r\nX: a\0b\r\n\r\n", 33)).find("HTTP/1.1 400"), std::string::npos);
+  std::string refused = answer("GET /healthz HTTP/9.9\r\n\r\n");
+  EXPECT_NE(refused.find("Connection: close"), std::string::npos) << refused;
   // A chunked photo with extensions and a trailer, split in odd places, is served.
   std::string body = fmt::format("{:x};name=v\r\n", f.photo.size()) + f.photo + "\r\n0\r\nX-Trailer: 1\r\n\r\n";
   Raw c(s.server.port());

@@ -190,8 +190,19 @@ void Dataset::checkout(const Version& v) const {
   struct Side {
     fs::path dir;
     Listing listing;
+    std::set<std::pair<std::string, std::string>> ever;  // (relpath, md5) of every version
   };
-  for (Side side : {Side{ws_.images_dir(), images(v)}, Side{ws_.masks_dir(), masks(v)}}) {
+  std::vector<Side> sides = {Side{ws_.images_dir(), images(v), {}}, Side{ws_.masks_dir(), masks(v), {}}};
+  // A file that no version ever held under that name and content is the user's: kept.
+  std::error_code ec;
+  for (fs::directory_iterator it(ws_.wms_dir() / "versions", ec), end; !ec && it != end; it.increment(ec)) {
+    std::string id = it->path().stem().string();
+    if (it->path().extension() != ".json" || !util::is_md5_hex(id)) continue;
+    Version other = get(id);
+    for (const auto& e : images(other)) sides[0].ever.emplace(e.relpath, e.md5);
+    for (const auto& e : masks(other)) sides[1].ever.emplace(e.relpath, e.md5);
+  }
+  for (Side& side : sides) {
     util::make_dirs(side.dir);
     std::set<std::string> wanted;
     for (const auto& e : side.listing) {
@@ -202,9 +213,9 @@ void Dataset::checkout(const Version& v) const {
       util::make_dirs(dst.parent_path());
       util::atomic_copy(store_.object_path(e.md5), dst, 0644);
     }
-    std::error_code ec;
     for (const auto& [rel, path] : data_files(side.dir)) {
-      if (wanted.count(rel) || !store_.has(util::md5_file(path))) continue;  // only what the store can restore
+      // Only a file a version put there, unchanged (so the store can restore it).
+      if (wanted.count(rel) || !side.ever.count({rel, util::md5_file(path)})) continue;
       fs::remove(path, ec);
       for (fs::path d = path.parent_path(); d != side.dir && fs::is_empty(d, ec); d = d.parent_path())
         fs::remove(d, ec);  // folders that only held removed files

@@ -79,8 +79,9 @@ class Dataset {
                 const std::string& message) const;
   /// Moves HEAD to v (atomic) and records why.
   void set_head(const Version& v, const std::string& action) const;
-  /// Makes the working copy and the .dvc pointer files match v. Files not in v are
-  /// removed only if the store holds their content (nothing is lost).
+  /// Makes the working copy and the .dvc pointer files match v. A file not in v is
+  /// removed only if some version holds it under that name with that content (a copy
+  /// a checkout made, unchanged: the store restores it); the user's own files stay.
   void checkout(const Version& v) const;
   /// Compares the working copy with HEAD (hashes every file).
   WorkingState working_state() const;

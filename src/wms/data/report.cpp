@@ -37,6 +37,7 @@ nlohmann::json Report::to_json() const {
           {"warnings", warnings()},
           {"files_checked", files_checked},
           {"files_ignored", files_ignored},
+          {"ignored", ignored},
           {"pairs_found", pairs_found},
           {"pairs_valid", pairs_valid},
           {"new_images", new_images},
@@ -71,7 +72,10 @@ std::string Report::to_text() const {
                      "{} warning(s); dataset would hold {} images ({} + {} new){} ({:.1f}s)\n",
                      source, ok() ? "PASSED" : "FAILED", pairs_found, pairs_valid, new_images, duplicate_images,
                      errors(), warnings(), total_images, existing_images, new_images,
-                     files_ignored ? fmt::format("; {} file(s) ignored by name", files_ignored) : "", seconds);
+                     files_ignored ? fmt::format("; {} file(s) ignored by name ({}{})", files_ignored, ignored.front(),
+                                                 files_ignored > 1 ? ", ..." : "")
+                                   : "",
+                     seconds);
   return out;
 }
 

@@ -28,6 +28,7 @@ struct Report {
   std::vector<Issue> issues;  ///< sorted by file, then rule
   std::size_t files_checked = 0;
   std::size_t files_ignored = 0;   ///< skipped by name (dot-files, OS junk); see ignored_by_rule
+  std::vector<std::string> ignored;  ///< their paths ("images/.day5/a.jpg"), sorted by side then path
   std::size_t pairs_found = 0;
   std::size_t pairs_valid = 0;     ///< pairs without errors
   std::size_t new_images = 0;       ///< valid pairs not yet in the dataset

@@ -30,6 +30,7 @@ const std::vector<Rule>& rules() {
       {"mask.empty", Severity::kError, "mask has (almost) no foreground"},
       {"mask.foreground_share", Severity::kError, "foreground share out of the configured range"},
       {"mask.regions", Severity::kWarning, "mask has more separate regions than allowed"},
+      {"name.case_clash", Severity::kWarning, "photo names that differ only in letter case (one file on macOS/Windows)"},
       {"name.pattern", Severity::kWarning, "file stem (without folders) does not match validation.name_pattern"},
       {"dup.image", Severity::kWarning, "same image bytes as another pair with the same mask (kept once)"},
       {"dup.mask_conflict", Severity::kError, "same image bytes as another pair but a different mask"},

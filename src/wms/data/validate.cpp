@@ -107,10 +107,16 @@ std::string elsewhere(const std::map<std::string, std::vector<std::size_t>>& ste
 // documented rule ignores are counted, not listed. Anything that is not a regular file
 // (a fifo, a socket, a broken link, a link to a folder) is reported, never opened.
 std::vector<FileRef> scan(const fs::path& dir, Role role, const std::string& shown_dir, const Issues& rules,
-                          std::vector<Issue>& out, std::size_t& ignored) {
+                          std::vector<Issue>& out, std::vector<std::string>& ignored, std::size_t& odd) {
   std::error_code ec;
-  if (!fs::is_directory(dir, ec))
-    throw NotFound("{}: no such folder (a batch holds images/ and masks/ folders)", dir.string());
+  if (!fs::is_directory(dir, ec)) {
+    std::string hint;
+    for (fs::directory_iterator it(dir.parent_path().empty() ? "." : dir.parent_path(), ec), end; !ec && it != end;
+         it.increment(ec))
+      if (it->path().filename() != dir.filename() && lower(it->path().filename().string()) == lower(dir.filename().string()))
+        hint = fmt::format("; found {}: folder names are case-sensitive", it->path().string());
+    throw NotFound("{}: no such folder (a batch holds images/ and masks/ folders){}", dir.string(), hint);
+  }
   std::vector<FileRef> files;
   fs::recursive_directory_iterator it(dir, fs::directory_options::none, ec), end;
   fs::path last = dir;
@@ -118,18 +124,26 @@ std::vector<FileRef> scan(const fs::path& dir, Role role, const std::string& sho
     last = it->path();
     std::string base = it->path().filename().string();
     if (ignored_by_rule(base)) {
-      ++ignored;
-      if (it->is_directory(ec)) it.disable_recursion_pending();
+      if (it->is_directory(ec)) {  // every file inside counts
+        it.disable_recursion_pending();
+        std::error_code walk;
+        for (fs::recursive_directory_iterator in(it->path(), walk), stop; !walk && in != stop; in.increment(walk))
+          if (!in->is_directory(walk)) ignored.push_back(in->path().lexically_relative(dir).generic_string());
+      } else {
+        ignored.push_back(it->path().lexically_relative(dir).generic_string());
+      }
       continue;
     }
     std::string rel = it->path().lexically_relative(dir).generic_string();
     std::string shown = shown_dir + "/" + rel;
     if (it->is_symlink(ec) && it->is_directory(ec)) {
+      ++odd;
       rules.add(out, "file.type", {shown}, "a link to a folder (wms does not follow folder links); copy the files in");
       continue;
     }
     if (it->is_directory(ec)) continue;
     if (!it->is_regular_file(ec)) {
+      ++odd;
       rules.add(out, "file.type", {shown},
                 it->is_symlink(ec) ? "a link to nothing (its target is missing)"
                                    : "not a regular file (a fifo, socket or device); wms reads regular files only");
@@ -216,6 +230,10 @@ void check_mask(const FileRef& m, const FileCheck& c, const ValidationOptions& o
     if (c.max_value == 0) {
       found = "every pixel is 0 (black)";
       fix = "draw the reading window in white (255)";
+    } else if (c.max_value < o.mask_threshold && c.header.channels >= 3) {
+      found = fmt::format("a colour mask whose brightest grey level is {} (pure red becomes 76, green 150, blue 29)",
+                          c.max_value);
+      fix = "draw the reading window in white (255) on black";
     } else if (c.max_value < o.mask_threshold && c.distinct_values <= 16) {
       found = fmt::format("values are 0..{} ({} levels): a label-index mask (class ids), not black and white",
                           c.max_value, c.distinct_values);
@@ -287,12 +305,18 @@ Validation validate_batch(const BatchSource& batch, const ExistingDataset& exist
   r.source = batch.label.empty() ? batch.images_dir.parent_path().string() : batch.label;
   std::vector<Issue>& out = r.issues;
 
-  std::size_t ignored = 0;
-  std::vector<FileRef> files = scan(batch.images_dir, Role::kImage, batch.images_dir.string(), rules, out, ignored);
-  std::vector<FileRef> masks = scan(batch.masks_dir, Role::kMask, batch.masks_dir.string(), rules, out, ignored);
+  std::vector<std::string> ignored_images, ignored_masks;
+  std::size_t odd = 0;  // reported as file.type
+  std::vector<FileRef> files = scan(batch.images_dir, Role::kImage, batch.images_dir.string(), rules, out, ignored_images, odd);
+  std::vector<FileRef> masks = scan(batch.masks_dir, Role::kMask, batch.masks_dir.string(), rules, out, ignored_masks, odd);
   const std::size_t image_files = files.size(), mask_files = masks.size();
   files.insert(files.end(), masks.begin(), masks.end());
-  r.files_ignored = ignored;
+  std::sort(ignored_images.begin(), ignored_images.end());
+  std::sort(ignored_masks.begin(), ignored_masks.end());
+  for (const auto& i : ignored_images) r.ignored.push_back("images/" + i);
+  for (const auto& m : ignored_masks) r.ignored.push_back("masks/" + m);
+  r.files_ignored = r.ignored.size();
+  const std::size_t ignored = r.ignored.size();
 
   // File names and extensions; files that fail here take no further part.
   std::vector<FileRef> candidates;
@@ -309,7 +333,7 @@ Validation validate_batch(const BatchSource& batch, const ExistingDataset& exist
       candidates.push_back(f);
     }
   }
-  r.files_checked = files.size();
+  r.files_checked = files.size() + odd;
 
   // Group by (role, stem): two files with one stem cannot be paired.
   std::map<std::string, std::vector<std::size_t>> image_stems, mask_stems;
@@ -324,6 +348,16 @@ Validation validate_batch(const BatchSource& batch, const ExistingDataset& exist
                 fmt::format("{} files share the stem '{}'; keep one", idx.size(), stem));
     }
   }
+
+  // Names that differ only in case are one file on macOS and Windows checkouts.
+  std::map<std::string, std::vector<std::string>> by_lower;
+  for (const auto& f : candidates)
+    if (f.role == Role::kImage) by_lower[lower(f.stem)].push_back(f.shown);
+  for (auto& [key, shown] : by_lower)
+    if (shown.size() > 1)
+      rules.add(out, "name.case_clash", shown,
+                fmt::format("{} photos whose names differ only in letter case: one file on macOS and Windows; rename one",
+                            shown.size()));
 
   // Per-file checks on every core.
   std::vector<FileCheck> checks(candidates.size());

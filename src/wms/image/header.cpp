@@ -158,6 +158,14 @@ std::string describe_unknown(std::string_view b) {
 
 }  // namespace
 
+std::string describe_content(std::string_view bytes) {
+  switch (sniff_format(bytes)) {
+    case Format::kJpeg: return "a JPEG image";
+    case Format::kPng: return "a PNG image";
+    default: return bytes.empty() ? "an empty file" : describe_unknown(bytes);
+  }
+}
+
 Header read_header(std::string_view bytes, const std::string& name) {
   if (bytes.empty()) throw ImageError("file.empty", name, "empty file (0 bytes)");
   switch (sniff_format(bytes)) {

@@ -51,6 +51,11 @@ class ImageError : public InvalidInput {
 /// Format from magic bytes (kUnknown if neither JPEG nor PNG).
 Format sniff_format(std::string_view bytes);
 
+/// What a file is, from its first bytes, for messages: "a JPEG image", "WebP content:
+/// convert it to JPEG or PNG", "a Git LFS pointer file, ...", "text, not an image ...",
+/// or "unknown content (first bytes ..)". Thread-safe.
+std::string describe_content(std::string_view bytes);
+
 /// Parses the header. Throws ImageError (file.empty, file.format, file.decodable) when
 /// the bytes are empty, not JPEG/PNG, or structurally broken before the size is known.
 /// A missing end marker is not thrown: it is reported in Header::truncated.

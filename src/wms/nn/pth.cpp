@@ -8,6 +8,7 @@
 #include <memory>
 #include <variant>
 
+#include "wms/image/header.hpp"
 #include "wms/util/error.hpp"
 
 namespace wms::nn {
@@ -480,7 +481,7 @@ PthContents read_pth(std::string_view bytes, const std::string& source) {
                        "PyTorch: torch.save(torch.load('old.pth'), 'new.pth')",
                        source);
   if (bytes.size() < 4 || bytes.substr(0, 4) != std::string_view("PK\x03\x04", 4))
-    throw InvalidInput("{}: not a torch.save file (it is saved as a zip archive; this file is not one)", source);
+    throw InvalidInput("{}: not a torch.save file (those are zip archives): found {}", source, image::describe_content(bytes));
   try {
     caffe2::serialize::PyTorchStreamReader zip(std::make_shared<BytesAdapter>(bytes));
     if (zip.hasRecord("constants.pkl") || zip.hasRecord("code/__torch__.py"))

@@ -45,6 +45,11 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// RFC 9110 section 5.6.2: tchar.
+bool is_tchar(char ch) {
+  return std::isalnum(static_cast<unsigned char>(ch)) || std::string_view("!#$%&'*+-.^_`|~").find(ch) != std::string_view::npos;
+}
+
 void close_fd(int fd) {
   ::shutdown(fd, SHUT_RDWR);
   ::close(fd);
@@ -129,6 +134,7 @@ const char* reason_phrase(int status) {
     case 413: return "Content Too Large";
     case 431: return "Request Header Fields Too Large";
     case 501: return "Not Implemented";
+    case 505: return "HTTP Version Not Supported";
     default: return "Service Unavailable";
   }
 }
@@ -261,6 +267,30 @@ struct HttpServer::Front {
     return frame_chunks(c);
   }
 
+  // RFC 9112 section 3: method SP request-target SP HTTP-version, exactly.
+  bool check_request_line(Conn& c, std::string_view line) {
+    std::size_t a = line.find(' '), b = a == std::string_view::npos ? a : line.find(' ', a + 1);
+    std::string_view method = line.substr(0, a);
+    std::string_view target = b == std::string_view::npos ? "" : line.substr(a + 1, b - a - 1);
+    std::string_view version = b == std::string_view::npos ? "" : line.substr(b + 1);
+    if (method.empty() || !std::all_of(method.begin(), method.end(), is_tchar) || target.empty() ||
+        target.find_first_of(" \t") != std::string_view::npos || !version.starts_with("HTTP/") ||
+        version.find(' ') != std::string_view::npos) {
+      reject(c, 400, "a malformed request line (expected: METHOD /path HTTP/1.1)");
+      return false;
+    }
+    if (version != "HTTP/1.1" && version != "HTTP/1.0") {
+      reject(c, 505, "only HTTP/1.0 and HTTP/1.1 are served");
+      return false;
+    }
+    static const std::string_view kMethods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"};
+    if (std::find(std::begin(kMethods), std::end(kMethods), method) == std::end(kMethods)) {
+      reject(c, 501, "unknown method (methods are case-sensitive: GET, POST, ...)");
+      return false;
+    }
+    return true;
+  }
+
   // Reads the framing headers of a head of `end` bytes and returns where the head ends
   // now (an Expect line answered here is cut out); answers 400/413/501 itself.
   std::optional<std::size_t> parse_head(Conn& c, std::size_t end) {
@@ -269,6 +299,7 @@ struct HttpServer::Front {
     std::string_view coding;
     bool has_coding = false, expect_continue = false;
     std::size_t expect_line = 0, expect_len = 0;
+    if (!check_request_line(c, trim(head.substr(0, head.find('\n'))))) return std::nullopt;
     std::size_t pos = head.find('\n') + 1;
     while (pos < head.size()) {
       std::size_t nl = head.find('\n', pos);
@@ -284,10 +315,19 @@ struct HttpServer::Front {
       }
       if (!line.empty()) {
         std::string_view name = line.substr(0, colon), value = trim(line.substr(colon + 1));
+        if (!std::all_of(name.begin(), name.end(), is_tchar) ||
+            std::any_of(value.begin(), value.end(), [](unsigned char ch) { return (ch < 0x20 && ch != '\t') || ch == 0x7F; })) {
+          reject(c, 400, "a header name that is not a token, or a control character in a value (RFC 9110 section 5)");
+          return std::nullopt;
+        }
         if (iequals(name, "content-length")) {
           std::uint64_t v = 0;
-          bool ok = !value.empty() && value.size() <= 19 &&
-                    std::all_of(value.begin(), value.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+          bool digits = !value.empty() && std::all_of(value.begin(), value.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+          if (digits && value.size() > 18) {  // more than any upload could be
+            reject(c, 413, fmt::format("the body is over {} bytes", limits.max_body_bytes));
+            return std::nullopt;
+          }
+          bool ok = digits;
           for (char ch : value) v = v * 10 + (ch - '0');
           if (!ok || (length && *length != v)) {
             reject(c, 400, "Content-Length must be one decimal number");

@@ -9,7 +9,9 @@
 //
 //   - the request head must be complete within `header_timeout` (else 408) and at most
 //     `max_header_bytes` (else 431), as Apache's mod_reqtimeout and nginx's
-//     client_header_timeout bound it;
+//     client_header_timeout bound it; a malformed request line, header line or framing
+//     is refused (400, 501 for an unknown method, 505 for another HTTP version) and the
+//     connection closed, never guessed at (RFC 9112);
 //   - the body must be complete within `body_timeout` of the head (else 408), and its
 //     bytes on the wire are counted while they arrive, whatever the framing
 //     (Content-Length or chunked, RFC 9112 section 7.1): past `max_body_bytes` the
@@ -51,7 +53,7 @@ struct HttpLimits {
   std::uint64_t max_buffered_bytes = 256ull << 20;  ///< request bodies held at once, front and workers
 };
 
-/// What the front answered by itself (for metrics): status 408, 413, 431, 400, 501 or 503.
+/// What the front answered by itself (for metrics): 400, 408, 413, 431, 501, 503 or 505.
 using FrontRejectHook = std::function<void(int status)>;
 
 class HttpServer : public httplib::Server {

@@ -289,8 +289,19 @@ struct Server::Impl {
 
   // The photo bytes of a predict request. The media type is checked before any byte
   // of the body is read, so a wrong one gets 415 whatever the size.
-  std::string photo_of(const httplib::Request& req, const httplib::ContentReader& read) {
+  // The media type of a predict request, checked before anything else (415 whatever
+  // the size, with or without a model).
+  std::string photo_type(const httplib::Request& req) {
     std::string type = media_type(req.get_header_value("Content-Type"));
+    if (type != "multipart/form-data" && type != "image/jpeg" && type != "image/png" && type != "application/octet-stream")
+      throw HttpError(415, fmt::format("the body is {}; send the photo as image/jpeg or image/png (raw body, e.g. curl "
+                                       "--data-binary @photo.jpg -H 'Content-Type: image/jpeg'), or multipart/form-data "
+                                       "with an 'image' field (curl -F image=@photo.jpg)",
+                                       type.empty() ? "of no media type" : "'" + type + "'"));
+    return type;
+  }
+
+  std::string photo_of(const std::string& type, const httplib::ContentReader& read) {
     auto too_large = [&] { return HttpError(413, fmt::format("the photo is over {} bytes (--max-upload-bytes)", o.max_upload_bytes)); };
     if (type == "multipart/form-data") {
       std::string photo;
@@ -313,11 +324,6 @@ struct Server::Impl {
       if (!photo_part) throw HttpError(400, "multipart request without an 'image' (or 'file') field");
       return photo;
     }
-    if (type != "image/jpeg" && type != "image/png" && type != "application/octet-stream")
-      throw HttpError(415, fmt::format("the body is {}; send the photo as image/jpeg or image/png (raw body, e.g. curl "
-                                       "--data-binary @photo.jpg -H 'Content-Type: image/jpeg'), or multipart/form-data "
-                                       "with an 'image' field (curl -F image=@photo.jpg)",
-                                       type.empty() ? "of no media type" : "'" + type + "'"));
     std::string body;
     bool over = false;
     read([&](const char* data, std::size_t n) {
@@ -330,9 +336,13 @@ struct Server::Impl {
   }
 
   void predict(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& read) {
+    std::string type = photo_type(req);
     auto s = current();
-    if (!s) throw HttpError(503, "no model loaded yet");
-    std::string bytes = photo_of(req, read);
+    if (!s) {
+      std::lock_guard lock(served_mu);
+      throw HttpError(503, "no model to predict with: " + not_ready);
+    }
+    std::string bytes = photo_of(type, read);
     if (bytes.empty()) throw HttpError(400, "empty body: send the photo's bytes");
     if (++in_flight > o.max_queue) {
       --in_flight;
@@ -376,8 +386,13 @@ struct Server::Impl {
     http.set_payload_max_length(o.max_upload_bytes + (1 << 16));  // the front enforces it first, whatever the framing
     http.set_keep_alive_timeout(static_cast<time_t>(std::ceil(o.keep_alive_timeout)));  // as httplib advertises it
     http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-      if (res.body.empty())
-        send_json(res, res.status, {{"error", {{"code", res.status}, {"message", res.status == 413 ? "the upload is too large" : "not found"}}}});
+      if (!res.body.empty()) return;
+      const char* message = res.status == 404   ? "not found"
+                            : res.status == 413 ? "the upload is too large"
+                            : res.status == 414 ? "the request target is too long"
+                            : res.status == 416 ? "the range cannot be served"
+                                                : "the request is malformed";
+      send_json(res, res.status, {{"error", {{"code", res.status}, {"message", message}}}});
     });
     http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
       send_error(res, 500, "internal error");
@@ -401,6 +416,10 @@ struct Server::Impl {
     }));
     http.Get("/metrics", guarded("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
+    }));
+    http.Get("/v1/predict", guarded("/v1/predict", [](const httplib::Request&, httplib::Response& res) {
+      res.set_header("Allow", "POST");
+      throw HttpError(405, "POST the photo to /v1/predict");
     }));
     http.Post("/v1/predict", [this](const httplib::Request& q, httplib::Response& r, const httplib::ContentReader& read) {
       answer("/v1/predict", r, [&] { predict(q, r, read); });
