@@ -201,6 +201,10 @@ struct Runner {
     eo.device = o.device;
     auto logger = [this, name](const std::string& line) { log(name, line); };
 
+    // Production is scored once per run, on the same test split and with the same code
+    // as every attempt; each attempt's own test scores come from its training run.
+    if (test.empty()) throw InvalidInput("gate: the test split is empty; add data before gating");
+    std::optional<train::EvalResult> champion_eval;
     nlohmann::json best;
     const std::uint64_t base_seed = opts.seed;
     for (int a = 1; a <= attempts; ++a) {
@@ -211,7 +215,11 @@ struct Runner {
                                  champion_version ? fmt::format("production (version {})", *champion_version) : "",
                                  o.should_stop, logger};
       auto t = registry::train_tracked(ws, reg, q);
-      auto d = gate::run_gate(*t.model, champion ? &*champion : nullptr, test, policy, eo);
+      auto gate_start = std::chrono::steady_clock::now();
+      if (champion && !champion_eval) champion_eval = train::evaluate(*champion, test, eo);
+      auto d = gate::decide(t.test_eval ? *t.test_eval : train::evaluate(*t.model, test, eo),
+                            champion_eval ? &*champion_eval : nullptr, policy);
+      double gate_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - gate_start).count();
       registry::DecisionRecord rec;
       rec.candidate = t.model_version;
       rec.champion = champion_version;
@@ -222,7 +230,7 @@ struct Runner {
       rec.body = d.to_json();
       std::int64_t decision = reg.record_decision(rec);
       util::atomic_write(dir / fmt::format("decision-{}.json", a), rec.to_json().dump(2) + "\n");
-      log(name, fmt::format("gate: {} — {}", d.verdict, d.reason));
+      log(name, fmt::format("gate: {} — {} ({:.2f}s)", d.verdict, d.reason, gate_seconds));
       nlohmann::json out = {{"improved", d.improved}, {"dice", d.candidate["dice"]}, {"iou", d.candidate["iou"]},
                             {"run_id", t.run_id}, {"model_version", t.model_version}, {"attempts", a},
                             {"decision_id", decision}, {"reason", d.reason},

@@ -73,6 +73,7 @@ TrackedResult train_tracked(const data::Workspace& ws, Registry& reg, const Trac
       model.info().metrics["test_hausdorff"] = ev.mean_input.hausdorff;
       model.info().metrics["test_dice_full"] = ev.mean_full.dice;
       model.info().metrics["test_iou_full"] = ev.mean_full.iou;
+      r.test_eval = std::move(ev);
     }
     model.save(r.bundle);
     util::atomic_write(r.run_dir / "curves.svg", train::curves_svg(result.history, r.run_id));

@@ -12,6 +12,7 @@
 #include "wms/nn/model.hpp"
 #include "wms/registry/registry.hpp"
 #include "wms/train/config.hpp"
+#include "wms/train/evaluator.hpp"
 #include "wms/train/samples.hpp"
 
 namespace wms::registry {
@@ -35,6 +36,9 @@ struct TrackedResult {
   int model_version = 0;
   nlohmann::json summary;  ///< what `wms train --json` prints
   std::optional<nn::Model> model;
+  /// The model's scores on the test split (absent when it is empty), from the same
+  /// evaluate() and options the gate uses: the gate takes them instead of scoring again.
+  std::optional<train::EvalResult> test_eval;
 };
 
 /// REQUIRES: the train split is not empty. Records status failure/cancelled (and
