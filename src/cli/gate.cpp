@@ -30,7 +30,7 @@ void add_gate(CLI::App& root, Globals& g, Commands& out) {
   app->add_option("--candidate,-c", candidate, "model version, alias or bundle file")->required();
   app->add_option("--data,-d", data_ref, "dataset version whose test split is used (default: head)");
   app->add_flag("!--no-record", record, "do not store the decision in the registry");
-  app->add_option("--device", device, "auto | cpu | cuda")->capture_default_str();
+  add_device_option(*app, device);
   add_common_options(*app, g, true, true);
   out.push_back({app, [&g] {
     auto ws = data::Workspace::open(g.workspace);
@@ -46,16 +46,8 @@ void add_gate(CLI::App& root, Globals& g, Commands& out) {
     eo.device = device;
     auto d = gate::run_gate(cand, champ ? &*champ : nullptr, train::only(sel.samples, data::Split::kTest), policy, eo);
     std::int64_t id = 0;
-    if (record) {
-      registry::DecisionRecord r;
-      r.candidate = registry::resolve_version(reg, candidate);
-      r.champion = champion_version;
-      r.dataset_version = sel.dataset_version;
-      r.verdict = d.verdict;
-      r.reason = d.reason;
-      r.body = d.to_json();
-      id = reg.record_decision(r);
-    }
+    if (record)
+      id = gate::record_decision(reg, d, registry::resolve_version(reg, candidate), champion_version, sel.dataset_version).id;
     if (g.json) {
       auto j = d.to_json();
       j["decision_id"] = id;
@@ -64,7 +56,7 @@ void add_gate(CLI::App& root, Globals& g, Commands& out) {
       print_decision(d);
       if (record) std::printf("recorded as decision %lld\n", static_cast<long long>(id));
     }
-    return d.improved ? kExitOk : 10;
+    return d.improved ? kExitOk : kExitNotImproved;
   }});
 }
 

@@ -19,20 +19,23 @@ std::string secs(double a, double b) {
 
 // Like `gh run view`: the jobs, their status, time and outputs.
 void print_state(const pipeline::State& st) {
-  std::printf("pipeline %s  %s  (%s)\n", st.run_id.c_str(), st.outcome.empty() ? "running" : st.outcome.c_str(),
-              secs(st.started, st.ended).c_str());
+  std::printf("pipeline %s  %s  (%s)\n", st.run_id.c_str(),
+              st.outcome ? pipeline::outcome_name(*st.outcome).c_str() : "running", secs(st.started, st.ended).c_str());
   std::printf("batch: %s + %s\n", st.images_dir.c_str(), st.masks_dir.c_str());
   for (const auto& j : st.jobs) {
-    const char* mark = j.status == "success"   ? "ok  "
-                       : j.status == "skipped" ? "skip"
-                       : j.status == "failure" ? "FAIL"
-                       : j.status == "running" ? "... "
-                       : j.status == "cancelled" ? "stop"
-                                                 : "    ";
-    std::printf("  %s %-20s %-10s %6s", mark, j.name.c_str(), j.status.c_str(), secs(j.started, j.ended).c_str());
+    using S = pipeline::JobStatus;
+    const char* mark = j.status == S::kSuccess     ? "ok  "
+                       : j.status == S::kSkipped   ? "skip"
+                       : j.status == S::kFailure   ? "FAIL"
+                       : j.status == S::kRunning   ? "... "
+                       : j.status == S::kCancelled ? "stop"
+                                                   : "    ";
+    std::printf("  %s %-20s %-10s %6s", mark, std::string(pipeline::job_name(j.id)).c_str(),
+                std::string(pipeline::status_name(j.status)).c_str(), secs(j.started, j.ended).c_str());
     if (!j.reason.empty()) std::printf("  %s", j.reason.c_str());
     std::printf("\n");
-    for (auto& [k, v] : j.outputs.items()) {
+    const nlohmann::json outputs = st.outputs_json(j.id);  // items() would not keep a temporary alive
+    for (auto& [k, v] : outputs.items()) {
       if (k == "deliveries" || k == "reason") continue;
       std::printf("         %-18s %s\n", k.c_str(), v.is_string() ? v.get<std::string>().c_str() : v.dump().c_str());
     }
@@ -57,8 +60,10 @@ int finish(const Globals& g, const pipeline::Result& r) {
 void add_pipeline(CLI::App& root, Globals& g, Commands& out) {
   auto* pl = root.add_subcommand("pipeline", "the continuous-training loop: validate, train, gate, promote, notify");
   pl->require_subcommand(1);
-  pl->footer("Exit codes of run/resume: 0 improved (promoted), 10 not improved (batch kept as a rejected "
-             "submission), 1 invalid data (nothing changed), 130 cancelled, other: failure.");
+  pl->footer(fmt::format("Exit codes of run/resume: {} improved (promoted), {} not improved (batch kept as a rejected "
+                         "submission), {} invalid data (nothing changed), 130 cancelled; a failure exits with its "
+                         "error's code (see wms --help).",
+                         kExitOk, kExitNotImproved, kExitDataInvalid));
   static std::string device = "auto", config_ref;
   static int attempts = 0;
   static double wait = 0;
@@ -77,7 +82,7 @@ void add_pipeline(CLI::App& root, Globals& g, Commands& out) {
     app->add_option("--config,-c", config_ref, "training config file or preset (default: wms.yaml)");
     app->add_option("--attempts", attempts, "training attempts with different seeds (default: pipeline.attempts, 3)");
     app->add_option("--wait", wait, "seconds to wait for another pipeline on this workspace (default: refuse at once)");
-    app->add_option("--device", device, "auto | cpu | cuda")->capture_default_str();
+    add_device_option(*app, device);
   };
   {
     auto* app = pl->add_subcommand("run", "run the loop on a batch (DIR with images/ and masks/, or --images/--masks)");

@@ -93,6 +93,8 @@ TEST(Serve, HealthReadinessAndPredictFormats) {
   auto r0 = s.client->Get("/readyz");
   EXPECT_EQ(r0->status, 503) << "no production model yet";
   EXPECT_TRUE(r0->has_header("Retry-After"));
+  for (int i = 0; i < 100 && s.client->Get("/readyz")->body.find("no production model") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the first look at the registry
   auto none = s.client->Post("/v1/predict", f.photo, "image/jpeg");
   EXPECT_EQ(none->status, 503);
   EXPECT_NE(none->body.find("wms models promote"), std::string::npos) << none->body;

@@ -121,4 +121,20 @@ Decision run_gate(const nn::Model& candidate, const nn::Model* champion, const s
   return decide(c, &h, policy);
 }
 
+registry::DecisionRecord record_decision(registry::Registry& reg, const Decision& d, std::optional<int> candidate,
+                                         std::optional<int> champion, const std::string& dataset_version,
+                                         const std::string& run) {
+  registry::DecisionRecord r;
+  r.time = registry::now_seconds();
+  r.candidate = candidate;
+  r.champion = champion;
+  r.dataset_version = dataset_version;
+  r.run = run;
+  r.verdict = d.verdict;
+  r.reason = d.reason;
+  r.body = d.to_json();
+  r.id = reg.record_decision(r);
+  return r;
+}
+
 }  // namespace wms::gate

@@ -15,6 +15,7 @@
 
 #include "wms/gate/policy.hpp"
 #include "wms/nn/model.hpp"
+#include "wms/registry/registry.hpp"
 #include "wms/train/evaluator.hpp"
 
 namespace wms::gate {
@@ -38,6 +39,13 @@ Decision decide(const train::EvalResult& candidate, const train::EvalResult* cha
 
 Decision run_gate(const nn::Model& candidate, const nn::Model* champion, const std::vector<train::Sample>& test,
                   const GatePolicy& policy, const train::EvalOptions& eval);
+
+/// Stores a decision in the registry, the one way `wms gate` and the pipeline record
+/// one, and returns the record with its id and time. `candidate`/`champion` are model
+/// versions (none for a bundle file / no production). Throws what the registry throws.
+registry::DecisionRecord record_decision(registry::Registry& reg, const Decision& d, std::optional<int> candidate,
+                                         std::optional<int> champion, const std::string& dataset_version,
+                                         const std::string& run = "");
 
 /// Paired bootstrap of mean(differences): the (1-confidence)/2 and (1+confidence)/2
 /// quantiles of `resamples` resampled means. Deterministic for a seed.

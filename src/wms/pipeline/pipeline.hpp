@@ -22,48 +22,20 @@
 // reaped by the next run, and `resume` continues from the first unfinished job.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "wms/data/validate.hpp"
 #include "wms/data/workspace.hpp"
+#include "wms/pipeline/state.hpp"
 
 namespace wms::pipeline {
 
-/// Never renumber; names are written to pipeline.json and JSON output.
-enum class Outcome { kImproved = 0, kNotImproved = 1, kInvalid = 2, kFailed = 3, kCancelled = 4 };
-std::string outcome_name(Outcome o);
 /// 0 improved, 10 not improved, 1 invalid data, 130 cancelled; a failure exits with its
 /// error's own code (exit_code_for: 7 a full disk, 4 a missing file, ...), 70 only for a
 /// bug. `error_code` is State::error_code.
 int outcome_exit_code(Outcome o, const std::string& error_code = "");
-
-struct Job {
-  std::string name;
-  std::string status = "queued";  ///< queued | running | success | failure | skipped | cancelled
-  double started = 0, ended = 0;
-  nlohmann::json outputs = nlohmann::json::object();
-  std::string reason;  ///< why skipped / failed
-};
-
-struct State {
-  std::string run_id;
-  std::string images_dir, masks_dir;  ///< the batch
-  std::string config_ref;             ///< training config (file or preset), "" = wms.yaml
-  std::string outcome;                ///< "" while running
-  std::string error;
-  std::string error_code;             ///< the failure's ErrorCode name ("IO", "NOT_FOUND", ...); "" when none
-  double started = 0, ended = 0;
-  std::vector<Job> jobs;
-
-  Job& job(const std::string& name);
-  const Job& job(const std::string& name) const;
-  nlohmann::json to_json() const;
-  static State from_json(const nlohmann::json& j);
-};
 
 struct Options {
   data::BatchSource batch;

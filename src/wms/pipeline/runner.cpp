@@ -1,0 +1,233 @@
+#include "wms/pipeline/runner.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "wms/registry/promotion.hpp"
+#include "wms/train/config.hpp"
+#include "wms/util/error.hpp"
+#include "wms/util/fs.hpp"
+
+namespace wms::pipeline {
+namespace {
+
+// The ErrorCode name of a failure, so that the exit code says what kind it was: wms's
+// own errors carry theirs; the OS's and the standard library's are classed here.
+std::string code_name_of(const std::exception& e) {
+  if (auto* w = dynamic_cast<const Error*>(&e)) return std::string(error_code_name(w->code()));
+  if (dynamic_cast<const std::filesystem::filesystem_error*>(&e) || dynamic_cast<const std::ios_base::failure*>(&e))
+    return std::string(error_code_name(ErrorCode::kIo));
+  return std::string(error_code_name(ErrorCode::kInternal));
+}
+
+constexpr JobId kComputeJobs[] = {JobId::kStartInfra, JobId::kTrain, JobId::kStopInfra, JobId::kPromote};
+
+}  // namespace
+
+double now() { return registry::now_seconds(); }
+
+Runner::Runner(const data::Workspace& w, Options opts, State s)
+    : ws(w), o(std::move(opts)), st(std::move(s)), dir(w.run_dir(st.run_id)),
+      reg(registry::registry_path(w)), provider(infra::make_provider(w)), leases(w) {
+  // git.mode: auto (the default) = git mode when the workspace IS a repository's top
+  // level; on = also inside a repository (the original's WMS/ layout); off.
+  std::string mode = w.config().get_string("git.mode", "auto");
+  if (mode != "auto" && mode != "on" && mode != "off")
+    throw InvalidInput("{}: git.mode: must be auto, on or off", w.config().source());
+  if (mode != "off") {
+    git = vcs::GitRepo::open_containing(w.root());
+    std::error_code ec;
+    if (git && mode == "auto" && fs::canonical(git->workdir(), ec) != fs::canonical(w.root(), ec)) git.reset();
+  }
+  if (git) hosting = vcs::hosting_options(w.config());  // checked now, not after training
+}
+
+void Runner::save() { util::atomic_write(dir / "pipeline.json", st.to_json().dump(2) + "\n"); }
+
+void Runner::log(JobId job, const std::string& line) {
+  util::make_dirs(dir / "jobs");
+  util::append_line(dir / "jobs" / (std::string(job_name(job)) + ".log"), line);
+  if (o.log) o.log(fmt::format("[{}] {}", job_name(job), line));
+}
+
+void Runner::begin(JobId job) {
+  Job& j = st.job(job);
+  j.status = JobStatus::kRunning;
+  j.started = now();
+  j.reason.clear();
+  save();
+}
+
+void Runner::end(JobId job, JobStatus status, const std::string& reason) {
+  Job& j = st.job(job);
+  j.status = status;
+  j.ended = now();
+  j.reason = reason;
+  save();
+  if (!reason.empty()) log(job, fmt::format("{}: {}", status_name(status), reason));
+}
+
+void Runner::skip(JobId job, const std::string& reason) {
+  Job& j = st.job(job);
+  j.status = JobStatus::kSkipped;
+  j.reason = reason;
+  save();
+  log(job, "skipped: " + reason);
+}
+
+void Runner::end_running(JobStatus status, const std::string& reason) {
+  for (auto& j : st.jobs)
+    if (j.status == JobStatus::kRunning) end(j.id, status, reason);
+}
+
+util::Config Runner::train_config() const {
+  return st.config_ref.empty() ? ws.config() : train::load_train_config(st.config_ref);
+}
+
+// The original workflow's conditions: compute only for a valid batch with new data;
+// stop-infra always; promote only when improved; notify always.
+Outcome Runner::execute() {
+  // A lease left by a run killed with -9 is found here and released.
+  for (const auto& l : leases.reap(*provider))
+    log(JobId::kStartInfra, fmt::format("released the lease of an earlier dead run {} ({})", l.run_id, l.instance.id));
+
+  auto fail = [&](const std::exception& e) {
+    end_running(JobStatus::kFailure, e.what());
+    st.error = e.what();
+    st.error_code = code_name_of(e);
+    return Outcome::kFailed;
+  };
+  Outcome outcome = Outcome::kFailed;
+  try {
+    if (!st.done(JobId::kMergeAndValidate)) merge_and_validate();
+    const ValidateOutputs& v = *st.validate;
+    if (!v.validation_passed) {
+      outcome = Outcome::kInvalid;
+      for (JobId j : kComputeJobs) skip(j, fmt::format("validation failed ({} errors; see report.txt)", v.errors));
+    } else if (v.new_images == 0) {
+      outcome = Outcome::kNotImproved;
+      for (JobId j : kComputeJobs) skip(j, "the batch adds no new images");
+    } else {
+      try {
+        if (!st.done(JobId::kTrain)) {
+          if (!st.done(JobId::kStartInfra) || !lease) start_infra();
+          train();
+        }
+        outcome = st.train->improved ? Outcome::kImproved : Outcome::kNotImproved;
+      } catch (const Cancelled& e) {
+        end_running(JobStatus::kCancelled, e.what());
+        outcome = Outcome::kCancelled;
+        st.error = e.what();
+      } catch (const std::exception& e) {
+        outcome = fail(e);
+      }
+      stop_infra();  // always
+      if (outcome == Outcome::kImproved) {
+        promote();
+      } else {
+        skip(JobId::kPromote, outcome == Outcome::kNotImproved
+                                  ? "the model did not improve; the batch is kept as a rejected submission"
+                                  : "training did not finish");
+        if (outcome == Outcome::kNotImproved) record_submission();
+      }
+    }
+  } catch (const std::exception& e) {
+    outcome = fail(e);
+    if (lease) stop_infra();
+  }
+  notify(outcome);
+  st.outcome = outcome;
+  st.ended = now();
+  save();
+  reg.set_tag(st.run_id, "outcome", outcome_name(outcome));
+  reg.finish_run(st.run_id,
+                 outcome == Outcome::kFailed      ? registry::kFailure
+                 : outcome == Outcome::kCancelled ? registry::kCancelled
+                                                  : registry::kSuccess,
+                 st.error);
+  return outcome;
+}
+
+int outcome_exit_code(Outcome o, const std::string& error_code) {
+  switch (o) {
+    case Outcome::kImproved: return 0;
+    case Outcome::kNotImproved: return 10;
+    case Outcome::kInvalid: return 1;
+    case Outcome::kCancelled: return 130;
+    case Outcome::kFailed:
+      for (int c = static_cast<int>(ErrorCode::kInvalidInput); c <= static_cast<int>(ErrorCode::kInternal); ++c)
+        if (error_code_name(static_cast<ErrorCode>(c)) == error_code) return exit_code_for(static_cast<ErrorCode>(c));
+      return 70;
+  }
+  return 70;
+}
+
+State load_state(const data::Workspace& ws, const std::string& run_id) {
+  registry::Registry reg(registry::registry_path(ws));
+  auto run = reg.find_run(run_id);
+  if (!run || run->kind != "pipeline") throw NotFound("pipeline run '{}' does not exist (see `wms pipeline list`)", run_id);
+  fs::path p = ws.run_dir(run->id) / "pipeline.json";
+  auto j = nlohmann::json::parse(util::read_file(p, 16 << 20), nullptr, false);
+  if (j.is_discarded()) throw Corrupt("{}: not valid JSON", p.string());
+  try {
+    return State::from_json(j);
+  } catch (const nlohmann::json::exception& e) {
+    throw Corrupt("{}: not a pipeline state ({})", p.string(), e.what());
+  }
+}
+
+Result run(const data::Workspace& ws, const Options& o) {
+  auto lock = ws.lock(o.wait_seconds);
+  registry::Registry reg(registry::registry_path(ws));
+  State st;
+  st.images_dir = fs::absolute(o.batch.images_dir).lexically_normal().string();
+  st.masks_dir = fs::absolute(o.batch.masks_dir).lexically_normal().string();
+  st.config_ref = o.config_ref;
+  if (!o.config_ref.empty()) train::load_train_config(o.config_ref);  // fail before anything starts
+  st.run_id = reg.create_run({"pipeline", "", "", "", ""});
+  st.started = now();
+  fs::path dir = ws.run_dir(st.run_id);
+  util::make_dirs(dir / "jobs");
+  reg.set_run_dir(st.run_id, dir.string());
+  reg.log_params(st.run_id, {{"images", st.images_dir}, {"masks", st.masks_dir}, {"config", st.config_ref},
+                             {"attempts", o.attempts}});
+  Runner r(ws, o, st);
+  r.save();
+  if (o.log) o.log("pipeline run " + st.run_id);
+  Outcome outcome = r.execute();
+  return {r.st, outcome};
+}
+
+Result resume(const data::Workspace& ws, const std::string& run_id, const Options& o) {
+  auto lock = ws.lock(o.wait_seconds);
+  State st = load_state(ws, run_id);
+  if (st.outcome)
+    throw Conflict("pipeline run {} already finished ({}); start a new run instead", st.run_id, outcome_name(*st.outcome));
+  // Every job from the first unfinished one runs again; compute is started afresh.
+  bool again = false;
+  for (auto& j : st.jobs) {
+    if (j.status != JobStatus::kSuccess) again = true;
+    if (again || (j.id == JobId::kStartInfra && st.job(JobId::kTrain).status != JobStatus::kSuccess)) {
+      j.status = JobStatus::kQueued;
+      j.reason.clear();
+    }
+  }
+  Runner r(ws, o, st);
+  r.log(JobId::kMergeAndValidate, "resuming run " + st.run_id);
+  Outcome outcome = r.execute();
+  return {r.st, outcome};
+}
+
+std::vector<nlohmann::json> submissions(const data::Workspace& ws) {
+  std::vector<nlohmann::json> out;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(ws.submissions_dir(), ec)) {
+    auto j = nlohmann::json::parse(util::read_file(e.path(), 16 << 20), nullptr, false);
+    if (!j.is_discarded()) out.push_back(j);
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.value("time", "") > b.value("time", ""); });
+  return out;
+}
+
+}  // namespace wms::pipeline

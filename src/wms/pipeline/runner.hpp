@@ -1,0 +1,77 @@
+// PRIVATE to src/wms/pipeline: the machinery of one run, shared by the job files.
+//
+//   runner.cpp        the run itself (execute: which job runs when), bookkeeping, run/resume
+//   validate_job.cpp  merge-and-validate
+//   infra_jobs.cpp    start-infra, stop-infra
+//   train_job.cpp     train: attempts, each gated against production
+//   promote_job.cpp   promote: accept the data, move production, publish to git
+//   notify_job.cpp    notify, and the rejected-submission record
+//
+// Every job method begins and ends its job in `st` (saved to pipeline.json at each
+// transition) and writes its typed outputs there. Not thread-safe: one run, one thread.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "wms/data/dataset.hpp"
+#include "wms/infra/provider.hpp"
+#include "wms/pipeline/pipeline.hpp"
+#include "wms/registry/registry.hpp"
+#include "wms/util/config.hpp"
+#include "wms/vcs/git.hpp"
+#include "wms/vcs/hosting.hpp"
+
+namespace wms::pipeline {
+
+namespace fs = std::filesystem;
+
+/// Unix seconds, the registry's clock.
+double now();
+
+struct Runner {
+  const data::Workspace& ws;
+  Options o;
+  State st;
+  fs::path dir;  ///< .wms/runs/<run-id>
+  registry::Registry reg;
+  std::unique_ptr<infra::Provider> provider;
+  infra::Leases leases;
+  std::optional<infra::Lease> lease;
+  std::optional<vcs::GitRepo> git;             ///< git mode when the workspace is inside a repository
+  std::optional<vcs::HostingOptions> hosting;  ///< git mode with a hosted pull request
+
+  Runner(const data::Workspace& w, Options opts, State s);
+
+  // Bookkeeping (runner.cpp).
+  void save();
+  void log(JobId job, const std::string& line);
+  void begin(JobId job);
+  void end(JobId job, JobStatus status, const std::string& reason = "");
+  void skip(JobId job, const std::string& reason);
+  /// Ends every running job with `status` (after an exception).
+  void end_running(JobStatus status, const std::string& reason);
+  util::Config train_config() const;
+  Outcome execute();
+
+  // The jobs, one file each.
+  void merge_and_validate();
+  void start_infra();
+  void stop_infra();
+  void train();
+  void promote();
+  void notify(Outcome outcome);
+  void record_submission();
+
+  // Publishing to git (promote_job.cpp; also the data branch of merge-and-validate).
+  std::string repo_path(const std::string& workspace_relative) const;
+  std::map<std::string, std::string> git_files(const data::Version& v, bool with_production) const;
+  void open_pull_request(const data::Version& v);
+  /// The original's pull-request text: a title line, a metrics table, the decision.
+  std::string pr_text(bool merged) const;
+};
+
+}  // namespace wms::pipeline

@@ -1,0 +1,82 @@
+// train: up to pipeline.attempts trainings on the candidate dataset version, each
+// gated against production on the same test split (production is scored once per
+// run; each attempt's scores come from its own training run). The best attempt is the
+// job's result; the first that improves ends the job.
+#include <fmt/format.h>
+
+#include <chrono>
+
+#include "wms/gate/decision.hpp"
+#include "wms/pipeline/runner.hpp"
+#include "wms/registry/promotion.hpp"
+#include "wms/registry/tracked.hpp"
+#include "wms/train/config.hpp"
+#include "wms/util/error.hpp"
+#include "wms/util/failpoint.hpp"
+#include "wms/util/fs.hpp"
+
+namespace wms::pipeline {
+
+void Runner::train() {
+  const JobId job = JobId::kTrain;
+  begin(job);
+  util::failpoint("pipeline.train.start");
+  auto opts = train::train_options(train_config());
+  opts.threads = o.threads;
+  opts.device = o.device;
+  int attempts = o.attempts > 0 ? o.attempts : static_cast<int>(ws.config().get_int("pipeline.attempts", 3));
+  if (attempts < 1 || attempts > 20) throw InvalidInput("pipeline.attempts: must be 1..20 (got {})", attempts);
+  bool warm = ws.config().get_bool("pipeline.warm_start", false);
+  data::Dataset ds(ws);
+  const std::string candidate_version = st.validate->candidate_version.value();
+  auto samples = train::samples_from_version(ws, ds.get(candidate_version));
+  auto test = train::only(samples, data::Split::kTest);
+  if (test.empty()) throw InvalidInput("gate: the test split is empty; add data before gating");
+  auto champion_version = reg.alias(registry::kProduction);
+  std::optional<nn::Model> champion;
+  if (champion_version) champion = registry::load_version(ws, reg, *champion_version);
+  auto policy = gate::gate_policy(ws.config());
+  train::EvalOptions eo;  // the options train_tracked scores with: both sides alike
+  eo.threads = o.threads;
+  eo.device = o.device;
+  auto logger = [this, job](const std::string& line) { log(job, line); };
+
+  std::optional<train::EvalResult> champion_eval;
+  std::optional<TrainOutputs> best;
+  const std::uint64_t base_seed = opts.seed;
+  for (int a = 1; a <= attempts; ++a) {
+    opts.seed = base_seed + static_cast<std::uint64_t>(a - 1);
+    log(job, fmt::format("attempt {}/{} (seed {})", a, attempts, opts.seed));
+    registry::TrackedRequest q{samples, candidate_version, opts, st.run_id,
+                               warm && champion ? &*champion : nullptr,
+                               champion_version ? fmt::format("production (version {})", *champion_version) : "",
+                               o.should_stop, logger};
+    auto t = registry::train_tracked(ws, reg, q);
+    auto gate_start = std::chrono::steady_clock::now();
+    if (champion && !champion_eval) champion_eval = train::evaluate(*champion, test, eo);
+    auto d = gate::decide(t.test_eval ? *t.test_eval : train::evaluate(*t.model, test, eo),
+                          champion_eval ? &*champion_eval : nullptr, policy);
+    double gate_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - gate_start).count();
+    auto rec = gate::record_decision(reg, d, t.model_version, champion_version, candidate_version, t.run_id);
+    util::atomic_write(dir / fmt::format("decision-{}.json", a), rec.to_json().dump(2) + "\n");
+    log(job, fmt::format("gate: {} — {} ({:.2f}s)", d.verdict, d.reason, gate_seconds));
+    TrainOutputs out;
+    out.improved = d.improved;
+    out.dice = d.candidate["dice"].get<double>();
+    out.iou = d.candidate["iou"].get<double>();
+    out.run_id = t.run_id;
+    out.model_version = t.model_version;
+    out.decision_id = rec.id;
+    out.reason = d.reason;
+    out.champion_version = champion_version;
+    if (!d.champion.is_null()) out.champion_dice = d.champion["dice"].get<double>();
+    if (!best || d.improved || out.dice > best->dice) best = out;
+    best->attempts = a;
+    if (d.improved) break;
+  }
+  st.train = best;
+  util::atomic_write(dir / "pr.md", pr_text(best->improved));
+  end(job, JobStatus::kSuccess);
+}
+
+}  // namespace wms::pipeline
