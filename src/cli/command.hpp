@@ -25,10 +25,31 @@ struct Command {
 };
 using Commands = std::vector<Command>;
 
-/// Exit codes (also printed by `wms --help`).
+/// Exit codes of the front end; errors map through wms::exit_code_for (util/error.hpp).
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitDataInvalid = 1;  ///< validation found errors; nothing changed
 inline constexpr int kExitUsage = 2;
+inline constexpr int kExitNotImproved = 10;  ///< gate/pipeline: the candidate would not replace production
+
+/// The one table of exit codes: `wms --help` prints it; README.md repeats it.
+struct ExitCodeDoc {
+  int code;
+  const char* meaning;
+};
+inline constexpr ExitCodeDoc kExitCodes[] = {
+    {kExitOk, "success"},
+    {kExitDataInvalid, "the data is invalid (validation errors); nothing was changed"},
+    {kExitUsage, "usage error (unknown command or option)"},
+    {3, "invalid input (a file or value breaks a rule; the message names it)"},
+    {4, "not found"},
+    {5, "conflict (busy workspace, name clash)"},
+    {6, "corrupt stored data"},
+    {7, "I/O error (disk full, permission)"},
+    {8, "unavailable"},
+    {kExitNotImproved, "gate, pipeline: the candidate would not replace production"},
+    {70, "internal error (a bug: please report it); a failed pipeline exits with its error's code"},
+    {130, "interrupted"},
+};
 
 void add_init(CLI::App& root, Globals& g, Commands& out);
 void add_synth(CLI::App& root, Globals& g, Commands& out);
@@ -48,6 +69,9 @@ void add_serve(CLI::App& root, Globals& g, Commands& out);
 
 /// Adds --workspace/--json/--threads to a (sub)command.
 void add_common_options(CLI::App& app, Globals& g, bool json = true, bool threads = false);
+
+/// Adds --device (auto | cpu | cuda), checked by CLI11 like the other vocabularies.
+void add_device_option(CLI::App& app, std::string& device);
 
 /// Prints JSON to stdout (pretty, one document).
 void print_json(const nlohmann::json& j);

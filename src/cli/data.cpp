@@ -144,9 +144,7 @@ void add_data_checkout(CLI::App& parent, Globals& g, Commands& out) {
     auto lock = ws.lock();
     data::Dataset ds(ws);
     auto v = ds.get(ref);
-    auto head = ds.head();
-    if (!head || head->id != v.id) ds.set_head(v, "checkout");
-    ds.checkout(v);
+    ds.accept(v, "checkout");
     if (g.json) print_json(v.to_json());
     else std::printf("working copy at dataset version %s (%zu pairs)\n", v.short_id().c_str(), v.pairs);
     return kExitOk;

@@ -27,7 +27,7 @@ void add_eval(CLI::App& root, Globals& g, Commands& out) {
   app->add_flag("--no-full-resolution", no_full, "do not also score at each photo's own size");
   app->add_option("--score-size", score_size, "score at SxS as the original did (0: the model's input size)")
       ->capture_default_str();
-  app->add_option("--device", device, "auto | cpu | cuda")->capture_default_str();
+  add_device_option(*app, device);
   app->add_option("--precision", precision, "fp32 | bf16 | auto")->capture_default_str();
   add_common_options(*app, g, true, true);
   out.push_back({app, [&g] {

@@ -2,6 +2,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <fmt/format.h>
+
 #include "cli/command.hpp"
 #include "wms/util/allocator.hpp"
 #include "wms/util/error.hpp"
@@ -17,26 +19,27 @@ void add_common_options(CLI::App& app, Globals& g, bool json, bool threads) {
     app.add_option("--threads", g.threads, "worker threads (default: every core)")->envname("WMS_THREADS");
 }
 
+void add_device_option(CLI::App& app, std::string& device) {
+  app.add_option("--device", device, "auto | cpu | cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
+}
+
 void print_json(const nlohmann::json& j) { std::printf("%s\n", j.dump(2).c_str()); }
 
 namespace {
 
-const char* kFooter = R"(Exit codes:
-  0    success
-  1    the data is invalid (validation errors); nothing was changed
-  2    usage error (unknown command or option)
-  3    invalid input (a file or value breaks a rule; the message names it)
-  4    not found          5  conflict (busy workspace, name clash)
-  6    corrupt stored data 7  I/O error (disk full, permission)
-  8    unavailable        10 gate, pipeline: the candidate would not replace production
-  70   internal error (a bug: please report it); a failed pipeline exits with its error's code
-  130  interrupted)";
+std::string exit_code_footer() {
+  std::string out = "Exit codes:";
+  for (const auto& e : kExitCodes) out += fmt::format("\n  {:<4} {}", e.code, e.meaning);
+  return out;
+}
 
 int run(int argc, char** argv) {
   CLI::App app{"wms: continuous training of a water-meter segmentation model"};
   app.set_version_flag("--version", std::string("wms ") + kVersion);
   app.require_subcommand(1);
-  app.footer(kFooter);
+  app.footer(exit_code_footer());
   Globals g;
   Commands commands;
   add_init(app, g, commands);

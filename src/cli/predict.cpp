@@ -68,7 +68,7 @@ void add_predict(CLI::App& root, Globals& g, Commands& out) {
   app->add_flag("--largest-component", largest, "keep only the largest predicted region");
   app->add_flag("--probabilities", probabilities,
                 "also write <stem>.prob.npy: the model's probabilities at its input size (float32, NumPy format)");
-  app->add_option("--device", device, "auto | cpu | cuda")->capture_default_str();
+  add_device_option(*app, device);
   app->add_option("--precision", precision, "fp32 | bf16 | auto")->capture_default_str();
   add_common_options(*app, g, true, true);
   out.push_back({app, [&g] {

@@ -25,7 +25,7 @@ void add_serve(CLI::App& root, Globals& g, Commands& out) {
   app->add_option("--max-pixels", o.max_pixels, "larger photos get 422, refused before decoding")->capture_default_str();
   app->add_option("--max-queue", o.max_queue, "predictions in flight before 503 + Retry-After")->capture_default_str();
   app->add_option("--reload-seconds", o.reload_seconds, "how often to check the production alias")->capture_default_str();
-  app->add_option("--device", o.device, "auto | cpu | cuda")->capture_default_str();
+  add_device_option(*app, o.device);
   app->add_option("--precision", o.precision, "fp32 | bf16 | auto")->capture_default_str();
   add_common_options(*app, g, false, true);
   app->footer("Promote/rollback over HTTP need the environment variable WMS_API_TOKEN (the bearer token); "

@@ -32,7 +32,7 @@ void add_train(CLI::App& root, Globals& g, Commands& out) {
   app->add_option("--precision", precision, "override training.precision: fp32 | bf16 | auto");
   app->add_option("--init", init_ref, "warm start from this model (version, alias or bundle) instead of fresh weights");
   app->add_option("--out,-o", out_path, "also write the bundle here (required outside a workspace)");
-  app->add_option("--device", device, "auto | cpu | cuda")->capture_default_str();
+  add_device_option(*app, device);
   add_common_options(*app, g, true, true);
   out.push_back({app, [&g] {
     util::install_interrupt_handler();

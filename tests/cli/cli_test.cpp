@@ -1,9 +1,11 @@
 // The real binary on generated data: exit codes, JSON, kill -9 at commit points.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "testing.hpp"
 #include "wms/image/decode.hpp"
+#include "wms/util/error.hpp"
 #include "wms/util/fs.hpp"
 
 namespace wms {
@@ -20,6 +22,13 @@ TEST(Cli, HelpListsCommandsAndExitCodes) {
   for (const char* word : {"init", "synth", "validate", "data", "demo", "Exit codes"})
     EXPECT_NE(r.out.find(word), std::string::npos) << word;
   EXPECT_EQ(run_wms("data add --help").exit_code, 0);
+  // Every code an error can exit with is in the one table --help prints.
+  for (int c = static_cast<int>(ErrorCode::kInvalidInput); c <= static_cast<int>(ErrorCode::kInternal); ++c)
+    EXPECT_NE(r.out.find(fmt::format("\n  {:<4} ", exit_code_for(static_cast<ErrorCode>(c)))), std::string::npos) << c;
+  // --device is checked on the command line as in wms.yaml.
+  auto bad = run_wms("eval --device gpu --model x");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("gpu"), std::string::npos) << bad.err;
 }
 
 TEST(Cli, VersionAndUsageErrors) {
@@ -104,7 +113,7 @@ TEST(Cli, KilledAddLeavesOldVersionOrRepairableNewOne) {
     EXPECT_EQ(st["head"]["id"], v1) << point;
     EXPECT_TRUE(st["working_copy"]["clean"].get<bool>()) << point;
   }
-  auto k = run_wms("data add -w " + q(ws) + " " + q(t / "b2"), "WMS_FAILPOINTS=data_add.after_head=exit");
+  auto k = run_wms("data add -w " + q(ws) + " " + q(t / "b2"), "WMS_FAILPOINTS=dataset.after_accept_head=exit");
   EXPECT_EQ(k.exit_code, 86);
   auto st = nlohmann::json::parse(run_wms("data status --json -w " + q(ws)).out);
   EXPECT_NE(st["head"]["id"], v1);

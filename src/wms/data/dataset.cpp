@@ -65,7 +65,7 @@ nlohmann::json Version::to_json() const {
 }
 
 std::optional<Version> Dataset::head() const {
-  fs::path p = ws_.wms_dir() / "HEAD";
+  fs::path p = ws_.head_file();
   std::error_code ec;
   if (!fs::exists(p, ec)) return std::nullopt;
   std::string id = util::read_file(p, 256);
@@ -82,7 +82,7 @@ Version Dataset::get(const std::string& ref) const {
   }
   if (ref.empty() || ref.size() > 32 || ref.find_first_not_of("0123456789abcdef") != std::string::npos)
     throw InvalidInput("'{}' is not a dataset version id (hex digits, or 'head')", ref);
-  fs::path dir = ws_.wms_dir() / "versions";
+  fs::path dir = ws_.versions_dir();
   std::vector<fs::path> found;
   std::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
@@ -163,7 +163,7 @@ Version Dataset::stage(const std::optional<Version>& base, const std::vector<Val
   v.images = store_.put_listing(imgs);
   v.masks = store_.put_listing(msks);
   v.id = version_id(v.images, v.masks);
-  fs::path record = ws_.wms_dir() / "versions" / (v.id + ".json");
+  fs::path record = ws_.versions_dir() / (v.id + ".json");
   std::error_code ec;
   if (fs::exists(record, ec)) return get(v.id);  // same content: the same, immutable version
   v.parent = base ? base->id : "";
@@ -179,11 +179,17 @@ Version Dataset::stage(const std::optional<Version>& base, const std::vector<Val
 
 void Dataset::set_head(const Version& v, const std::string& action) const {
   auto old = head();
-  util::make_dirs(ws_.wms_dir() / "logs");
-  util::atomic_write(ws_.wms_dir() / "HEAD", v.id + "\n");
+  util::make_dirs(ws_.head_log().parent_path());
+  util::atomic_write(ws_.head_file(), v.id + "\n");
   util::failpoint("dataset.after_head");
   nlohmann::json line = {{"time", utc_now()}, {"from", old ? old->id : ""}, {"to", v.id}, {"action", action}};
-  util::append_line(ws_.wms_dir() / "logs" / "HEAD.jsonl", line.dump());
+  util::append_line(ws_.head_log(), line.dump());
+}
+
+void Dataset::accept(const Version& v, const std::string& action) const {
+  if (auto h = head(); !h || h->id != v.id) set_head(v, action);
+  util::failpoint("dataset.after_accept_head");
+  checkout(v);
 }
 
 void Dataset::checkout(const Version& v) const {
@@ -195,7 +201,7 @@ void Dataset::checkout(const Version& v) const {
   std::vector<Side> sides = {Side{ws_.images_dir(), images(v), {}}, Side{ws_.masks_dir(), masks(v), {}}};
   // A file that no version ever held under that name and content is the user's: kept.
   std::error_code ec;
-  for (fs::directory_iterator it(ws_.wms_dir() / "versions", ec), end; !ec && it != end; it.increment(ec)) {
+  for (fs::directory_iterator it(ws_.versions_dir(), ec), end; !ec && it != end; it.increment(ec)) {
     std::string id = it->path().stem().string();
     if (it->path().extension() != ".json" || !util::is_md5_hex(id)) continue;
     Version other = get(id);

@@ -79,6 +79,11 @@ class Dataset {
                 const std::string& message) const;
   /// Moves HEAD to v (atomic) and records why.
   void set_head(const Version& v, const std::string& action) const;
+  /// Accepts v: moves HEAD to it (unless it is the head already), then checks it out.
+  /// The one way `data add`, `data checkout` and the pipeline's promote accept data.
+  /// A crash between the two leaves the new head and a working copy that
+  /// `wms data checkout` repairs (failpoint "dataset.after_accept_head").
+  void accept(const Version& v, const std::string& action) const;
   /// Makes the working copy and the .dvc pointer files match v. A file not in v is
   /// removed only if some version holds it under that name with that content (a copy
   /// a checkout made, unchanged: the store restores it); the user's own files stay.

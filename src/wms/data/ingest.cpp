@@ -39,10 +39,8 @@ AddResult add_batch(const Workspace& ws, const BatchSource& batch, const Validat
   r.version = ds.stage(base, r.validation.pairs, message);
   util::failpoint("data_add.after_version");
   if (!accept) return r;
-  ds.set_head(*r.version, "data add " + batch.images_dir.parent_path().string());
+  ds.accept(*r.version, "data add " + batch.images_dir.parent_path().string());
   r.accepted = true;
-  util::failpoint("data_add.after_head");
-  ds.checkout(*r.version);
   return r;
 }
 

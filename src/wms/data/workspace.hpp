@@ -1,4 +1,5 @@
-// A wms workspace on disk (DESIGN.md "Workspace on disk"):
+// A wms workspace on disk (DESIGN.md "Workspace on disk"), named here once, as
+// LevelDB's db/filename.h names a database's files:
 //   wms.yaml                     configuration
 //   data/images/ data/masks/     the accepted dataset, checked out (paths: data.images, data.masks)
 //   data/images.dvc data/masks.dvc   DVC 3.x pointer files (commit these to git)
@@ -6,7 +7,11 @@
 //   .wms/versions/<id>.json      dataset versions (immutable)
 //   .wms/HEAD                    the accepted dataset version (moved by renaming)
 //   .wms/logs/HEAD.jsonl         every move of HEAD (append-only)
+//   .wms/registry.db             the registry (SQLite)
 //   .wms/runs/<run-id>/          run folders
+//   .wms/submissions/<run>.json  batches that did not improve the model
+//   .wms/leases/                 compute leases
+//   .wms/lock                    the workspace lock
 // A Workspace object is cheap; share it between threads read-only.
 #pragma once
 
@@ -34,6 +39,13 @@ class Workspace {
   fs::path config_path() const { return root_ / "wms.yaml"; }
   const util::Config& config() const { return config_; }
   Store store() const { return Store(wms_dir() / "cache"); }
+  fs::path versions_dir() const { return wms_dir() / "versions"; }
+  fs::path head_file() const { return wms_dir() / "HEAD"; }
+  fs::path head_log() const { return wms_dir() / "logs" / "HEAD.jsonl"; }
+  fs::path registry_db() const { return wms_dir() / "registry.db"; }
+  fs::path run_dir(const std::string& run_id) const { return wms_dir() / "runs" / run_id; }
+  fs::path submissions_dir() const { return wms_dir() / "submissions"; }
+  fs::path leases_dir() const { return wms_dir() / "leases"; }
 
   /// The checked-out dataset folders (config data.images / data.masks).
   fs::path images_dir() const;

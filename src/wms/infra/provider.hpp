@@ -53,7 +53,7 @@ struct Lease {
 
 class Leases {
  public:
-  explicit Leases(const data::Workspace& ws) : dir_(ws.wms_dir() / "leases") {}
+  explicit Leases(const data::Workspace& ws) : dir_(ws.leases_dir()) {}
   /// Starts an instance and records its lease (durably) before returning.
   Lease acquire(Provider& p, const std::string& run_id, double cost_per_hour = 0);
   /// Stops the instance and removes the lease; returns the cost of the time held.

@@ -36,7 +36,7 @@ void export_production_files(const data::Workspace& ws, const nlohmann::json& re
 
 }  // namespace
 
-fs::path registry_path(const data::Workspace& ws) { return ws.wms_dir() / "registry.db"; }
+fs::path registry_path(const data::Workspace& ws) { return ws.registry_db(); }
 
 std::string current_actor() {
   const char* u = std::getenv("USER");

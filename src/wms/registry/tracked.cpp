@@ -45,7 +45,7 @@ TrackedResult train_tracked(const data::Workspace& ws, Registry& reg, const Trac
 
   TrackedResult r;
   r.run_id = reg.create_run({"train", q.parent_run, q.dataset_version, "", ""});
-  r.run_dir = ws.wms_dir() / "runs" / r.run_id;
+  r.run_dir = ws.run_dir(r.run_id);
   r.bundle = r.run_dir / "model.wms";
   util::make_dirs(r.run_dir);
   reg.set_run_dir(r.run_id, r.run_dir.string());
