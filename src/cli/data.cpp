@@ -14,21 +14,35 @@ nlohmann::json split_counts(const std::vector<data::Sample>& samples) {
   return {{"train", n[0]}, {"val", n[1]}, {"test", n[2]}};
 }
 
+namespace {
+
+struct AddArgs {
+  BatchArgs batch;
+  std::string message;
+};
+struct DiffArgs {
+  std::string older, newer;
+};
+struct CheckoutArgs {
+  std::string ref = "head";
+};
+
+}  // namespace
+
 void add_data_add(CLI::App& parent, Globals& g, Commands& out) {
   auto* app = parent.add_subcommand("add", "validate a batch and add it to the dataset as a new version "
                                            "(nothing changes if it is invalid)");
-  static BatchArgs batch;
-  static std::string message;
-  batch.add_to(*app);
-  app->add_option("--message,-m", message, "a note stored with the version");
+  auto a = std::make_shared<AddArgs>();
+  a->batch.add_to(*app);
+  app->add_option("--message,-m", a->message, "a note stored with the version");
   add_common_options(*app, g, true, true);
-  out.push_back({app, [&g] {
+  out.push_back({app, [a, &g] {
     auto ws = data::Workspace::open(g.workspace);
     auto lock = ws.lock();
     auto options = data::validation_options(ws.config());
     options.threads = g.threads;
-    auto src = batch.source();
-    auto r = data::add_batch(ws, src, options, message.empty() ? "add " + src.label : message);
+    auto src = a->batch.source();
+    auto r = data::add_batch(ws, src, options, a->message.empty() ? "add " + src.label : a->message);
     const auto& rep = r.validation.report;
     if (g.json) {
       nlohmann::json j = rep.to_json();
@@ -113,14 +127,14 @@ void add_data_log(CLI::App& parent, Globals& g, Commands& out) {
 
 void add_data_diff(CLI::App& parent, Globals& g, Commands& out) {
   auto* app = parent.add_subcommand("diff", "files added, removed or changed from version A to version B");
-  static std::string a, b;
-  app->add_option("A", a, "older version (id prefix or head)")->required();
-  app->add_option("B", b, "newer version (default: head)")->default_val("head");
+  auto a = std::make_shared<DiffArgs>();
+  app->add_option("A", a->older, "older version (id prefix or head)")->required();
+  app->add_option("B", a->newer, "newer version (default: head)")->default_val("head");
   add_common_options(*app, g);
-  out.push_back({app, [&g] {
+  out.push_back({app, [a, &g] {
     auto ws = data::Workspace::open(g.workspace);
     data::Dataset ds(ws);
-    auto d = ds.diff(ds.get(a), ds.get(b));
+    auto d = ds.diff(ds.get(a->older), ds.get(a->newer));
     if (g.json) {
       print_json({{"added", d.added}, {"removed", d.removed}, {"changed", d.changed}});
       return kExitOk;
@@ -136,14 +150,14 @@ void add_data_diff(CLI::App& parent, Globals& g, Commands& out) {
 void add_data_checkout(CLI::App& parent, Globals& g, Commands& out) {
   auto* app = parent.add_subcommand("checkout", "make the working copy match a version (default: head); "
                                                 "a version other than head becomes the head");
-  static std::string ref = "head";
-  app->add_option("VERSION", ref, "version id prefix or head")->capture_default_str();
+  auto a = std::make_shared<CheckoutArgs>();
+  app->add_option("VERSION", a->ref, "version id prefix or head")->capture_default_str();
   add_common_options(*app, g);
-  out.push_back({app, [&g] {
+  out.push_back({app, [a, &g] {
     auto ws = data::Workspace::open(g.workspace);
     auto lock = ws.lock();
     data::Dataset ds(ws);
-    auto v = ds.get(ref);
+    auto v = ds.get(a->ref);
     ds.accept(v, "checkout");
     if (g.json) print_json(v.to_json());
     else std::printf("working copy at dataset version %s (%zu pairs)\n", v.short_id().c_str(), v.pairs);

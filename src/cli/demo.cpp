@@ -3,11 +3,13 @@
 //   1. a first batch -> the first production model
 //   2. a second batch -> a better model, promoted
 //   3. a bad batch -> refused at validation, nothing changes
-//   4. a batch with sloppy masks -> trained and gated, does not improve, kept as a
+//   4. a batch with misplaced masks -> trained and gated, does not improve, kept as a
 //      rejected submission
 // then the run list and the models.
 #include <fmt/format.h>
 #include <opencv2/imgproc.hpp>
+
+#include <random>
 
 #include "cli/command.hpp"
 #include "wms/data/synth.hpp"
@@ -41,28 +43,44 @@ pipeline: {attempts: 2}
 gate: {floor: 0.5, min_improvement: 0.002}
 )";
 
-// Annotators in a hurry: every window drawn far too large.
-void make_masks_sloppy(const fs::path& masks) {
+// Annotators who drew on the wrong photos: every window is moved to a random place
+// (inside the photo, so that the batch passes validation). Nothing about where the
+// window is can be learnt from them: a model trained on them is the worse for it,
+// and on the test photos among them both models miss.
+void make_masks_misplaced(const fs::path& masks) {
   for (const auto& e : fs::directory_iterator(masks)) {
     auto m = image::decode_mask(util::read_file(e.path()), e.path().string()).pixels;
-    cv::dilate(m, m, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(25, 25)));
-    util::atomic_write(e.path(), image::encode_jpeg(m, 95));
+    cv::Rect box = cv::boundingRect(m);
+    std::mt19937 rng(static_cast<unsigned>(std::hash<std::string>{}(e.path().filename().string())));
+    int x = std::uniform_int_distribution<int>(0, std::max(0, m.cols - box.width))(rng);
+    int y = std::uniform_int_distribution<int>(0, std::max(0, m.rows - box.height))(rng);
+    cv::Mat moved = cv::Mat::zeros(m.size(), m.type());
+    m(box).copyTo(moved(cv::Rect(x, y, box.width, box.height)));
+    util::atomic_write(e.path(), image::encode_jpeg(moved, 95));
   }
 }
+
+}  // namespace
+
+namespace {
+
+struct DemoArgs {
+  std::string dir = "wms-demo";
+  int count = 120;
+};
 
 }  // namespace
 
 void add_demo(CLI::App& root, Globals& g, Commands& out) {
   auto* app = root.add_subcommand("demo", "run the whole loop on generated data (in ./wms-demo): four batches "
                                           "through the pipeline, then the run list");
-  static std::string dir = "wms-demo";
-  static int count = 120;
-  app->add_option("--dir", dir, "demo folder (made fresh each run)")->capture_default_str();
-  app->add_option("--count", count, "pairs in each of the first two batches")->capture_default_str();
+  auto a = std::make_shared<DemoArgs>();
+  app->add_option("--dir", a->dir, "demo folder (made fresh each run)")->capture_default_str();
+  app->add_option("--count", a->count, "pairs in each of the first two batches")->capture_default_str();
   add_common_options(*app, g, false, true);
-  out.push_back({app, [&g] {
+  out.push_back({app, [a, &g] {
     util::install_interrupt_handler();
-    fs::path root = dir;
+    fs::path root = a->dir;
     std::error_code ec;
     if (fs::exists(root, ec)) {
       if (!fs::exists(root / ".wms-demo", ec))
@@ -102,20 +120,20 @@ void add_demo(CLI::App& root, Globals& g, Commands& out) {
       return r.outcome;
     };
 
-    say(fmt::format("batch-1: {} synthetic meter photos; no production model yet", count));
-    run(batch("batch-1", count, 1, 1));
-    say(fmt::format("batch-2: {} more photos; the model trained on all of them should be better", count));
-    run(batch("batch-2", count, count + 1, 2));
+    say(fmt::format("batch-1: {} synthetic meter photos; no production model yet", a->count));
+    run(batch("batch-1", a->count, 1, 1));
+    say(fmt::format("batch-2: {} more photos; the model trained on all of them should be better", a->count));
+    run(batch("batch-2", a->count, a->count + 1, 2));
     say("a bad batch: truncated, empty, orphaned, misaligned and decompression-bomb files");
     data::synthesize_bad(root / "batches" / "bad");
     run(root / "batches" / "bad");
-    say("batch-4: new photos whose masks were drawn far too large");
-    auto sloppy = batch("batch-4-sloppy", count / 2, 2 * count + 1, 4);
-    make_masks_sloppy(sloppy / "masks");
-    run(sloppy);
+    say("batch-4: new photos whose masks were drawn in the wrong place");
+    auto misplaced = batch("batch-4-misplaced", a->count, 2 * a->count + 1, 4);
+    make_masks_misplaced(misplaced / "masks");
+    run(misplaced);
 
     say("pipeline runs (wms pipeline list), models (wms models list)");
-    registry::Registry reg(registry::registry_path(ws));
+    auto reg = registry::open(ws);
     for (auto& r : reg.list_runs(10, "pipeline"))
       std::printf("  %s  %-13s %s\n", r.id.c_str(), r.tags.value("outcome", "").c_str(),
                   fs::path(r.params.value("images", nlohmann::json("")).get<std::string>()).parent_path().filename().c_str());

@@ -6,69 +6,84 @@
 
 namespace wms::cli {
 
+namespace {
+
+struct EvalArgs {
+  std::string model_ref;
+  std::string data_ref;
+  std::string split = "test";
+  std::string per_image;
+  std::string device = "auto";
+  bool largest = false;
+  bool no_full = false;
+  bool flip = false;
+  bool raw = false;
+  int score_size = 512;
+  std::vector<double> scales;
+  std::string precision = "auto";
+};
+
+}  // namespace
+
 void add_eval(CLI::App& root, Globals& g, Commands& out) {
   auto* app = root.add_subcommand("eval", "score a model on a split of a dataset version or folder (Dice, IoU, "
                                           "accuracy, Hausdorff; at input size and at full resolution)");
-  static std::string model_ref, data_ref, split = "test", per_image, device = "auto";
-  static bool largest = false, no_full = false, flip = false, raw = false;
-  static int score_size = 512;
-  static std::vector<double> scales;
-  static std::string precision = "auto";
-  app->add_option("--model,-m", model_ref, "model bundle")->required();
-  app->add_option("--data,-d", data_ref, "dataset version (default: head) or folder");
-  app->add_option("--split", split, "train | val | test | all")->capture_default_str();
-  app->add_option("--per-image", per_image, "write per-image scores to FILE (.csv or .json)");
-  app->add_flag("--largest-component", largest, "keep only the largest predicted region");
-  app->add_flag("--flip-average", flip, "also predict on the mirror image and average (as model.flip_average)");
-  app->add_option("--scales", scales, "views at these multiples of the input size, combined by maximum (as model.scales)")
+  auto a = std::make_shared<EvalArgs>();
+  app->add_option("--model,-m", a->model_ref, "model bundle")->required();
+  app->add_option("--data,-d", a->data_ref, "dataset version (default: head) or folder");
+  app->add_option("--split", a->split, "train | val | test | all")->capture_default_str();
+  app->add_option("--per-image", a->per_image, "write per-image scores to FILE (.csv or .json)");
+  app->add_flag("--largest-component", a->largest, "keep only the largest predicted region");
+  app->add_flag("--flip-average", a->flip, "also predict on the mirror image and average (as model.flip_average)");
+  app->add_option("--scales", a->scales, "views at these multiples of the input size, combined by maximum (as model.scales)")
       ->delimiter(',');
-  app->add_flag("--raw", raw,
+  app->add_flag("--raw", a->raw,
                 "score the bare network: one scale, no flip averaging or largest component, whatever the model says");
-  app->add_flag("--no-full-resolution", no_full, "do not also score at each photo's own size");
-  app->add_option("--score-size", score_size, "score at SxS as the original did (0: the model's input size)")
+  app->add_flag("--no-full-resolution", a->no_full, "do not also score at each photo's own size");
+  app->add_option("--score-size", a->score_size, "score at SxS as the original did (0: the model's input size)")
       ->capture_default_str();
-  add_device_option(*app, device);
-  app->add_option("--precision", precision, "fp32 | bf16 | auto")->capture_default_str();
+  add_device_option(*app, a->device);
+  app->add_option("--precision", a->precision, "fp32 | bf16 | auto")->capture_default_str();
   add_common_options(*app, g, true, true);
-  out.push_back({app, [&g] {
-    auto model = load_model(g, model_ref);
+  out.push_back({app, [a, &g] {
+    auto model = load_model(g, a->model_ref);
     auto& mc = model.info().config;
-    if (raw) {
+    if (a->raw) {
       mc.flip_average = mc.largest_component = false;
       mc.scales = {1.0};
     }
-    if (flip) mc.flip_average = true;
-    if (!scales.empty()) {
-      mc.scales = scales;
+    if (a->flip) mc.flip_average = true;
+    if (!a->scales.empty()) {
+      mc.scales = a->scales;
       nn::validate(mc);
     }
-    auto sel = select_data(g, data_ref);
+    auto sel = select_data(g, a->data_ref);
     std::vector<train::Sample> samples;
-    if (split == "all") samples = sel.samples;
-    else if (split == "train") samples = train::only(sel.samples, data::Split::kTrain);
-    else if (split == "val") samples = train::only(sel.samples, data::Split::kVal);
-    else if (split == "test") samples = train::only(sel.samples, data::Split::kTest);
-    else throw InvalidInput("--split {}: must be train, val, test or all", split);
-    if (samples.empty()) throw InvalidInput("{}: the {} split is empty", sel.label, split);
+    if (a->split == "all") samples = sel.samples;
+    else if (a->split == "train") samples = train::only(sel.samples, data::Split::kTrain);
+    else if (a->split == "val") samples = train::only(sel.samples, data::Split::kVal);
+    else if (a->split == "test") samples = train::only(sel.samples, data::Split::kTest);
+    else throw InvalidInput("--split {}: must be train, val, test or all", a->split);
+    if (samples.empty()) throw InvalidInput("{}: the {} split is empty", sel.label, a->split);
     train::EvalOptions o;
     o.threads = g.threads;
-    o.device = device;
-    o.largest_component = largest;
-    o.full_resolution = !no_full;
-    o.score_size = score_size;
-    o.precision = precision;
+    o.device = a->device;
+    o.largest_component = a->largest;
+    o.full_resolution = !a->no_full;
+    o.score_size = a->score_size;
+    o.precision = a->precision;
     auto r = train::evaluate(model, samples, o);
-    if (!per_image.empty())
-      util::atomic_write(per_image, per_image.ends_with(".json") ? r.to_json(true).dump(2) + "\n" : r.to_csv());
+    if (!a->per_image.empty())
+      util::atomic_write(a->per_image, a->per_image.ends_with(".json") ? r.to_json(true).dump(2) + "\n" : r.to_csv());
     if (g.json) {
       auto j = r.to_json(false);
-      j["model"] = model_ref;
+      j["model"] = a->model_ref;
       j["data"] = sel.label;
-      j["split"] = split;
+      j["split"] = a->split;
       print_json(j);
       return kExitOk;
     }
-    std::printf("%s on %s, split %s: %zu images in %.1fs\n", model_ref.c_str(), sel.label.c_str(), split.c_str(),
+    std::printf("%s on %s, split %s: %zu images in %.1fs\n", a->model_ref.c_str(), sel.label.c_str(), a->split.c_str(),
                 r.images.size(), r.seconds);
     std::printf("  %-22s %8s %8s %9s %10s\n", "", "dice", "iou", "accuracy", "hausdorff");
     std::printf("  %-22s %8.4f %8.4f %9.4f %10.2f\n", ("at " + std::to_string(r.score_size) + " px").c_str(),

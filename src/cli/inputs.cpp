@@ -38,7 +38,7 @@ nn::Model load_model(const Globals& g, const std::string& ref) {
   std::error_code ec;
   if (std::filesystem::is_regular_file(ref, ec)) return nn::Model::load(ref);
   if (auto ws = maybe_workspace(g)) {
-    registry::Registry reg(registry::registry_path(*ws));
+    auto reg = registry::open(*ws);
     if (auto v = registry::resolve_version(reg, ref)) return registry::load_version(*ws, reg, *v);
     if (ref == registry::kProduction) throw NotFound("there is no production model yet (see `wms models list`)");
   }

@@ -7,13 +7,14 @@
 #include "wms/registry/promotion.hpp"
 #include "wms/util/error.hpp"
 #include "wms/util/signals.hpp"
+#include "wms/util/clock.hpp"
 
 namespace wms::cli {
 namespace {
 
 std::string secs(double a, double b) {
   if (a <= 0) return "-";
-  double s = (b > 0 ? b : registry::now_seconds()) - a;
+  double s = (b > 0 ? b : util::now_seconds()) - a;
   return s < 120 ? fmt::format("{:.0f}s", s) : fmt::format("{:.1f}m", s / 60);
 }
 
@@ -57,6 +58,127 @@ int finish(const Globals& g, const pipeline::Result& r) {
 
 }  // namespace
 
+namespace {
+
+struct PipelineArgs {
+  std::string device = "auto";
+  std::string config_ref;
+  int attempts = 0;
+  double wait = 0;
+  BatchArgs batch;
+  std::string id;
+  int limit = 20;
+};
+
+using Args = std::shared_ptr<PipelineArgs>;
+
+// The options of run and resume.
+pipeline::Options options_of(const PipelineArgs& a, const Globals& g) {
+  pipeline::Options o;
+  o.config_ref = a.config_ref;
+  o.attempts = a.attempts;
+  o.threads = g.threads;
+  o.device = a.device;
+  o.wait_seconds = a.wait;
+  o.should_stop = [] { return util::interrupted(); };
+  o.log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+  return o;
+}
+
+void add_run_options(CLI::App* app, PipelineArgs& a) {
+  app->add_option("--config,-c", a.config_ref, "training config file or preset (default: wms.yaml)");
+  app->add_option("--attempts", a.attempts, "training attempts with different seeds (default: pipeline.attempts, 3)");
+  app->add_option("--wait", a.wait, "seconds to wait for another pipeline on this workspace (default: refuse at once)");
+  add_device_option(*app, a.device);
+}
+
+}  // namespace
+
+namespace {
+
+void add_pipeline_run(CLI::App* pl, const Args& a, Globals& g, Commands& out) {
+  auto* app = pl->add_subcommand("run", "run the loop on a batch (DIR with images/ and masks/, or --images/--masks)");
+  a->batch.add_to(*app);
+  add_run_options(app, *a);
+  add_common_options(*app, g, true, true);
+  out.push_back({app, [a, &g] {
+    util::install_interrupt_handler();
+    auto ws = data::Workspace::open(g.workspace);
+    auto o = options_of(*a, g);
+    o.batch = a->batch.source();
+    return finish(g, pipeline::run(ws, o));
+  }});
+}
+
+void add_pipeline_resume(CLI::App* pl, const Args& a, Globals& g, Commands& out) {
+  auto* app = pl->add_subcommand("resume", "continue an interrupted run from its first unfinished job");
+  app->add_option("ID", a->id, "pipeline run id or unique prefix")->required();
+  add_run_options(app, *a);
+  add_common_options(*app, g, true, true);
+  out.push_back({app, [a, &g] {
+    util::install_interrupt_handler();
+    auto ws = data::Workspace::open(g.workspace);
+    return finish(g, pipeline::resume(ws, a->id, options_of(*a, g)));
+  }});
+}
+
+void add_pipeline_show(CLI::App* pl, const Args& a, Globals& g, Commands& out) {
+  auto* app = pl->add_subcommand("show", "a run's jobs, status, times and outputs (like `gh run view`)");
+  app->add_option("ID", a->id, "pipeline run id or unique prefix")->required();
+  add_common_options(*app, g);
+  out.push_back({app, [a, &g] {
+    auto ws = data::Workspace::open(g.workspace);
+    auto st = pipeline::load_state(ws, a->id);
+    if (g.json) print_json(st.to_json());
+    else print_state(st);
+    return kExitOk;
+  }});
+}
+
+void add_pipeline_list(CLI::App* pl, const Args& a, Globals& g, Commands& out) {
+  auto* app = pl->add_subcommand("list", "pipeline runs, newest first, with their outcome");
+  app->add_option("--limit,-n", a->limit)->capture_default_str();
+  add_common_options(*app, g);
+  out.push_back({app, [a, &g] {
+    auto ws = data::Workspace::open(g.workspace);
+    auto reg = registry::open(ws);
+    nlohmann::json j = nlohmann::json::array();
+    if (!g.json) std::printf("%-36s %-10s %-13s %-20s %7s  %s\n", "RUN", "STATUS", "OUTCOME", "STARTED", "TIME", "BATCH");
+    for (auto& r : reg.list_runs(a->limit, "pipeline")) {
+      std::string outcome = r.tags.value("outcome", "");
+      j.push_back(r.to_json());
+      if (!g.json)
+        std::printf("%-36s %-10s %-13s %-20s %7s  %s\n", r.id.c_str(), r.status.c_str(), outcome.c_str(),
+                    util::iso_time(r.started).c_str(), secs(r.started, r.ended).c_str(),
+                    r.params.value("images", nlohmann::json("")).get<std::string>().c_str());
+    }
+    if (g.json) print_json(j);
+    return kExitOk;
+  }});
+}
+
+void add_pipeline_submissions(CLI::App* pl, const Args& a, Globals& g, Commands& out) {
+  auto* app = pl->add_subcommand("submissions", "batches that did not improve the model (kept for review or retry)");
+  add_common_options(*app, g);
+  out.push_back({app, [a, &g] {
+    auto ws = data::Workspace::open(g.workspace);
+    auto subs = pipeline::submissions(ws);
+    if (g.json) {
+      print_json(subs);
+      return kExitOk;
+    }
+    if (subs.empty()) std::printf("no rejected submissions\n");
+    for (auto& s : subs)
+      std::printf("%s  %s  %s  dice %s  (retry: wms pipeline run --images %s --masks %s)\n", s.value("time", "").c_str(),
+                  s.value("run_id", "").c_str(), s.value("status", "").c_str(),
+                  s["train"].contains("dice") ? fmt::format("{:.4f}", s["train"]["dice"].get<double>()).c_str() : "-",
+                  s.value("images", "").c_str(), s.value("masks", "").c_str());
+    return kExitOk;
+  }});
+}
+
+}  // namespace
+
 void add_pipeline(CLI::App& root, Globals& g, Commands& out) {
   auto* pl = root.add_subcommand("pipeline", "the continuous-training loop: validate, train, gate, promote, notify");
   pl->require_subcommand(1);
@@ -64,106 +186,12 @@ void add_pipeline(CLI::App& root, Globals& g, Commands& out) {
                          "submission), {} invalid data (nothing changed), 130 cancelled; a failure exits with its "
                          "error's code (see wms --help).",
                          kExitOk, kExitNotImproved, kExitDataInvalid));
-  static std::string device = "auto", config_ref;
-  static int attempts = 0;
-  static double wait = 0;
-  auto options = [&g]() {
-    pipeline::Options o;
-    o.config_ref = config_ref;
-    o.attempts = attempts;
-    o.threads = g.threads;
-    o.device = device;
-    o.wait_seconds = wait;
-    o.should_stop = [] { return util::interrupted(); };
-    o.log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
-    return o;
-  };
-  auto shared = [](CLI::App* app) {
-    app->add_option("--config,-c", config_ref, "training config file or preset (default: wms.yaml)");
-    app->add_option("--attempts", attempts, "training attempts with different seeds (default: pipeline.attempts, 3)");
-    app->add_option("--wait", wait, "seconds to wait for another pipeline on this workspace (default: refuse at once)");
-    add_device_option(*app, device);
-  };
-  {
-    auto* app = pl->add_subcommand("run", "run the loop on a batch (DIR with images/ and masks/, or --images/--masks)");
-    static BatchArgs batch;
-    batch.add_to(*app);
-    shared(app);
-    add_common_options(*app, g, true, true);
-    out.push_back({app, [&g, options] {
-      util::install_interrupt_handler();
-      auto ws = data::Workspace::open(g.workspace);
-      auto o = options();
-      o.batch = batch.source();
-      return finish(g, pipeline::run(ws, o));
-    }});
-  }
-  {
-    auto* app = pl->add_subcommand("resume", "continue an interrupted run from its first unfinished job");
-    static std::string id;
-    app->add_option("ID", id, "pipeline run id or unique prefix")->required();
-    shared(app);
-    add_common_options(*app, g, true, true);
-    out.push_back({app, [&g, options] {
-      util::install_interrupt_handler();
-      auto ws = data::Workspace::open(g.workspace);
-      return finish(g, pipeline::resume(ws, id, options()));
-    }});
-  }
-  {
-    auto* app = pl->add_subcommand("show", "a run's jobs, status, times and outputs (like `gh run view`)");
-    static std::string id;
-    app->add_option("ID", id, "pipeline run id or unique prefix")->required();
-    add_common_options(*app, g);
-    out.push_back({app, [&g] {
-      auto ws = data::Workspace::open(g.workspace);
-      auto st = pipeline::load_state(ws, id);
-      if (g.json) print_json(st.to_json());
-      else print_state(st);
-      return kExitOk;
-    }});
-  }
-  {
-    auto* app = pl->add_subcommand("list", "pipeline runs, newest first, with their outcome");
-    static int limit = 20;
-    app->add_option("--limit,-n", limit)->capture_default_str();
-    add_common_options(*app, g);
-    out.push_back({app, [&g] {
-      auto ws = data::Workspace::open(g.workspace);
-      registry::Registry reg(registry::registry_path(ws));
-      nlohmann::json j = nlohmann::json::array();
-      if (!g.json) std::printf("%-36s %-10s %-13s %-20s %7s  %s\n", "RUN", "STATUS", "OUTCOME", "STARTED", "TIME", "BATCH");
-      for (auto& r : reg.list_runs(limit, "pipeline")) {
-        std::string outcome = r.tags.value("outcome", "");
-        j.push_back(r.to_json());
-        if (!g.json)
-          std::printf("%-36s %-10s %-13s %-20s %7s  %s\n", r.id.c_str(), r.status.c_str(), outcome.c_str(),
-                      registry::iso_time(r.started).c_str(), secs(r.started, r.ended).c_str(),
-                      r.params.value("images", nlohmann::json("")).get<std::string>().c_str());
-      }
-      if (g.json) print_json(j);
-      return kExitOk;
-    }});
-  }
-  {
-    auto* app = pl->add_subcommand("submissions", "batches that did not improve the model (kept for review or retry)");
-    add_common_options(*app, g);
-    out.push_back({app, [&g] {
-      auto ws = data::Workspace::open(g.workspace);
-      auto subs = pipeline::submissions(ws);
-      if (g.json) {
-        print_json(subs);
-        return kExitOk;
-      }
-      if (subs.empty()) std::printf("no rejected submissions\n");
-      for (auto& s : subs)
-        std::printf("%s  %s  %s  dice %s  (retry: wms pipeline run --images %s --masks %s)\n", s.value("time", "").c_str(),
-                    s.value("run_id", "").c_str(), s.value("status", "").c_str(),
-                    s["train"].contains("dice") ? fmt::format("{:.4f}", s["train"]["dice"].get<double>()).c_str() : "-",
-                    s.value("images", "").c_str(), s.value("masks", "").c_str());
-      return kExitOk;
-    }});
-  }
+  auto a = std::make_shared<PipelineArgs>();
+  add_pipeline_run(pl, a, g, out);
+  add_pipeline_resume(pl, a, g, out);
+  add_pipeline_show(pl, a, g, out);
+  add_pipeline_list(pl, a, g, out);
+  add_pipeline_submissions(pl, a, g, out);
 }
 
 void add_infra(CLI::App& root, Globals& g, Commands& out) {

@@ -38,48 +38,46 @@ std::vector<fs::path> expand_inputs(const std::vector<std::string>& inputs) {
   return files;
 }
 
-// A single-channel float image as a NumPy .npy file (format 1.0, little-endian, C order).
-std::string npy_float32(const cv::Mat& m) {
-  std::string header = fmt::format("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}", m.rows, m.cols);
-  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
-  header += '\n';
-  std::string out = "\x93NUMPY\x01";
-  out += '\0';
-  out += static_cast<char>(header.size() & 0xff);
-  out += static_cast<char>(header.size() >> 8);
-  out += header;
-  cv::Mat c = m.isContinuous() ? m : m.clone();
-  out.append(reinterpret_cast<const char*>(c.ptr<float>()), c.total() * sizeof(float));
-  return out;
-}
+}  // namespace
+
+namespace {
+
+struct PredictArgs {
+  std::string model_ref;
+  std::string out_dir;
+  std::string device = "auto";
+  std::string precision = "auto";
+  std::vector<std::string> inputs;
+  bool with_overlay = false;
+  bool largest = false;
+  bool probabilities = false;
+};
 
 }  // namespace
 
 void add_predict(CLI::App& root, Globals& g, Commands& out) {
   auto* app = root.add_subcommand("predict", "write a mask (PNG, the photo's size, EXIF orientation applied) "
                                              "for each photo; exit 3 if any photo could not be read");
-  static std::string model_ref, out_dir, device = "auto", precision = "auto";
-  static std::vector<std::string> inputs;
-  static bool with_overlay = false, largest = false, probabilities = false;
-  app->add_option("--model,-m", model_ref, "model bundle")->required();
-  app->add_option("INPUT", inputs, "photos or folders of photos")->required();
-  app->add_option("--out,-o", out_dir, "output folder")->required();
-  app->add_flag("--overlay", with_overlay, "also write <stem>.overlay.jpg: the mask drawn over the photo");
-  app->add_flag("--largest-component", largest, "keep only the largest predicted region");
-  app->add_flag("--probabilities", probabilities,
+  auto a = std::make_shared<PredictArgs>();
+  app->add_option("--model,-m", a->model_ref, "model bundle")->required();
+  app->add_option("INPUT", a->inputs, "photos or folders of photos")->required();
+  app->add_option("--out,-o", a->out_dir, "output folder")->required();
+  app->add_flag("--overlay", a->with_overlay, "also write <stem>.overlay.jpg: the mask drawn over the photo");
+  app->add_flag("--largest-component", a->largest, "keep only the largest predicted region");
+  app->add_flag("--probabilities", a->probabilities,
                 "also write <stem>.prob.npy: the model's probabilities at its input size (float32, NumPy format)");
-  add_device_option(*app, device);
-  app->add_option("--precision", precision, "fp32 | bf16 | auto")->capture_default_str();
+  add_device_option(*app, a->device);
+  app->add_option("--precision", a->precision, "fp32 | bf16 | auto")->capture_default_str();
   add_common_options(*app, g, true, true);
-  out.push_back({app, [&g] {
-    auto files = expand_inputs(inputs);
+  out.push_back({app, [a, &g] {
+    auto files = expand_inputs(a->inputs);
     train::PredictOptions po;
-    po.device = device;
+    po.device = a->device;
     po.threads = g.threads;
-    po.largest_component = largest;
-    po.precision = precision;
-    train::Predictor predictor(load_model(g, model_ref), po);
-    util::make_dirs(out_dir);
+    po.largest_component = a->largest;
+    po.precision = a->precision;
+    train::Predictor predictor(load_model(g, a->model_ref), po);
+    util::make_dirs(a->out_dir);
     nlohmann::json results = nlohmann::json::array();
     int failed = 0;
     util::Progress progress("predict", files.size());
@@ -89,17 +87,17 @@ void add_predict(CLI::App& root, Globals& g, Commands& out) {
         auto bytes = util::read_file(f, 100ull << 20);
         auto decoded = image::decode_image(bytes, f.string());
         auto p = predictor.predict(decoded.pixels);
-        fs::path mask_path = fs::path(out_dir) / (f.stem().string() + ".png");
+        fs::path mask_path = fs::path(a->out_dir) / (f.stem().string() + ".png");
         util::atomic_write(mask_path, image::encode_png(p.mask));
         r["mask"] = mask_path.string();
-        if (with_overlay) {
-          fs::path ov = fs::path(out_dir) / (f.stem().string() + ".overlay.jpg");
+        if (a->with_overlay) {
+          fs::path ov = fs::path(a->out_dir) / (f.stem().string() + ".overlay.jpg");
           util::atomic_write(ov, image::encode_jpeg(train::overlay(decoded.pixels, p.mask), 90));
           r["overlay"] = ov.string();
         }
-        if (probabilities) {
-          fs::path np = fs::path(out_dir) / (f.stem().string() + ".prob.npy");
-          util::atomic_write(np, npy_float32(p.probability));
+        if (a->probabilities) {
+          fs::path np = fs::path(a->out_dir) / (f.stem().string() + ".prob.npy");
+          util::atomic_write(np, image::encode_npy_float32(p.probability));
           r["probabilities"] = np.string();
         }
         r["width"] = p.mask.cols;
@@ -117,10 +115,10 @@ void add_predict(CLI::App& root, Globals& g, Commands& out) {
       results.push_back(r);
       progress.tick();
     }
-    util::atomic_write(fs::path(out_dir) / "predictions.json", results.dump(2) + "\n");
+    util::atomic_write(fs::path(a->out_dir) / "predictions.json", results.dump(2) + "\n");
     if (g.json) print_json(results);
     else std::printf("wrote %zu masks to %s (%d failed); summary: %s/predictions.json\n", files.size() - failed,
-                     out_dir.c_str(), failed, out_dir.c_str());
+                     a->out_dir.c_str(), failed, a->out_dir.c_str());
     return failed ? exit_code_for(ErrorCode::kInvalidInput) : kExitOk;
   }});
 }

@@ -4,19 +4,26 @@
 #include "wms/util/error.hpp"
 
 namespace wms::cli {
+namespace {
+
+struct ValidateArgs {
+  BatchArgs batch;
+  bool alone = false, list_rules = false;
+};
+
+}  // namespace
 
 void add_validate(CLI::App& root, Globals& g, Commands& out) {
   auto* app = root.add_subcommand("validate",
                                   "check a batch of photos and masks (alone, or against the workspace's dataset); "
                                   "exit 1 on errors");
-  static BatchArgs batch;
-  static bool alone = false, list_rules = false;
-  batch.add_to(*app);
-  app->add_flag("--alone", alone, "do not compare with the workspace's dataset (no workspace needed)");
-  app->add_flag("--rules", list_rules, "list the validation rules and exit");
+  auto a = std::make_shared<ValidateArgs>();
+  a->batch.add_to(*app);
+  app->add_flag("--alone", a->alone, "do not compare with the workspace's dataset (no workspace needed)");
+  app->add_flag("--rules", a->list_rules, "list the validation rules and exit");
   add_common_options(*app, g, true, true);
-  out.push_back({app, [&g] {
-    if (list_rules) {
+  out.push_back({app, [a, &g] {
+    if (a->list_rules) {
       nlohmann::json j = nlohmann::json::array();
       for (const auto& r : data::rules()) {
         if (g.json) j.push_back({{"rule", r.id}, {"severity", data::severity_name(r.severity)}, {"what", r.what}});
@@ -27,7 +34,7 @@ void add_validate(CLI::App& root, Globals& g, Commands& out) {
     }
     // Without --alone, compare with the workspace's dataset when there is a workspace.
     std::optional<data::Workspace> ws;
-    if (!alone) {
+    if (!a->alone) {
       try {
         ws = data::Workspace::open(g.workspace);
       } catch (const NotFound&) {
@@ -37,7 +44,7 @@ void add_validate(CLI::App& root, Globals& g, Commands& out) {
     auto options = data::validation_options(config);
     options.threads = g.threads;
     auto existing = ws ? data::existing_dataset(*ws) : data::ExistingDataset{};
-    auto v = data::validate_batch(batch.source(), existing, options);
+    auto v = data::validate_batch(a->batch.source(), existing, options);
     if (g.json) print_json(v.report.to_json());
     else std::fputs(v.report.to_text().c_str(), stdout);
     return v.report.ok() ? kExitOk : kExitDataInvalid;

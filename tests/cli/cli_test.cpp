@@ -250,6 +250,30 @@ TEST(CliModel, TrainOutsideAWorkspaceNeedsOut) {
   EXPECT_TRUE(std::filesystem::exists(t / "m.wms"));
 }
 
+// Options given on the command line are checked by the same rules as wms.yaml's, and
+// the message names the option's key, the rule and what was found.
+TEST(CliModel, CommandLineOptionsAreValidatedLikeTheConfig) {
+  TempDir t;
+  run_wms("synth --out " + qp(t / "b") + " --count 4 --size 96");
+  auto train = [&](const std::string& flags) {
+    return run_wms("train -w " + qp(t / "none") + " --data " + qp(t / "b") + " --out " + qp(t / "m.wms") + " " + flags);
+  };
+  struct Case {
+    std::string flags, key, found;
+  };
+  for (const Case& c : {Case{"--lr -1", "training.learning_rate", "found -1"},
+                        Case{"--input-size 500", "model.input_size", "found 500"},
+                        Case{"--epochs 0", "training.epochs", "found 0"},
+                        Case{"--batch-size 0", "training.batch_size", "found 0"},
+                        Case{"--precision fp64", "training.precision", "fp64"}}) {
+    auto r = train(c.flags);
+    EXPECT_EQ(r.exit_code, 3) << c.flags << ": " << r.err;
+    EXPECT_NE(r.err.find(c.key), std::string::npos) << c.flags << ": " << r.err;
+    EXPECT_NE(r.err.find(c.found), std::string::npos) << c.flags << ": " << r.err;
+  }
+  EXPECT_FALSE(std::filesystem::exists(t / "m.wms"));
+}
+
 TEST(CliModel, CtrlCDuringTrainingStopsCleanly) {
   TempDir t;
   run_wms("synth --out " + qp(t / "b") + " --count 40 --size 96");

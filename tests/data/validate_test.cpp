@@ -1,4 +1,5 @@
 #include "wms/data/validate.hpp"
+#include "wms/data/workspace.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -360,6 +361,31 @@ TEST(Validate, SeverityOverridesAndOffSwitch) {
   }
   EXPECT_THROW(validation_options(util::Config::parse("validation:\n  severity:\n    no.such: error\n", "w")), InvalidInput);
   EXPECT_THROW(validation_options(util::Config::parse("validation:\n  severity:\n    mask.regions: loud\n", "w")), InvalidInput);
+}
+
+// validation: options are read by one table: a value out of its range names the key,
+// the rule and what was found, and the defaults wms.yaml shows are the table's.
+TEST(Validate, OptionsAreCheckedAndTheDefaultsWrittenAreTheTables) {
+  auto refused = [](const std::string& yaml, const std::string& key, const std::string& found) {
+    try {
+      validation_options(util::Config::parse(yaml, "wms.yaml"));
+      ADD_FAILURE() << yaml;
+    } catch (const InvalidInput& e) {
+      EXPECT_NE(std::string(e.what()).find("wms.yaml: " + key), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(found), std::string::npos) << e.what();
+    }
+  };
+  refused("validation: {mask_threshold: 0}", "validation.mask_threshold", "found 0");
+  refused("validation: {max_grey_share: 2}", "validation.max_grey_share", "found 2");
+  refused("validation: {min_side: -5}", "validation.min_side", "found -5");
+  refused("validation: {grey_low: 200, grey_high: 100}", "validation.grey_low", "200 > 100");
+  refused("validation: {max_regions: many}", "validation.max_regions", "many");
+  auto written = util::Config::parse(data::default_config_text(), "default wms.yaml");
+  const auto defaults = validation_option_table().record(ValidationOptions{});
+  for (const auto& row : validation_option_table().rows()) {
+    EXPECT_TRUE(written.has(row.key)) << row.key << " is missing from the default wms.yaml";
+    EXPECT_EQ(validation_option_table().record(validation_options(written))[row.param], defaults[row.param]) << row.key;
+  }
 }
 
 TEST(Validate, ForegroundShareLimitIsInclusive) {

@@ -99,7 +99,7 @@ TEST(Gate, NoProductionPromotesAboveTheFloor) {
 
 TEST(Gate, OriginalRuleNeedsDiceAndIouBothStrictlyGreater) {
   auto p = gate_policy(util::Config::parse("gate: {rule: original}", "wms.yaml"));
-  EXPECT_EQ(p.rule, "original");
+  EXPECT_EQ(p.rule, GateRule::kOriginal);
   auto champ = eval_of(kBase);
   EXPECT_TRUE(decide(eval_of(shifted(kBase, 0.001)), &champ, p).improved);
   EXPECT_FALSE(decide(eval_of(kBase), &champ, p).improved);

@@ -14,6 +14,7 @@
 #include "wms/registry/promotion.hpp"
 #include "wms/util/error.hpp"
 #include "wms/util/fs.hpp"
+#include "wms/util/clock.hpp"
 
 namespace wms::registry {
 namespace {
@@ -187,7 +188,7 @@ TEST(Aliases, HistoryAnswersPointInTimeQueries) {
   Registry r(t / "r.db");
   int v1 = r.register_model("00000000000000000000000000000001", "", "", {});
   int v2 = r.register_model("00000000000000000000000000000002", "", "", {});
-  double before = now_seconds() - 1;
+  double before = util::now_seconds() - 1;
   r.move_alias("production", v1, "alice", "first");
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
   r.move_alias("production", v2, "bob", "better", std::nullopt, "previous");
@@ -208,17 +209,17 @@ TEST(Aliases, HistoryAnswersPointInTimeQueries) {
 }
 
 TEST(Time, IsoTimesRoundTrip) {
-  EXPECT_EQ(iso_time(parse_iso_time("2026-03-01T12:00:00Z")), "2026-03-01T12:00:00Z");
-  EXPECT_EQ(parse_iso_time("2026-03-01"), parse_iso_time("2026-03-01T00:00:00Z"));
-  EXPECT_THROW(parse_iso_time("yesterday"), InvalidInput);
-  EXPECT_THROW(parse_iso_time("2026-03-01T12:00:00+05"), InvalidInput);
+  EXPECT_EQ(util::iso_time(util::parse_iso_time("2026-03-01T12:00:00Z")), "2026-03-01T12:00:00Z");
+  EXPECT_EQ(util::parse_iso_time("2026-03-01"), util::parse_iso_time("2026-03-01T00:00:00Z"));
+  EXPECT_THROW(util::parse_iso_time("yesterday"), InvalidInput);
+  EXPECT_THROW(util::parse_iso_time("2026-03-01T12:00:00+05"), InvalidInput);
 }
 
 // A workspace with two registered models, for promotion tests.
 struct Promotions {
   TempDir t;
   data::Workspace ws = data::Workspace::init(t / "ws");
-  Registry reg{registry_path(ws)};
+  Registry reg = open(ws);
   int v1, v2;
   Promotions() {
     nn::ModelConfig c;

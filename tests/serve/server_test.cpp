@@ -48,14 +48,14 @@ struct Fixture {
       image::undo_orientation(stored, 6);
       photo = image::jpeg_with_orientation(image::encode_jpeg(stored, 95), 6);
     }
-    registry::Registry reg(registry::registry_path(ws));
+    auto reg = registry::open(ws);
     nn::ModelConfig c;
     c.input_size = 64;
     v1 = registry::register_bundle(ws, reg, nn::Model(c, 1), "");
     v2 = registry::register_bundle(ws, reg, nn::Model(c, 2), "");
   }
   void promote(int v) {
-    registry::Registry reg(registry::registry_path(ws));
+    auto reg = registry::open(ws);
     registry::promote(ws, reg, v, "test", "test");
   }
 };

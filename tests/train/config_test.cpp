@@ -29,8 +29,8 @@ TEST(TrainConfig, AcceptsTheOriginalTrainYamlKeys) {
   EXPECT_DOUBLE_EQ(o.augment.rotation_degrees, 10);
   EXPECT_DOUBLE_EQ(o.augment.rotation_prob, 0.5);
   EXPECT_DOUBLE_EQ(o.augment.brightness_prob, 0.3);
-  EXPECT_EQ(o.loss, "bce");
-  EXPECT_EQ(o.scheduler, "plateau");
+  EXPECT_EQ(o.loss, Loss::kBce);
+  EXPECT_EQ(o.scheduler, Scheduler::kPlateau);
   EXPECT_EQ(o.model.scales, (std::vector<double>{1.0})) << "the original predicts at one scale";
 }
 
@@ -65,8 +65,8 @@ TEST(TrainConfig, OutOfRangeValuesNameTheKey) {
 TEST(TrainConfig, EveryShippedPresetPassesValidation) {
   for (const auto& name : preset_names()) EXPECT_NO_THROW(train_options(load_train_config(name))) << name;
   auto o = train_options(load_train_config("water-meters"));
-  EXPECT_EQ(o.select, "last");
-  EXPECT_EQ(o.scheduler, "onecycle");
+  EXPECT_EQ(o.select, Select::kLast);
+  EXPECT_EQ(o.scheduler, Scheduler::kOneCycle);
   EXPECT_EQ(o.warm_epochs, 20) << "README's warm-start table measures these";
   EXPECT_DOUBLE_EQ(o.warm_learning_rate, 1e-3);
 }
@@ -76,7 +76,7 @@ TEST(TrainConfig, UnknownPresetOrFileIsNotFound) {
   EXPECT_FALSE(preset_names().empty());
 }
 
-// The dotted keys a source file reads with get_*("...").
+// The dotted keys a source file reads with get_*("...") — outside an options table.
 std::set<std::string> keys_read_in(const std::string& relpath) {
   std::string text = util::read_file(std::string(WMS_SOURCE_DIR) + "/" + relpath);
   std::regex get(R"re(get_(?:int|double|bool|string|double_list)\("([a-z_.]+)")re");
@@ -97,13 +97,15 @@ std::string nested_yaml(const std::string& key, const std::string& value) {
 }
 
 // Every option that shapes a run is recorded in params.json and the registry (the
-// to_json of the options): each key that train_options() reads, found in its source,
-// must change the recorded params when it changes.
+// to_json of the options): each row of the options table must change the recorded
+// params when its value changes, and no code reads a training key around the table.
 TEST(TrainConfig, EveryOptionThatShapesARunIsRecorded) {
-  std::set<std::string> keys = keys_read_in("src/wms/train/config.cpp");
-  for (const auto& k : keys_read_in("src/wms/image/augment.cpp")) keys.insert(k);
-  ASSERT_GE(keys.size(), 35u) << "the source scan found too few keys";
+  std::set<std::string> keys;
+  for (const auto& row : train_option_table().rows()) keys.insert(row.key);
+  ASSERT_GE(keys.size(), 38u);
   EXPECT_TRUE(keys.count("augmentation.brightness_low"));
+  for (const char* file : {"src/wms/train/config.cpp", "src/wms/image/augment.cpp", "src/wms/train/trainer.cpp"})
+    for (const auto& k : keys_read_in(file)) ADD_FAILURE() << file << " reads " << k << " around the options table";
   const nlohmann::json base = to_json(train_options(util::Config()));
   const std::vector<std::string> values = {"0.37", "0.05", "48", "0", "true", "false", "cosine", "onecycle", "bce_dice",
                                            "val_dice", "fp32", "bf16", "[0.75, 1.0]", "1.5"};
@@ -124,6 +126,22 @@ TEST(TrainConfig, EveryOptionThatShapesARunIsRecorded) {
     EXPECT_TRUE(accepted) << key << ": no test value is valid for it; add one to the list";
     EXPECT_TRUE(recorded) << key << " shapes a run but is not recorded in its params";
   }
+}
+
+// `wms init` writes every option commented out at its default: uncommented, the text
+// is a config that reads back as the defaults, key for key.
+TEST(TrainConfig, CommentedDefaultsReadBackAsTheDefaults) {
+  std::string text = train_option_table().commented_yaml(TrainOptions{});
+  std::string yaml;
+  for (std::size_t b = 0, nl; b < text.size(); b = nl + 1) {
+    nl = text.find('\n', b);
+    std::string line = text.substr(b, nl - b);
+    ASSERT_EQ(line.rfind("# ", 0), 0u) << line;
+    yaml += line.substr(2) + "\n";
+  }
+  auto c = util::Config::parse(yaml, "commented defaults");
+  for (const auto& row : train_option_table().rows()) EXPECT_TRUE(c.has(row.key)) << row.key;
+  EXPECT_EQ(to_json(train_options(c)), to_json(TrainOptions{}));
 }
 
 }  // namespace

@@ -37,9 +37,9 @@ TrainOptions fast_options() {
   o.epochs = 12;
   o.batch_size = 8;
   o.learning_rate = 3e-3;
-  o.loss = "bce_dice";
-  o.scheduler = "onecycle";
-  o.select = "val_dice";
+  o.loss = Loss::kBceDice;
+  o.scheduler = Scheduler::kOneCycle;
+  o.select = Select::kValDice;
   o.foreground_prior_bias = true;
   o.early_stopping_patience = 0;
   o.seed = 5;
@@ -93,7 +93,7 @@ TEST(Trainer, EarlyStoppingAndTimeBudgetEndTraining) {
   o.model.input_size = 32;
   o.epochs = 50;
   o.learning_rate = 1e-9;  // nothing improves
-  o.select = "val_loss";
+  o.select = Select::kValLoss;
   o.early_stopping_patience = 2;
   auto r = train_model(only(all, data::Split::kTrain), all, o);
   EXPECT_EQ(r.stop_reason, "early_stopping");
@@ -196,7 +196,7 @@ TEST(Trainer, SelectLastTrainsOnTheValidationPhotos) {
   auto o = two_epochs();
   auto train = only(all, data::Split::kTrain), val = only(all, data::Split::kVal);
   ASSERT_FALSE(val.empty());
-  o.select = "last";
+  o.select = Select::kLast;
   auto a = train_model(train, val, o);
   EXPECT_EQ(a.best_epoch, 2);
   EXPECT_FALSE(a.history[0].validated);
@@ -209,7 +209,7 @@ TEST(Trainer, SelectLastTrainsOnTheValidationPhotos) {
   b.model->info().created = a.model->info().created;
   EXPECT_EQ(a.model->to_bytes(), b.model->to_bytes()) << "the same as training on train + val";
   EXPECT_EQ(a.history[1].train_loss, b.history[1].train_loss);
-  o.select = "val_dice";
+  o.select = Select::kValDice;
   auto c = train_model(train, val, o);
   EXPECT_TRUE(c.history[0].validated);
   EXPECT_TRUE(c.model->info().metrics.contains("val_dice"));

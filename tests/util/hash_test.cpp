@@ -38,5 +38,17 @@ TEST(Hash, IsMd5Hex) {
   EXPECT_FALSE(is_md5_hex("../../../../etc/passwd0000000000"));
 }
 
+// RFC 4648 section 10's test vectors.
+TEST(Hash, Base64OfRfc4648Vectors) {
+  EXPECT_EQ(base64(""), "");
+  EXPECT_EQ(base64("f"), "Zg==");
+  EXPECT_EQ(base64("fo"), "Zm8=");
+  EXPECT_EQ(base64("foo"), "Zm9v");
+  EXPECT_EQ(base64("foob"), "Zm9vYg==");
+  EXPECT_EQ(base64("fooba"), "Zm9vYmE=");
+  EXPECT_EQ(base64("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(base64(std::string("\xff\x00\xfe", 3)), "/wD+");
+}
+
 }  // namespace
 }  // namespace wms::util

@@ -11,14 +11,10 @@
 #include "wms/util/failpoint.hpp"
 #include "wms/util/fs.hpp"
 #include "wms/util/hash.hpp"
+#include "wms/util/clock.hpp"
 
 namespace wms::data {
 namespace {
-
-std::string utc_now() {
-  auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", now);
-}
 
 // The data files under a checked-out folder, recursively, by '/'-separated relpath;
 // names that batches ignore (dot-files, OS junk) are not data here either.
@@ -167,7 +163,7 @@ Version Dataset::stage(const std::optional<Version>& base, const std::vector<Val
   std::error_code ec;
   if (fs::exists(record, ec)) return get(v.id);  // same content: the same, immutable version
   v.parent = base ? base->id : "";
-  v.created = utc_now();
+  v.created = util::utc_now();
   v.message = message;
   v.pairs = imgs.size();
   for (const auto& e : imgs) v.bytes += e.size;
@@ -182,7 +178,7 @@ void Dataset::set_head(const Version& v, const std::string& action) const {
   util::make_dirs(ws_.head_log().parent_path());
   util::atomic_write(ws_.head_file(), v.id + "\n");
   util::failpoint("dataset.after_head");
-  nlohmann::json line = {{"time", utc_now()}, {"from", old ? old->id : ""}, {"to", v.id}, {"action", action}};
+  nlohmann::json line = {{"time", util::utc_now()}, {"from", old ? old->id : ""}, {"to", v.id}, {"action", action}};
   util::append_line(ws_.head_log(), line.dump());
 }
 

@@ -46,20 +46,37 @@ Severity ValidationOptions::severity_of(const std::string& rule) const {
   throw Internal("unknown validation rule {}", rule);
 }
 
+const util::OptionTable<ValidationOptions>& validation_option_table() {
+  using util::Range;
+  static const auto t =
+      util::OptionTable<ValidationOptions>()
+          .add("validation.max_pixels", "max_pixels", WMS_MEMBER(limits.max_pixels),
+               "refuse larger images before decoding (decompression bombs)", Range::at_least(1))
+          .add("validation.max_file_bytes", "max_file_bytes", WMS_MEMBER(max_file_bytes), "largest file", Range::at_least(1))
+          .add("validation.min_side", "min_side", WMS_MEMBER(min_side), "smallest image side, in pixels", Range::at_least(1))
+          .add("validation.mask_threshold", "mask_threshold", WMS_MEMBER(mask_threshold), "mask foreground = value >= this",
+               Range::closed(1, 255))
+          .add("validation.grey_low", "grey_low", WMS_MEMBER(grey_low), "the mid-grey band of a mask from ...",
+               Range::closed(0, 255))
+          .add("validation.grey_high", "grey_high", WMS_MEMBER(grey_high), "... to", Range::closed(0, 255))
+          .add("validation.max_grey_share", "max_grey_share", WMS_MEMBER(max_grey_share),
+               "share of a mask's pixels the band may cover", Range::closed(0, 1))
+          .add("validation.min_foreground_pixels", "min_foreground_pixels", WMS_MEMBER(min_foreground_pixels),
+               "fewer foreground pixels: an empty mask", Range::at_least(0))
+          .add("validation.min_foreground_share", "min_foreground_share", WMS_MEMBER(min_foreground_share),
+               "smallest window, as a share of the photo", Range::closed(0, 1))
+          .add("validation.max_foreground_share", "max_foreground_share", WMS_MEMBER(max_foreground_share),
+               "largest window, as a share of the photo", Range::closed(0, 1))
+          .add("validation.max_regions", "max_regions", WMS_MEMBER(max_regions), "separate foreground regions in a mask",
+               Range::at_least(1))
+          .add("validation.name_pattern", "name_pattern", WMS_MEMBER(name_pattern),
+               "file stems must match (ECMAScript); \"\": no name rule");
+  return t;
+}
+
 ValidationOptions validation_options(const util::Config& c) {
   ValidationOptions o;
-  o.limits.max_pixels = c.get_int("validation.max_pixels", o.limits.max_pixels);
-  o.max_file_bytes = static_cast<std::uint64_t>(c.get_int("validation.max_file_bytes", o.max_file_bytes));
-  o.min_side = static_cast<int>(c.get_int("validation.min_side", o.min_side));
-  o.mask_threshold = static_cast<int>(c.get_int("validation.mask_threshold", o.mask_threshold));
-  o.grey_low = static_cast<int>(c.get_int("validation.grey_low", o.grey_low));
-  o.grey_high = static_cast<int>(c.get_int("validation.grey_high", o.grey_high));
-  o.max_grey_share = c.get_double("validation.max_grey_share", o.max_grey_share);
-  o.min_foreground_pixels = c.get_int("validation.min_foreground_pixels", o.min_foreground_pixels);
-  o.min_foreground_share = c.get_double("validation.min_foreground_share", o.min_foreground_share);
-  o.max_foreground_share = c.get_double("validation.max_foreground_share", o.max_foreground_share);
-  o.max_regions = static_cast<int>(c.get_int("validation.max_regions", o.max_regions));
-  o.name_pattern = c.get_string("validation.name_pattern", o.name_pattern);
+  for (auto& row : validation_option_table().rows()) row.read(o, c);
   for (const auto& [rule, level] : c.get_string_map("validation.severity")) {
     bool known = false;
     for (const auto& r : rules()) known |= r.id == rule;
@@ -69,9 +86,12 @@ ValidationOptions validation_options(const util::Config& c) {
     else if (level == "off") o.severity[rule] = Severity::kOff;
     else throw InvalidInput("{}: validation.severity.{}: '{}' is not error, warning or off", c.source(), rule, level);
   }
-  if (o.min_side < 1 || o.limits.max_pixels < 1 || o.mask_threshold < 1 || o.mask_threshold > 255 ||
-      o.grey_low > o.grey_high || o.min_foreground_share > o.max_foreground_share)
-    throw InvalidInput("{}: validation: inconsistent limits (check min/max pairs and mask_threshold 1..255)", c.source());
+  validation_option_table().validate(o, c.source());
+  if (o.grey_low > o.grey_high)
+    throw InvalidInput("{}: validation.grey_low: must be <= validation.grey_high (found {} > {})", c.source(), o.grey_low, o.grey_high);
+  if (o.min_foreground_share > o.max_foreground_share)
+    throw InvalidInput("{}: validation.min_foreground_share: must be <= validation.max_foreground_share (found {} > {})",
+                       c.source(), o.min_foreground_share, o.max_foreground_share);
   return o;
 }
 

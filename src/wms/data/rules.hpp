@@ -4,6 +4,8 @@
 // Each option says its default and why; wms.yaml overrides them under `validation:`.
 #pragma once
 
+#include "wms/util/options.hpp"
+
 #include <cstdint>
 #include <map>
 #include <string>
@@ -47,6 +49,9 @@ struct ValidationOptions {
 
   Severity severity_of(const std::string& rule) const;
 };
+
+/// The options table of `validation:` (util/options.hpp); validation.severity is read beside it.
+const util::OptionTable<ValidationOptions>& validation_option_table();
 
 /// Reads `validation:` from wms.yaml; unknown rule ids in validation.severity are an error.
 ValidationOptions validation_options(const util::Config& config);

@@ -297,143 +297,145 @@ BatchSource BatchSource::from_dir(const fs::path& dir) {
   return {dir / "images", dir / "masks", dir.string()};
 }
 
-Validation validate_batch(const BatchSource& batch, const ExistingDataset& existing, const ValidationOptions& o) {
-  auto start = std::chrono::steady_clock::now();
-  Issues rules(o);
+namespace {
+
+// One batch's validation, phase by phase; each phase reads what the ones before found.
+struct BatchCheck {
+  const BatchSource& batch;
+  const ExistingDataset& existing;
+  const ValidationOptions& o;
+  Issues rules;
   Validation v;
   Report& r = v.report;
-  r.source = batch.label.empty() ? batch.images_dir.parent_path().string() : batch.label;
   std::vector<Issue>& out = r.issues;
+  std::size_t image_files = 0, mask_files = 0;
+  std::vector<FileRef> candidates;  // files with a usable name and extension
+  std::map<std::string, std::vector<std::size_t>> image_stems, mask_stems;  // pairing key -> candidates
+  std::vector<FileCheck> checks;  // per candidate
+  // The dataset, indexed for the cross-checks.
+  std::map<std::string, const Entry*> ds_image_by_name, ds_mask_by_stem, ds_image_by_md5;
+  std::map<std::string, std::string> ds_stem_to_image;
+  std::map<std::string, std::size_t> batch_image_by_md5;  // md5 -> index in v.pairs
 
-  std::vector<std::string> ignored_images, ignored_masks;
-  std::size_t odd = 0;  // reported as file.type
-  std::vector<FileRef> files = scan(batch.images_dir, Role::kImage, batch.images_dir.string(), rules, out, ignored_images, odd);
-  std::vector<FileRef> masks = scan(batch.masks_dir, Role::kMask, batch.masks_dir.string(), rules, out, ignored_masks, odd);
-  const std::size_t image_files = files.size(), mask_files = masks.size();
-  files.insert(files.end(), masks.begin(), masks.end());
-  std::sort(ignored_images.begin(), ignored_images.end());
-  std::sort(ignored_masks.begin(), ignored_masks.end());
-  for (const auto& i : ignored_images) r.ignored.push_back("images/" + i);
-  for (const auto& m : ignored_masks) r.ignored.push_back("masks/" + m);
-  r.files_ignored = r.ignored.size();
-  const std::size_t ignored = r.ignored.size();
-
-  // File names and extensions; files that fail here take no further part.
-  std::vector<FileRef> candidates;
-  for (auto& f : files) {
-    if (auto bad = name_problem(f.name)) {
-      rules.add(out, "file.name", {f.shown}, *bad + "; rename it");
-    } else if (!supported_ext(f.ext)) {
-      rules.add(out, "file.extension", {f.shown},
-                f.ext.empty() ? std::string("the name has no extension; name photos and masks .jpg, .jpeg or .png")
-                              : fmt::format("extension '.{}' is not supported; use .jpg, .jpeg or .png", f.ext));
-      if (std::error_code ec; fs::file_size(f.path, ec) == 0 && !ec)
-        rules.add(out, "file.empty", {f.shown}, "empty file (0 bytes)");
-    } else {
-      candidates.push_back(f);
-    }
-  }
-  r.files_checked = files.size() + odd;
-
-  // Group by (role, stem): two files with one stem cannot be paired.
-  std::map<std::string, std::vector<std::size_t>> image_stems, mask_stems;
-  for (std::size_t i = 0; i < candidates.size(); ++i)
-    (candidates[i].role == Role::kImage ? image_stems : mask_stems)[candidates[i].stem].push_back(i);
-  for (auto* stems : {&image_stems, &mask_stems}) {
-    for (auto& [stem, idx] : *stems) {
-      if (idx.size() < 2) continue;
-      std::vector<std::string> shown;
-      for (auto i : idx) shown.push_back(candidates[i].shown);
-      rules.add(out, "pair.stem_clash", shown,
-                fmt::format("{} files share the stem '{}'; keep one", idx.size(), stem));
-    }
+  BatchCheck(const BatchSource& b, const ExistingDataset& e, const ValidationOptions& opts)
+      : batch(b), existing(e), o(opts), rules(opts) {
+    r.source = batch.label.empty() ? batch.images_dir.parent_path().string() : batch.label;
   }
 
-  // Names that differ only in case are one file on macOS and Windows checkouts.
-  std::map<std::string, std::vector<std::string>> by_lower;
-  for (const auto& f : candidates)
-    if (f.role == Role::kImage) by_lower[lower(f.stem)].push_back(f.shown);
-  for (auto& [key, shown] : by_lower)
-    if (shown.size() > 1)
-      rules.add(out, "name.case_clash", shown,
-                fmt::format("{} photos whose names differ only in letter case: one file on macOS and Windows; rename one",
-                            shown.size()));
+  // Every file under images/ and masks/: a candidate, ignored by name, or reported.
+  void scan_files() {
+    std::vector<std::string> ignored_images, ignored_masks;
+    std::size_t odd = 0;  // reported as file.type
+    std::vector<FileRef> files = scan(batch.images_dir, Role::kImage, batch.images_dir.string(), rules, out, ignored_images, odd);
+    std::vector<FileRef> masks = scan(batch.masks_dir, Role::kMask, batch.masks_dir.string(), rules, out, ignored_masks, odd);
+    image_files = files.size();
+    mask_files = masks.size();
+    files.insert(files.end(), masks.begin(), masks.end());
+    std::sort(ignored_images.begin(), ignored_images.end());
+    std::sort(ignored_masks.begin(), ignored_masks.end());
+    for (const auto& i : ignored_images) r.ignored.push_back("images/" + i);
+    for (const auto& m : ignored_masks) r.ignored.push_back("masks/" + m);
+    r.files_ignored = r.ignored.size();
+    // File names and extensions; files that fail here take no further part.
+    for (auto& f : files) {
+      if (auto bad = name_problem(f.name)) {
+        rules.add(out, "file.name", {f.shown}, *bad + "; rename it");
+      } else if (!supported_ext(f.ext)) {
+        rules.add(out, "file.extension", {f.shown},
+                  f.ext.empty() ? std::string("the name has no extension; name photos and masks .jpg, .jpeg or .png")
+                                : fmt::format("extension '.{}' is not supported; use .jpg, .jpeg or .png", f.ext));
+        if (std::error_code ec; fs::file_size(f.path, ec) == 0 && !ec)
+          rules.add(out, "file.empty", {f.shown}, "empty file (0 bytes)");
+      } else {
+        candidates.push_back(f);
+      }
+    }
+    r.files_checked = files.size() + odd;
+  }
+
+  // Group by (role, stem): two files with one stem cannot be paired; names that differ
+  // only in case are one file on macOS and Windows checkouts.
+  void group_stems() {
+    for (std::size_t i = 0; i < candidates.size(); ++i)
+      (candidates[i].role == Role::kImage ? image_stems : mask_stems)[candidates[i].stem].push_back(i);
+    for (auto* stems : {&image_stems, &mask_stems}) {
+      for (auto& [stem, idx] : *stems) {
+        if (idx.size() < 2) continue;
+        std::vector<std::string> shown;
+        for (auto i : idx) shown.push_back(candidates[i].shown);
+        rules.add(out, "pair.stem_clash", shown, fmt::format("{} files share the stem '{}'; keep one", idx.size(), stem));
+      }
+    }
+    std::map<std::string, std::vector<std::string>> by_lower;
+    for (const auto& f : candidates)
+      if (f.role == Role::kImage) by_lower[lower(f.stem)].push_back(f.shown);
+    for (auto& [key, shown] : by_lower)
+      if (shown.size() > 1)
+        rules.add(out, "name.case_clash", shown,
+                  fmt::format("{} photos whose names differ only in letter case: one file on macOS and Windows; rename one",
+                              shown.size()));
+  }
 
   // Per-file checks on every core.
-  std::vector<FileCheck> checks(candidates.size());
-  {
+  void check_files() {
+    checks.resize(candidates.size());
     util::Progress progress("validate", candidates.size());
     util::parallel_for(candidates.size(), o.threads, [&](std::size_t i) {
       checks[i] = analyse(candidates[i], o, rules);
       progress.tick();
     });
+    for (auto& c : checks) out.insert(out.end(), c.issues.begin(), c.issues.end());
   }
-  for (auto& c : checks) out.insert(out.end(), c.issues.begin(), c.issues.end());
 
-  // Names.
-  if (!o.name_pattern.empty()) {
+  // The file's own stem against validation.name_pattern; folders are the user's to name.
+  void check_name_pattern() {
+    if (o.name_pattern.empty()) return;
     std::regex pattern;
     try {
       pattern = std::regex(o.name_pattern, std::regex::ECMAScript);
     } catch (const std::regex_error&) {
       throw InvalidInput("validation.name_pattern: '{}' is not a valid regular expression", o.name_pattern);
     }
-    // The file's own stem is matched; folders are the user's to name.
     std::map<std::string, std::vector<std::string>> bad;
     for (const auto& f : candidates) {
       std::string own = f.stem.substr(f.stem.rfind('/') + 1);  // npos + 1 == 0
       if (!std::regex_match(own, pattern)) bad[own].push_back(f.shown);
     }
     for (auto& [stem, shown] : bad)
-      rules.add(out, "name.pattern", shown,
-                fmt::format("stem '{}' does not match {} (validation.name_pattern)", stem, o.name_pattern));
+      rules.add(out, "name.pattern", shown, fmt::format("stem '{}' does not match {} (validation.name_pattern)", stem, o.name_pattern));
   }
 
-  // Dataset indexes for the cross-checks.
-  std::map<std::string, const Entry*> ds_image_by_name, ds_mask_by_stem, ds_image_by_md5;
-  std::map<std::string, std::string> ds_stem_to_image;
-  for (const auto& e : existing.images) {
-    ds_image_by_name[e.relpath] = &e;
-    ds_image_by_md5.emplace(e.md5, &e);
-    ds_stem_to_image[pair_key(e.relpath)] = e.relpath;
+  void index_dataset() {
+    for (const auto& e : existing.images) {
+      ds_image_by_name[e.relpath] = &e;
+      ds_image_by_md5.emplace(e.md5, &e);
+      ds_stem_to_image[pair_key(e.relpath)] = e.relpath;
+    }
+    for (const auto& e : existing.masks) ds_mask_by_stem[pair_key(e.relpath)] = &e;
   }
-  for (const auto& e : existing.masks) ds_mask_by_stem[pair_key(e.relpath)] = &e;
 
-  // Pairs.
-  std::map<std::string, std::size_t> batch_image_by_md5;  // md5 -> index in v.pairs
-  std::set<std::string> stems;
-  for (auto& [s, _] : image_stems) stems.insert(s);
-  for (auto& [s, _] : mask_stems) stems.insert(s);
-  for (const auto& stem : stems) {
-    auto ii = image_stems.find(stem);
-    auto mi = mask_stems.find(stem);
-    if (ii != image_stems.end() && ii->second.size() > 1) continue;  // stem clash, reported
-    if (mi != mask_stems.end() && mi->second.size() > 1) continue;
-    if (mi == mask_stems.end()) {
-      const auto& f = candidates[ii->second[0]];
+  // An image or a mask without its partner: said, with where the partner might be.
+  void report_unpaired(const std::string& stem, const std::vector<std::size_t>* images, const std::vector<std::size_t>* masks) {
+    if (!masks) {
+      const auto& f = candidates[(*images)[0]];
       rules.add(out, "pair.mask_missing", {f.shown},
                 fmt::format("no mask named {}.jpg/.jpeg/.png in {}{}; add the mask or remove the image", stem,
                             batch.masks_dir.string(), elsewhere(mask_stems, stem, batch.masks_dir.string())));
-      continue;
+      return;
     }
-    if (ii == image_stems.end()) {
-      const auto& f = candidates[mi->second[0]];
-      rules.add(out, "pair.image_missing", {f.shown},
-                fmt::format("no image named {}.jpg/.jpeg/.png in {}{}; add the photo or remove the mask", stem,
-                            batch.images_dir.string(), elsewhere(image_stems, stem, batch.images_dir.string())));
-      if (checks[mi->second[0]].usable) check_mask(f, checks[mi->second[0]], o, rules, out);  // say all at once
-      continue;
-    }
-    ++r.pairs_found;
-    const FileRef& fi = candidates[ii->second[0]];
-    const FileRef& fm = candidates[mi->second[0]];
-    const FileCheck& ci = checks[ii->second[0]];
-    const FileCheck& cm = checks[mi->second[0]];
-    std::size_t errors_before = r.errors();
+    const auto& f = candidates[(*masks)[0]];
+    rules.add(out, "pair.image_missing", {f.shown},
+              fmt::format("no image named {}.jpg/.jpeg/.png in {}{}; add the photo or remove the mask", stem,
+                          batch.images_dir.string(), elsewhere(image_stems, stem, batch.images_dir.string())));
+    if (checks[(*masks)[0]].usable) check_mask(f, checks[(*masks)[0]], o, rules, out);  // say all at once
+  }
+
+  // An image and its mask between themselves: extensions, sizes, the mask's content.
+  // False when the pair cannot be used.
+  bool check_pair(const FileRef& fi, const FileRef& fm, const FileCheck& ci, const FileCheck& cm) {
     if (fi.ext != fm.ext)
-      rules.add(out, "pair.extension_differs", {fi.shown, fm.shown},
-                fmt::format("image is .{} but mask is .{}", fi.ext, fm.ext));
-    if (!ci.usable || !cm.usable) continue;  // file errors already reported
+      rules.add(out, "pair.extension_differs", {fi.shown, fm.shown}, fmt::format("image is .{} but mask is .{}", fi.ext, fm.ext));
+    if (!ci.usable || !cm.usable) return false;  // file errors already reported
     if (ci.width != cm.width || ci.height != cm.height) {
       if (ci.header.orientation != 1 && cm.width == ci.header.width && cm.height == ci.header.height)
         rules.add(out, "pair.size_mismatch_exif", {fi.shown, fm.shown},
@@ -444,12 +446,16 @@ Validation validate_batch(const BatchSource& batch, const ExistingDataset& exist
         rules.add(out, "pair.size_mismatch", {fi.shown, fm.shown},
                   fmt::format("mask is {}x{} but the image is {}x{} (after EXIF orientation {}); they must be equal",
                               cm.width, cm.height, ci.width, ci.height, ci.header.orientation));
-      continue;
+      return false;
     }
     check_mask(fm, cm, o, rules, out);
+    return true;
+  }
 
-    ValidPair p{stem, {fi.name, fi.path, ci.md5, ci.size}, {fm.name, fm.path, cm.md5, cm.size}, PairStatus::kNew};
-    // Against the dataset: same name must mean same content.
+  // A pair against the dataset and the batch so far: same name must mean same content,
+  // the same photo twice is kept once (or refused when its masks differ).
+  void check_against_data(ValidPair& p, const FileRef& fi, const FileRef& fm, const FileCheck& ci, const FileCheck& cm) {
+    const std::string& stem = p.stem;
     if (auto it = ds_image_by_name.find(fi.name); it != ds_image_by_name.end()) {
       auto dm = ds_mask_by_stem.find(stem);
       if (it->second->md5 != ci.md5)
@@ -464,8 +470,7 @@ Validation validate_batch(const BatchSource& batch, const ExistingDataset& exist
       else
         p.status = PairStatus::kExisting;
     } else if (auto st = ds_stem_to_image.find(stem); st != ds_stem_to_image.end()) {
-      rules.add(out, "pair.stem_clash", {fi.shown},
-                fmt::format("the dataset already has images/{} with this stem; keep one", st->second));
+      rules.add(out, "pair.stem_clash", {fi.shown}, fmt::format("the dataset already has images/{} with this stem; keep one", st->second));
     } else if (auto dup = ds_image_by_md5.find(ci.md5); dup != ds_image_by_md5.end()) {
       auto dm = ds_mask_by_stem.find(pair_key(dup->second->relpath));
       bool same = dm != ds_mask_by_stem.end() && existing.read_object &&
@@ -491,28 +496,68 @@ Validation validate_batch(const BatchSource& batch, const ExistingDataset& exist
                               batch.images_dir.string(), first.image.name));
       }
     }
-    if (r.errors() != errors_before) continue;
-    if (p.status == PairStatus::kNew) batch_image_by_md5.emplace(ci.md5, v.pairs.size());
-    v.pairs.push_back(std::move(p));
   }
 
-  if (r.pairs_found == 0 && r.errors() == 0)  // else the errors already say why
-    rules.add(out, "batch.empty", {batch.images_dir.string(), batch.masks_dir.string()},
-              fmt::format("no image/mask pairs found: images/ holds {} file(s), masks/ {} ({} ignored by name); "
-                          "images/<path>.jpg pairs with masks/<path>.png at the same relative path",
-                          image_files, mask_files, ignored));
-  r.pairs_valid = v.pairs.size();
-  for (const auto& p : v.pairs) {
-    r.new_images += p.status == PairStatus::kNew;
-    r.duplicate_images += p.status != PairStatus::kNew;
+  void pair_up() {
+    std::set<std::string> stems;
+    for (auto& [s, _] : image_stems) stems.insert(s);
+    for (auto& [s, _] : mask_stems) stems.insert(s);
+    for (const auto& stem : stems) {
+      auto ii = image_stems.find(stem);
+      auto mi = mask_stems.find(stem);
+      if (ii != image_stems.end() && ii->second.size() > 1) continue;  // stem clash, reported
+      if (mi != mask_stems.end() && mi->second.size() > 1) continue;
+      if (ii == image_stems.end() || mi == mask_stems.end()) {
+        report_unpaired(stem, ii == image_stems.end() ? nullptr : &ii->second, mi == mask_stems.end() ? nullptr : &mi->second);
+        continue;
+      }
+      ++r.pairs_found;
+      const FileRef& fi = candidates[ii->second[0]];
+      const FileRef& fm = candidates[mi->second[0]];
+      const FileCheck& ci = checks[ii->second[0]];
+      const FileCheck& cm = checks[mi->second[0]];
+      std::size_t errors_before = r.errors();
+      if (!check_pair(fi, fm, ci, cm)) continue;
+      ValidPair p{stem, {fi.name, fi.path, ci.md5, ci.size}, {fm.name, fm.path, cm.md5, cm.size}, PairStatus::kNew};
+      check_against_data(p, fi, fm, ci, cm);
+      if (r.errors() != errors_before) continue;
+      if (p.status == PairStatus::kNew) batch_image_by_md5.emplace(ci.md5, v.pairs.size());
+      v.pairs.push_back(std::move(p));
+    }
   }
-  r.existing_images = existing.images.size();
-  r.total_images = r.existing_images + r.new_images;
-  std::stable_sort(out.begin(), out.end(), [](const Issue& a, const Issue& b) {
-    return std::tie(a.files, a.rule) < std::tie(b.files, b.rule);
-  });
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return v;
+
+  void summarise() {
+    if (r.pairs_found == 0 && r.errors() == 0)  // else the errors already say why
+      rules.add(out, "batch.empty", {batch.images_dir.string(), batch.masks_dir.string()},
+                fmt::format("no image/mask pairs found: images/ holds {} file(s), masks/ {} ({} ignored by name); "
+                            "images/<path>.jpg pairs with masks/<path>.png at the same relative path",
+                            image_files, mask_files, r.ignored.size()));
+    r.pairs_valid = v.pairs.size();
+    for (const auto& p : v.pairs) {
+      r.new_images += p.status == PairStatus::kNew;
+      r.duplicate_images += p.status != PairStatus::kNew;
+    }
+    r.existing_images = existing.images.size();
+    r.total_images = r.existing_images + r.new_images;
+    std::stable_sort(out.begin(), out.end(),
+                     [](const Issue& a, const Issue& b) { return std::tie(a.files, a.rule) < std::tie(b.files, b.rule); });
+  }
+};
+
+}  // namespace
+
+Validation validate_batch(const BatchSource& batch, const ExistingDataset& existing, const ValidationOptions& o) {
+  auto start = std::chrono::steady_clock::now();
+  BatchCheck c(batch, existing, o);
+  c.scan_files();
+  c.group_stems();
+  c.check_files();
+  c.check_name_pattern();
+  c.index_dataset();
+  c.pair_up();
+  c.summarise();
+  c.r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return std::move(c.v);
 }
 
 }  // namespace wms::data

@@ -17,13 +17,13 @@ Workspace Workspace::open(const fs::path& dir) {
   return Workspace(root.lexically_normal());
 }
 
-Workspace Workspace::init(const fs::path& dir) {
+Workspace Workspace::init(const fs::path& dir, const std::string& more_config) {
   util::make_dirs(dir);
   std::error_code ec;
   fs::path root = fs::absolute(dir, ec).lexically_normal();
   for (const char* sub : {".wms/cache/files/md5", ".wms/versions", ".wms/logs", ".wms/runs"})
     util::make_dirs(root / sub);
-  if (!fs::exists(root / "wms.yaml", ec)) util::atomic_write(root / "wms.yaml", default_config_text());
+  if (!fs::exists(root / "wms.yaml", ec)) util::atomic_write(root / "wms.yaml", default_config_text() + more_config);
   // Like .dvc/.gitignore: the store, registry and runs stay out of git.
   if (!fs::exists(root / ".wms" / ".gitignore", ec)) util::atomic_write(root / ".wms" / ".gitignore", "*\n");
   Workspace ws(root);

@@ -31,8 +31,9 @@ class Workspace {
  public:
   /// Opens an existing workspace; throws NotFound if DIR has no wms.yaml and no .wms/.
   static Workspace open(const fs::path& dir);
-  /// Creates wms.yaml (unless present), .wms/ and data/.gitignore; idempotent.
-  static Workspace init(const fs::path& dir);
+  /// Creates wms.yaml (unless present: default_config_text() then `more_config`, e.g.
+  /// the upper layers' commented defaults), .wms/ and data/.gitignore; idempotent.
+  static Workspace init(const fs::path& dir, const std::string& more_config = "");
 
   const fs::path& root() const { return root_; }
   fs::path wms_dir() const { return root_ / ".wms"; }

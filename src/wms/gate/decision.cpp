@@ -6,6 +6,7 @@
 #include <random>
 
 #include "wms/util/error.hpp"
+#include "wms/util/clock.hpp"
 
 namespace wms::gate {
 namespace {
@@ -73,7 +74,7 @@ Decision decide(const train::EvalResult& cand, const train::EvalResult* champ, c
       d.interval = {{"metric", p.metric}, {"low", lo}, {"high", hi}, {"confidence", p.confidence},
                     {"resamples", p.bootstrap_resamples}};
     }
-    if (p.rule == "original") {
+    if (p.rule == GateRule::kOriginal) {
       double dd = cand.mean_input.dice - champ->mean_input.dice, di = cand.mean_input.iou - champ->mean_input.iou;
       d.improved = dd > 0 && di > 0;
       d.reason = fmt::format("original rule: dice {:.4f} vs {:.4f} ({:+.4f}), iou {:.4f} vs {:.4f} ({:+.4f}): {}",
@@ -125,7 +126,7 @@ registry::DecisionRecord record_decision(registry::Registry& reg, const Decision
                                          std::optional<int> champion, const std::string& dataset_version,
                                          const std::string& run) {
   registry::DecisionRecord r;
-  r.time = registry::now_seconds();
+  r.time = util::now_seconds();
   r.candidate = candidate;
   r.champion = champion;
   r.dataset_version = dataset_version;

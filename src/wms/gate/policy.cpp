@@ -8,41 +8,53 @@ namespace {
 bool known_metric(const std::string& m) { return m == "dice" || m == "iou" || m == "accuracy"; }
 }  // namespace
 
+const util::Names<GateRule> kGateRuleNames{{{GateRule::kWms, "wms"}, {GateRule::kOriginal, "original"}}};
+
+const util::OptionTable<GatePolicy>& gate_option_table() {
+  using util::Range;
+  static const auto t =
+      util::OptionTable<GatePolicy>()
+          .add("gate.rule", "rule", WMS_MEMBER(rule), "decision rule", kGateRuleNames)
+          .add("gate.metric", "metric", WMS_MEMBER(metric), "primary metric (higher is better)",
+               util::one_of<std::string>({"dice", "iou", "accuracy"}), "one of dice, iou, accuracy")
+          .add("gate.min_improvement", "min_improvement", WMS_MEMBER(min_improvement), "absolute, on the primary metric",
+               Range::at_least(0))
+          .add("gate.min_relative_improvement", "min_relative_improvement", WMS_MEMBER(min_relative_improvement),
+               "relative to production's score", Range::at_least(0))
+          .add("gate.bootstrap_resamples", "bootstrap_resamples", WMS_MEMBER(bootstrap_resamples),
+               "paired bootstrap of per-image differences; 0 = off", Range::closed(0, 1000000))
+          .add("gate.confidence", "confidence", WMS_MEMBER(confidence), "of the bootstrap interval", Range::open(0, 1))
+          .add("gate.seed", "seed", WMS_MEMBER(seed), "of the bootstrap (decisions are reproducible)")
+          .add("gate.require_significant", "require_significant", WMS_MEMBER(require_significant),
+               "also require the interval's lower bound > 0")
+          .add("gate.floor", "floor", WMS_MEMBER(floor), "no production yet: promote when the metric reaches it",
+               Range::closed(0, 1));
+  return t;
+}
+
 nlohmann::json GatePolicy::to_json() const {
-  return {{"rule", rule}, {"metric", metric}, {"min_improvement", min_improvement},
-          {"min_relative_improvement", min_relative_improvement}, {"secondary", secondary},
-          {"bootstrap_resamples", bootstrap_resamples}, {"confidence", confidence}, {"seed", seed},
-          {"require_significant", require_significant}, {"floor", floor}};
+  auto j = gate_option_table().record(*this);
+  j["secondary"] = secondary;
+  return j;
 }
 
 GatePolicy gate_policy(const util::Config& c) {
   GatePolicy p;
-  p.rule = c.get_string("gate.rule", p.rule);
-  p.metric = c.get_string("gate.metric", p.metric);
-  p.min_improvement = c.get_double("gate.min_improvement", p.min_improvement);
-  p.min_relative_improvement = c.get_double("gate.min_relative_improvement", p.min_relative_improvement);
+  for (auto& row : gate_option_table().rows()) row.read(p, c);
   if (c.has("gate.secondary")) {
     p.secondary.clear();
     for (auto& [k, v] : c.get_string_map("gate.secondary")) {
       try {
         p.secondary[k] = std::stod(v);
       } catch (const std::exception&) {
-        throw InvalidInput("{}: gate.secondary.{}: expected a number (the allowed drop)", c.source(), k);
+        throw InvalidInput("{}: gate.secondary.{}: expected a number (the allowed drop), found '{}'", c.source(), k, v);
       }
     }
   }
-  p.bootstrap_resamples = static_cast<int>(c.get_int("gate.bootstrap_resamples", p.bootstrap_resamples));
-  p.confidence = c.get_double("gate.confidence", p.confidence);
-  p.seed = static_cast<std::uint64_t>(c.get_int("gate.seed", static_cast<std::int64_t>(p.seed)));
-  p.require_significant = c.get_bool("gate.require_significant", p.require_significant);
-  p.floor = c.get_double("gate.floor", p.floor);
-  if (p.rule != "wms" && p.rule != "original") throw InvalidInput("{}: gate.rule: must be wms or original", c.source());
-  if (!known_metric(p.metric)) throw InvalidInput("{}: gate.metric: must be dice, iou or accuracy", c.source());
+  gate_option_table().validate(p, c.source());
   for (auto& [k, v] : p.secondary)
-    if (!known_metric(k) || v < 0) throw InvalidInput("{}: gate.secondary.{}: unknown metric or negative tolerance", c.source(), k);
-  if (!(p.confidence > 0 && p.confidence < 1)) throw InvalidInput("{}: gate.confidence: must be between 0 and 1", c.source());
-  if (p.bootstrap_resamples < 0 || p.bootstrap_resamples > 1000000)
-    throw InvalidInput("{}: gate.bootstrap_resamples: must be 0..1000000", c.source());
+    if (!known_metric(k) || v < 0)
+      throw InvalidInput("{}: gate.secondary.{}: must name dice, iou or accuracy with a tolerance >= 0 (found {})", c.source(), k, v);
   if (p.require_significant && p.bootstrap_resamples == 0)
     throw InvalidInput("{}: gate.require_significant needs gate.bootstrap_resamples > 0", c.source());
   return p;

@@ -8,17 +8,18 @@
 #include <map>
 #include <string>
 
-namespace wms::util {
-class Config;
-}
+#include "wms/util/options.hpp"
 
 namespace wms::gate {
 
+/// "wms": the primary metric must improve by more than min_improvement (a tie keeps the
+/// champion) and secondaries may not drop by more than their tolerance.
+/// "original": the original's rule, dice AND iou both strictly greater.
+enum class GateRule { kWms, kOriginal };
+extern const util::Names<GateRule> kGateRuleNames;
+
 struct GatePolicy {
-  /// "wms": primary metric must improve by more than min_improvement (a tie keeps the
-  /// champion) and secondaries may not drop by more than their tolerance.
-  /// "original": the original's rule, dice AND iou both strictly greater.
-  std::string rule = "wms";
+  GateRule rule = GateRule::kWms;
   std::string metric = "dice";          ///< dice | iou | accuracy (higher is better)
   double min_improvement = 0.0;         ///< absolute, on the primary metric
   double min_relative_improvement = 0.0;///< relative to the champion's score
@@ -31,6 +32,9 @@ struct GatePolicy {
 
   nlohmann::json to_json() const;
 };
+
+/// The options table of gate.* (util/options.hpp); gate.secondary is read beside it.
+const util::OptionTable<GatePolicy>& gate_option_table();
 
 /// Reads gate.* (gate.rule, gate.metric, gate.min_improvement, gate.min_relative_improvement,
 /// gate.secondary.<metric>, gate.bootstrap_resamples, gate.confidence, gate.seed,

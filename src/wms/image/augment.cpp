@@ -2,24 +2,8 @@
 
 #include <opencv2/imgproc.hpp>
 
-#include "wms/util/config.hpp"
 
 namespace wms::image {
-
-AugmentOptions augment_options(const util::Config& c) {
-  AugmentOptions o;
-  o.hflip = c.get_double("augmentation.horizontal_flip", o.hflip);
-  o.vflip = c.get_double("augmentation.vertical_flip", o.vflip);
-  o.rotation_prob = c.get_double("augmentation.rotation_prob", o.rotation_prob);
-  o.rotation_degrees = c.get_double("augmentation.rotation_degrees", o.rotation_degrees);
-  o.brightness_prob = c.get_double("augmentation.color_jitter_prob", o.brightness_prob);
-  o.brightness_low = c.get_double("augmentation.brightness_low", o.brightness_low);
-  o.brightness_high = c.get_double("augmentation.brightness_high", o.brightness_high);
-  o.scale_prob = c.get_double("augmentation.scale_prob", o.scale_prob);
-  o.scale_low = c.get_double("augmentation.scale_low", o.scale_low);
-  o.scale_high = c.get_double("augmentation.scale_high", o.scale_high);
-  return o;
-}
 
 AugmentDraw draw_augment(std::mt19937_64& rng, const AugmentOptions& o) {
   std::uniform_real_distribution<double> u(0.0, 1.0);

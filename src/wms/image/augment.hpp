@@ -11,10 +11,6 @@
 
 #include <random>
 
-namespace wms::util {
-class Config;
-}
-
 namespace wms::image {
 
 struct AugmentOptions {
@@ -33,8 +29,6 @@ struct AugmentOptions {
   double scale_high = 1.0;
 };
 
-/// Reads the original train.yaml keys under augmentation:.
-AugmentOptions augment_options(const util::Config& config);
 
 struct AugmentDraw {
   bool hflip = false;

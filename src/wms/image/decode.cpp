@@ -1,4 +1,5 @@
 #include "wms/image/decode.hpp"
+#include <fmt/format.h>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -69,6 +70,21 @@ void undo_orientation(cv::Mat& img, int o) {
 cv::Mat binarize_mask(const cv::Mat& gray, int threshold) {
   cv::Mat out;
   cv::threshold(gray, out, threshold - 1, 255, cv::THRESH_BINARY);  // > t-1  <=>  >= t
+  return out;
+}
+
+std::string encode_npy_float32(const cv::Mat& m) {
+  if (m.type() != CV_32FC1) throw Internal("encode_npy_float32: expected CV_32FC1");
+  std::string header = fmt::format("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}", m.rows, m.cols);
+  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  std::string out = "\x93NUMPY\x01";
+  out += '\0';
+  out += static_cast<char>(header.size() & 0xff);
+  out += static_cast<char>(header.size() >> 8);
+  out += header;
+  cv::Mat c = m.isContinuous() ? m : m.clone();
+  out.append(reinterpret_cast<const char*>(c.ptr<float>()), c.total() * sizeof(float));
   return out;
 }
 

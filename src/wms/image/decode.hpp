@@ -44,5 +44,8 @@ cv::Mat binarize_mask(const cv::Mat& gray, int threshold = 127);
 
 std::string encode_png(const cv::Mat& img);
 std::string encode_jpeg(const cv::Mat& img, int quality = 95);
+/// A CV_32FC1 image as a NumPy .npy file (format version 1.0, dtype '<f4', C order,
+/// shape (rows, cols); the header padded to 64 bytes as numpy.save writes it).
+std::string encode_npy_float32(const cv::Mat& img);
 
 }  // namespace wms::image

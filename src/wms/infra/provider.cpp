@@ -10,11 +10,10 @@
 #include "wms/util/error.hpp"
 #include "wms/util/failpoint.hpp"
 #include "wms/util/fs.hpp"
+#include "wms/util/clock.hpp"
 
 namespace wms::infra {
 namespace {
-
-double now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 // This machine: nothing to start; the lease still guards the run.
 class LocalProvider : public Provider {
@@ -78,7 +77,7 @@ Lease Leases::acquire(Provider& p, const std::string& run_id, double cost_per_ho
   l.run_id = run_id;
   l.pid = ::getpid();
   l.pid_start = process_start(l.pid);
-  l.started = now();
+  l.started = util::now_seconds();
   l.cost_per_hour = cost_per_hour;
   try {
     util::atomic_write(dir_ / (l.instance.id + ".json"), l.to_json().dump(2) + "\n");
@@ -95,7 +94,7 @@ double Leases::release(Provider& p, const Lease& l) {
   std::error_code ec;
   fs::remove(dir_ / (l.instance.id + ".json"), ec);
   util::fsync_dir(dir_);
-  return (now() - l.started) / 3600.0 * l.cost_per_hour;
+  return (util::now_seconds() - l.started) / 3600.0 * l.cost_per_hour;
 }
 
 std::vector<Lease> Leases::list() const {

@@ -11,6 +11,7 @@
 #include "wms/util/fs.hpp"
 #include "wms/util/hash.hpp"
 #include "wms/version.hpp"
+#include "wms/util/clock.hpp"
 
 namespace wms::nn {
 namespace {
@@ -38,8 +39,7 @@ std::shared_ptr<Model::Impl> make_impl(const ModelConfig& c) {
   auto impl = std::make_shared<Model::Impl>();
   impl->net = UNet(c.in_channels, c.base_filters, c.out_channels);
   impl->info.config = c;
-  auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-  impl->info.created = fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", now);
+  impl->info.created = util::utc_now();
   impl->info.wms_version = kVersion;
   return impl;
 }

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "wms/pipeline/runner.hpp"
+#include "wms/util/clock.hpp"
 
 namespace wms::pipeline {
 
@@ -29,7 +30,7 @@ void Runner::stop_infra() {
   }
   begin(job);
   double cost = leases.release(*provider, *lease);
-  double seconds = now() - lease->started;
+  double seconds = util::now_seconds() - lease->started;
   st.stop = StopOutputs{lease->instance.id, cost, seconds};
   log(job, fmt::format("released {} after {:.0f}s (cost {:.4f})", lease->instance.id, seconds, cost));
   lease.reset();

@@ -5,6 +5,7 @@
 #include "wms/pipeline/notify.hpp"
 #include "wms/pipeline/runner.hpp"
 #include "wms/util/fs.hpp"
+#include "wms/util/clock.hpp"
 
 namespace wms::pipeline {
 
@@ -44,7 +45,7 @@ void Runner::notify(Outcome outcome) {
 void Runner::record_submission() {
   util::make_dirs(ws.submissions_dir());
   nlohmann::json s = {{"run_id", st.run_id},
-                      {"time", registry::iso_time(now())},
+                      {"time", util::iso_time(util::now_seconds())},
                       {"images", st.images_dir},
                       {"masks", st.masks_dir},
                       {"validation", st.outputs_json(JobId::kMergeAndValidate)},

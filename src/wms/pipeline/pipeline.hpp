@@ -59,6 +59,11 @@ Result resume(const data::Workspace& ws, const std::string& run_id, const Option
 /// The state of a run (throws NotFound).
 State load_state(const data::Workspace& ws, const std::string& run_id);
 
+/// The log files of a run folder: jobs/<job>.log for one job, else run.log (when
+/// there is one) then every job's log by name. Throws NotFound naming the file or the
+/// folder when there is none. Works for any run kind (train runs have no jobs/).
+std::vector<std::filesystem::path> run_logs(const std::filesystem::path& run_dir, const std::string& job = "");
+
 /// Rejected submissions (batches that did not improve the model), newest first.
 std::vector<nlohmann::json> submissions(const data::Workspace& ws);
 

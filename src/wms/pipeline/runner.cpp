@@ -8,6 +8,7 @@
 #include "wms/train/config.hpp"
 #include "wms/util/error.hpp"
 #include "wms/util/fs.hpp"
+#include "wms/util/clock.hpp"
 
 namespace wms::pipeline {
 namespace {
@@ -25,11 +26,9 @@ constexpr JobId kComputeJobs[] = {JobId::kStartInfra, JobId::kTrain, JobId::kSto
 
 }  // namespace
 
-double now() { return registry::now_seconds(); }
-
 Runner::Runner(const data::Workspace& w, Options opts, State s)
     : ws(w), o(std::move(opts)), st(std::move(s)), dir(w.run_dir(st.run_id)),
-      reg(registry::registry_path(w)), provider(infra::make_provider(w)), leases(w) {
+      reg(registry::open(w)), provider(infra::make_provider(w)), leases(w) {
   // git.mode: auto (the default) = git mode when the workspace IS a repository's top
   // level; on = also inside a repository (the original's WMS/ layout); off.
   std::string mode = w.config().get_string("git.mode", "auto");
@@ -54,7 +53,7 @@ void Runner::log(JobId job, const std::string& line) {
 void Runner::begin(JobId job) {
   Job& j = st.job(job);
   j.status = JobStatus::kRunning;
-  j.started = now();
+  j.started = util::now_seconds();
   j.reason.clear();
   save();
 }
@@ -62,7 +61,7 @@ void Runner::begin(JobId job) {
 void Runner::end(JobId job, JobStatus status, const std::string& reason) {
   Job& j = st.job(job);
   j.status = status;
-  j.ended = now();
+  j.ended = util::now_seconds();
   j.reason = reason;
   save();
   if (!reason.empty()) log(job, fmt::format("{}: {}", status_name(status), reason));
@@ -138,7 +137,7 @@ Outcome Runner::execute() {
   }
   notify(outcome);
   st.outcome = outcome;
-  st.ended = now();
+  st.ended = util::now_seconds();
   save();
   reg.set_tag(st.run_id, "outcome", outcome_name(outcome));
   reg.finish_run(st.run_id,
@@ -163,8 +162,25 @@ int outcome_exit_code(Outcome o, const std::string& error_code) {
   return 70;
 }
 
+std::vector<fs::path> run_logs(const fs::path& dir, const std::string& job) {
+  std::vector<fs::path> logs;
+  std::error_code ec;
+  if (!job.empty()) {
+    fs::path l = dir / "jobs" / (job + ".log");
+    if (!fs::exists(l, ec)) throw NotFound("{}: no such log (job names: see `wms runs show`)", l.string());
+    return {l};
+  }
+  if (fs::exists(dir / "run.log", ec)) logs.push_back(dir / "run.log");
+  std::size_t first_job = logs.size();
+  for (auto& e : fs::directory_iterator(dir / "jobs", ec))
+    if (e.path().extension() == ".log") logs.push_back(e.path());
+  std::sort(logs.begin() + static_cast<std::ptrdiff_t>(first_job), logs.end());
+  if (logs.empty()) throw NotFound("no logs in {}", dir.string());
+  return logs;
+}
+
 State load_state(const data::Workspace& ws, const std::string& run_id) {
-  registry::Registry reg(registry::registry_path(ws));
+  auto reg = registry::open(ws);
   auto run = reg.find_run(run_id);
   if (!run || run->kind != "pipeline") throw NotFound("pipeline run '{}' does not exist (see `wms pipeline list`)", run_id);
   fs::path p = ws.run_dir(run->id) / "pipeline.json";
@@ -179,14 +195,14 @@ State load_state(const data::Workspace& ws, const std::string& run_id) {
 
 Result run(const data::Workspace& ws, const Options& o) {
   auto lock = ws.lock(o.wait_seconds);
-  registry::Registry reg(registry::registry_path(ws));
+  auto reg = registry::open(ws);
   State st;
   st.images_dir = fs::absolute(o.batch.images_dir).lexically_normal().string();
   st.masks_dir = fs::absolute(o.batch.masks_dir).lexically_normal().string();
   st.config_ref = o.config_ref;
   if (!o.config_ref.empty()) train::load_train_config(o.config_ref);  // fail before anything starts
   st.run_id = reg.create_run({"pipeline", "", "", "", ""});
-  st.started = now();
+  st.started = util::now_seconds();
   fs::path dir = ws.run_dir(st.run_id);
   util::make_dirs(dir / "jobs");
   reg.set_run_dir(st.run_id, dir.string());

@@ -29,9 +29,6 @@ namespace wms::pipeline {
 
 namespace fs = std::filesystem;
 
-/// Unix seconds, the registry's clock.
-double now();
-
 struct Runner {
   const data::Workspace& ws;
   Options o;

@@ -9,6 +9,7 @@
 #include "wms/data/ingest.hpp"
 #include "wms/pipeline/runner.hpp"
 #include "wms/util/fs.hpp"
+#include "wms/util/clock.hpp"
 
 namespace wms::pipeline {
 
@@ -41,9 +42,9 @@ void Runner::merge_and_validate() {
   if (r.version) out.candidate_version = r.version->id;
   if (git && r.version) {
     // The batch as a commit of pointer files (not pictures) on its own branch.
-    auto t = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-    out.branch = fmt::format("data/{:%Y%m%d-%H%M%S}", t);
-    for (int k = 2; !git->branch_commit(out.branch).empty(); ++k) out.branch = fmt::format("data/{:%Y%m%d-%H%M%S}-{}", t, k);
+    std::string stamp = util::utc_now("%Y%m%d-%H%M%S");
+    out.branch = "data/" + stamp;
+    for (int k = 2; !git->branch_commit(out.branch).empty(); ++k) out.branch = fmt::format("data/{}-{}", stamp, k);
     out.commit = git->commit_files(out.branch, git->head_branch(), git_files(*r.version, false),
                                    fmt::format("data: {} new images ({} in all)\n\nwms pipeline {}\nbatch: {}\n",
                                                rep.new_images, rep.total_images, st.run_id, st.images_dir));

@@ -7,6 +7,7 @@
 #include "wms/util/failpoint.hpp"
 #include "wms/util/fs.hpp"
 #include "wms/util/hash.hpp"
+#include "wms/util/clock.hpp"
 
 namespace wms::registry {
 namespace {
@@ -23,8 +24,8 @@ nlohmann::json production_record(Registry& reg, const ModelVersion& m) {
     }
   for (auto& [k, v] : m.metrics.items())
     if (v.is_number()) metrics[k] = v.get<double>();
-  return {{"version", m.version}, {"run_id", m.run}, {"stage", "Production"}, {"timestamp", iso_time(now_seconds())},
-          {"created_at", iso_time(created)}, {"metrics", metrics}, {"params", params}};
+  return {{"version", m.version}, {"run_id", m.run}, {"stage", "Production"}, {"timestamp", util::iso_time(util::now_seconds())},
+          {"created_at", util::iso_time(created)}, {"metrics", metrics}, {"params", params}};
 }
 
 void export_production_files(const data::Workspace& ws, const nlohmann::json& record) {
@@ -36,7 +37,7 @@ void export_production_files(const data::Workspace& ws, const nlohmann::json& re
 
 }  // namespace
 
-fs::path registry_path(const data::Workspace& ws) { return ws.registry_db(); }
+Registry open(const data::Workspace& ws) { return Registry(ws.registry_db()); }
 
 std::string current_actor() {
   const char* u = std::getenv("USER");

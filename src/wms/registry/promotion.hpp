@@ -21,8 +21,9 @@ namespace wms::registry {
 inline constexpr const char* kProduction = "production";
 inline constexpr const char* kPrevious = "previous";
 
-/// The registry of a workspace (.wms/registry.db).
-fs::path registry_path(const data::Workspace& ws);
+/// Opens the workspace's registry (.wms/registry.db) (see Registry's constructor for what it throws).
+/// Thread safety: one Registry per thread.
+Registry open(const data::Workspace& ws);
 
 /// Loads a registered version's bundle from the content store (throws NotFound/Corrupt).
 nn::Model load_version(const data::Workspace& ws, Registry& reg, int version);

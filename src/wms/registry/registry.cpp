@@ -11,6 +11,7 @@
 #include "wms/registry/sqlite.hpp"
 #include "wms/util/error.hpp"
 #include "wms/util/failpoint.hpp"
+#include "wms/util/clock.hpp"
 
 namespace wms::registry {
 namespace {
@@ -162,46 +163,22 @@ struct Registry::Impl {
   }
 };
 
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::string iso_time(double t) {
-  auto tp = std::chrono::system_clock::time_point(std::chrono::seconds(static_cast<long long>(t)));
-  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", tp);
-}
-
-double parse_iso_time(const std::string& text) {
-  std::tm tm{};
-  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (!end) end = strptime(text.c_str(), "%Y-%m-%d %H:%M:%S", &tm);
-  if (!end) {
-    std::tm day{};
-    end = strptime(text.c_str(), "%Y-%m-%d", &day);
-    if (end && *end == '\0') return static_cast<double>(timegm(&day));
-    throw InvalidInput("'{}' is not a time (use 2026-03-01T12:00:00Z, UTC)", text);
-  }
-  if (*end != '\0' && !(end[0] == 'Z' && end[1] == '\0'))
-    throw InvalidInput("'{}' is not a time (use 2026-03-01T12:00:00Z, UTC)", text);
-  return static_cast<double>(timegm(&tm));
-}
-
 nlohmann::json Run::to_json() const {
-  return {{"id", id}, {"kind", kind}, {"status", status}, {"started", iso_time(started)},
-          {"ended", ended > 0 ? nlohmann::json(iso_time(ended)) : nlohmann::json(nullptr)},
-          {"seconds", ended > 0 ? ended - started : now_seconds() - started}, {"host", host}, {"git_commit", git_commit},
+  return {{"id", id}, {"kind", kind}, {"status", status}, {"started", util::iso_time(started)},
+          {"ended", ended > 0 ? nlohmann::json(util::iso_time(ended)) : nlohmann::json(nullptr)},
+          {"seconds", ended > 0 ? ended - started : util::now_seconds() - started}, {"host", host}, {"git_commit", git_commit},
           {"parent", parent}, {"dataset_version", dataset_version}, {"run_dir", run_dir}, {"error", error},
           {"params", params}, {"tags", tags}};
 }
 
 nlohmann::json ModelVersion::to_json() const {
   return {{"version", version}, {"bundle_md5", bundle_md5}, {"run", run}, {"dataset_version", dataset_version},
-          {"metrics", metrics}, {"created", iso_time(created)}, {"note", note}, {"aliases", aliases}};
+          {"metrics", metrics}, {"created", util::iso_time(created)}, {"note", note}, {"aliases", aliases}};
 }
 
 nlohmann::json AliasEvent::to_json() const {
   return {{"id", id}, {"alias", alias}, {"version", version ? nlohmann::json(*version) : nlohmann::json(nullptr)},
-          {"previous", previous ? nlohmann::json(*previous) : nlohmann::json(nullptr)}, {"time", iso_time(time)},
+          {"previous", previous ? nlohmann::json(*previous) : nlohmann::json(nullptr)}, {"time", util::iso_time(time)},
           {"actor", actor}, {"reason", reason},
           {"decision", decision ? nlohmann::json(*decision) : nlohmann::json(nullptr)}, {"action", action}};
 }
@@ -209,7 +186,7 @@ nlohmann::json AliasEvent::to_json() const {
 nlohmann::json DecisionRecord::to_json() const {
   nlohmann::json j = body;
   j["id"] = id;
-  j["time"] = iso_time(time);
+  j["time"] = util::iso_time(time);
   j["candidate"] = candidate ? nlohmann::json(*candidate) : nlohmann::json(nullptr);
   j["champion"] = champion ? nlohmann::json(*champion) : nlohmann::json(nullptr);
   j["dataset_version"] = dataset_version;
@@ -237,7 +214,7 @@ void Registry::create_at_version(const fs::path& db_path, int version) {
 }
 
 std::string Registry::create_run(const NewRun& r) {
-  auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  std::string stamp = util::utc_now("%Y%m%d-%H%M%S");
   // The suffix tells apart runs started in the same second. random_device alone is not
   // enough (some CPUs' RDRAND returns a constant), so the pid and the clock are mixed
   // in, and a suffix already taken is drawn again under the write lock.
@@ -252,13 +229,13 @@ std::string Registry::create_run(const NewRun& r) {
   std::string id;
   Stmt taken(impl_->db, "SELECT 1 FROM runs WHERE id = ?");
   do {
-    id = fmt::format("{}-{:%Y%m%d-%H%M%S}-{:04x}", r.kind, now, rng() & 0xffff);
+    id = fmt::format("{}-{}-{:04x}", r.kind, stamp, rng() & 0xffff);
     taken.reset();
     taken.bind(1, id);
   } while (taken.step());
   Stmt s(impl_->db, R"(INSERT INTO runs(id, kind, status, started, host, git_commit, parent, dataset_version, run_dir)
                        VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?))");
-  s.bind(1, id).bind(2, r.kind).bind(3, kRunning).bind(4, now_seconds()).bind(5, host_name()).bind(6, r.git_commit);
+  s.bind(1, id).bind(2, r.kind).bind(3, kRunning).bind(4, util::now_seconds()).bind(5, host_name()).bind(6, r.git_commit);
   if (r.parent.empty()) s.bind_null(7);
   else s.bind(7, r.parent);
   s.bind(8, r.dataset_version).bind(9, r.run_dir);
@@ -270,7 +247,7 @@ std::string Registry::create_run(const NewRun& r) {
 void Registry::finish_run(const std::string& id, const std::string& status, const std::string& error) {
   Transaction t(impl_->db);
   Stmt s(impl_->db, "UPDATE runs SET status = ?, ended = ?, error = ? WHERE id = ?");
-  s.bind(1, status).bind(2, now_seconds()).bind(3, error).bind(4, id).run();
+  s.bind(1, status).bind(2, util::now_seconds()).bind(3, error).bind(4, id).run();
   t.commit();
 }
 
@@ -309,7 +286,7 @@ void Registry::log_metric(const std::string& id, const std::string& name, std::i
 void Registry::log_metrics(const std::string& id, std::int64_t step, const nlohmann::json& values) {
   Transaction t(impl_->db);
   Stmt s(impl_->db, "INSERT INTO metrics(run, name, step, value, time) VALUES(?, ?, ?, ?, ?)");
-  double now = now_seconds();
+  double now = util::now_seconds();
   for (auto& [k, v] : values.items()) {
     if (!v.is_number()) continue;
     s.bind(1, id).bind(2, k).bind(3, step).bind(4, v.get<double>()).bind(5, now).run();
@@ -392,7 +369,7 @@ int Registry::register_model(const std::string& bundle_md5, const std::string& r
   s.bind(1, bundle_md5);
   if (run.empty()) s.bind_null(2);
   else s.bind(2, run);
-  s.bind(3, dataset_version).bind(4, metrics.dump()).bind(5, now_seconds()).bind(6, note).run();
+  s.bind(3, dataset_version).bind(4, metrics.dump()).bind(5, util::now_seconds()).bind(6, note).run();
   int v = static_cast<int>(impl_->db.last_insert_id());
   t.commit();
   return v;
@@ -423,7 +400,7 @@ std::int64_t Registry::move_alias(const std::string& alias, std::optional<int> v
   std::optional<int> previous = this->alias(alias);
   Stmt s(impl_->db, "INSERT INTO alias_events(alias, version, previous, time, actor, reason, decision, action) "
                     "VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
-  double now = now_seconds();
+  double now = util::now_seconds();
   if (!displaced.empty() && previous && previous != version) {
     std::optional<int> before = this->alias(displaced);
     s.bind(1, displaced).bind(2, previous).bind(3, before).bind(4, now).bind(5, actor);
@@ -469,7 +446,7 @@ std::int64_t Registry::record_decision(const DecisionRecord& d) {
   Transaction t(impl_->db);
   Stmt s(impl_->db, R"(INSERT INTO decisions(time, candidate, champion, dataset_version, run, verdict, reason, body)
                        VALUES(?, ?, ?, ?, ?, ?, ?, ?))");
-  s.bind(1, d.time > 0 ? d.time : now_seconds()).bind(2, d.candidate).bind(3, d.champion).bind(4, d.dataset_version);
+  s.bind(1, d.time > 0 ? d.time : util::now_seconds()).bind(2, d.candidate).bind(3, d.champion).bind(4, d.dataset_version);
   if (d.run.empty()) s.bind_null(5);
   else s.bind(5, d.run);
   s.bind(6, d.verdict).bind(7, d.reason).bind(8, d.body.dump()).run();

@@ -153,10 +153,4 @@ class Registry {
   std::unique_ptr<Impl> impl_;
 };
 
-/// Unix seconds now (UTC), with sub-second precision.
-double now_seconds();
-/// "2026-03-01T12:00:00Z" for unix seconds, and back (throws InvalidInput).
-std::string iso_time(double unix_seconds);
-double parse_iso_time(const std::string& text);
-
 }  // namespace wms::registry

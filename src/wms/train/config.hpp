@@ -16,8 +16,23 @@
 #include "wms/image/augment.hpp"
 #include "wms/nn/model.hpp"
 #include "wms/util/config.hpp"
+#include "wms/util/options.hpp"
 
 namespace wms::train {
+
+/// Learning-rate schedules: ReduceLROnPlateau on the validation loss (the original),
+/// one-cycle, cosine.
+enum class Scheduler { kPlateau, kOneCycle, kCosine };
+/// Training losses: binary cross-entropy (the original), BCE + soft Dice.
+enum class Loss { kBce, kBceDice };
+/// What picks the kept epoch (and drives early stopping): the validation loss (the
+/// original), the validation Dice, or the last epoch (no validation: the validation
+/// photos are trained on too; with one-cycle or cosine the last epoch is the annealed one).
+enum class Select { kValLoss, kValDice, kLast };
+/// Their names in wms.yaml, params.json and messages.
+extern const util::Names<Scheduler> kSchedulerNames;
+extern const util::Names<Loss> kLossNames;
+extern const util::Names<Select> kSelectNames;
 
 struct TrainOptions {
   nn::ModelConfig model;           ///< model.input_size (512), model.base_filters (16)
@@ -26,19 +41,14 @@ struct TrainOptions {
   double learning_rate = 1e-4;     ///< Adam; the peak rate for onecycle
   double weight_decay = 1e-4;      ///< Adam's L2 term, as PyTorch's Adam
   int early_stopping_patience = 5; ///< epochs without a better selection metric; 0 = off
-  /// "plateau" (ReduceLROnPlateau on val loss, the original), "onecycle", "cosine".
-  std::string scheduler = "plateau";
+  Scheduler scheduler = Scheduler::kPlateau;
   double plateau_factor = 0.5;
   int plateau_patience = 3;
   double min_lr = 1e-6;
   double warmup_fraction = 0.3;    ///< onecycle/cosine: share of steps spent warming up
-  std::string loss = "bce";        ///< "bce" (original) | "bce_dice"
+  Loss loss = Loss::kBce;
   double dice_weight = 1.0;
-  /// Which validation metric picks the best epoch and drives early stopping:
-  /// "val_loss" (original) or "val_dice"; or "last": no validation, the validation
-  /// photos are trained on too and the last epoch is kept (with a one-cycle or cosine
-  /// schedule the last epoch is the annealed one).
-  std::string select = "val_loss";
+  Select select = Select::kValLoss;
   /// Start the final layer's bias at the logit of the training foreground share
   /// (a 2% foreground otherwise starts the loss far from its optimum).
   bool foreground_prior_bias = false;
@@ -65,9 +75,16 @@ struct TrainOptions {
   std::string precision = "fp32";
 };
 
-/// Reads every option from a config (missing keys keep their defaults). Throws
-/// InvalidInput naming the key for values out of range.
+/// The options table (util/options.hpp): key in wms.yaml, name in params.json, rule and
+/// help of every option above but threads and device (which come from the command line).
+const util::OptionTable<TrainOptions>& train_option_table();
+
+/// Reads every option from a config (missing keys keep their defaults) and validates.
+/// Throws InvalidInput "source: key: rule (found value)".
 TrainOptions train_options(const util::Config& config);
+/// Checks every option and the rules between them, whoever set them (after command-line
+/// overrides too). Throws InvalidInput naming `source` and the key.
+void validate(const TrainOptions& o, const std::string& source);
 
 /// Names of the presets shipped with wms.
 std::vector<std::string> preset_names();
@@ -81,6 +98,6 @@ std::string preset_text(const std::string& name);
 }  // namespace wms::train
 
 namespace wms::train {
-/// Every option as JSON (recorded with each run and model).
+/// Every option as JSON (recorded with each run and model), from the options table.
 nlohmann::json to_json(const TrainOptions& o);
 }  // namespace wms::train

@@ -38,7 +38,7 @@ struct StepSchedule {
   static double cos_anneal(double a, double b, double t) { return b + (a - b) * (1 + std::cos(M_PI * t)) / 2; }
   std::pair<double, std::optional<double>> at(long step) const {
     double warm = std::max(1.0, o.warmup_fraction * total);
-    if (o.scheduler == "onecycle") {
+    if (o.scheduler == Scheduler::kOneCycle) {
       double peak = o.learning_rate, start = peak / 25, end = start / 1e4;
       if (step < warm) return {cos_anneal(start, peak, step / warm), cos_anneal(0.95, 0.85, step / warm)};
       double t = (step - warm) / std::max(1.0, total - warm);
@@ -113,6 +113,75 @@ ValResult validate(nn::UNetImpl& net, const std::vector<const CachedSample*>& it
   return r;
 }
 
+// The model a run starts from: fresh weights (with the final bias at the training
+// foreground share's logit when asked), or a copy of the warm-start model.
+nn::Model initial_model(const TrainOptions& o, const nn::Model* init, const std::vector<const CachedSample*>& train_items) {
+  nn::Model model = init ? init->clone() : nn::Model(o.model, o.seed);
+  if (init && (init->info().config.base_filters != o.model.base_filters || init->info().config.in_channels != o.model.in_channels))
+    throw InvalidInput("warm start: the model has base_filters {} but the options ask for {}", init->info().config.base_filters,
+                       o.model.base_filters);
+  model.info().config = o.model;
+  model.info().seed = o.seed;
+  model.info().params = to_json(o);
+  if (o.foreground_prior_bias && !init) {
+    double fg = 0;
+    for (auto* c : train_items) fg += cv::countNonZero(c->mask) / static_cast<double>(c->mask.total());
+    double p = std::clamp(fg / train_items.size(), 1e-4, 0.5);
+    torch::NoGradGuard no_grad;
+    model.impl().net->final->bias.fill_(std::log(p / (1 - p)));
+  }
+  return model;
+}
+
+struct StepContext {
+  nn::UNetImpl& net;
+  torch::optim::Adam& opt;
+  BatchLoader& loader;
+  const torch::Device& device;
+  const TrainOptions& o;
+  bool bf16;
+  const nn::LossOptions& loss_options;
+};
+
+// One pass over the training batches; `before_step` sets the step's learning rate.
+// Returns the mean training loss; `seen` is the number of photos.
+double run_epoch(const StepContext& c, int epoch, util::Progress& progress, std::size_t& seen,
+                 const std::function<bool()>& should_stop, const std::function<void()>& before_step) {
+  auto epoch_start = Clock::now();
+  double loss_sum = 0;
+  while (auto b = c.loader.next()) {
+    if (should_stop && should_stop()) throw Cancelled("training interrupted at epoch {}", epoch);
+    before_step();
+    auto x = to_device(*b, false, c.device, c.o.channels_last);
+    auto y = to_device(*b, true, c.device, false);
+    c.opt.zero_grad();
+    torch::Tensor logits;
+    {
+      nn::Bf16Autocast mixed(c.bf16);
+      logits = c.net.forward(x).to(torch::kFloat32);
+    }
+    auto loss = nn::segmentation_loss(logits, y, c.loss_options);
+    loss.backward();
+    c.opt.step();
+    loss_sum += loss.item<double>() * b->n;
+    seen += b->n;
+    progress.set_note(fmt::format("loss {:.4f}  {:.1f} img/s", loss_sum / seen, seen / since(epoch_start)));
+    progress.tick();
+  }
+  return loss_sum / static_cast<double>(seen);
+}
+
+// The epochs that fit the time budget, from the median epoch time so far (one epoch
+// slowed by a neighbour does not cut the run short), never more than asked for.
+int epochs_that_fit(const std::vector<EpochMetrics>& history, const TrainOptions& o, double elapsed, int epoch) {
+  std::vector<double> times;
+  for (const auto& h : history) times.push_back(h.seconds);
+  std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
+  double per_epoch = times[times.size() / 2];
+  double left = o.time_budget_minutes * 60 - elapsed;
+  return std::clamp(epoch + static_cast<int>(std::floor(left / per_epoch)), epoch, o.epochs);
+}
+
 }  // namespace
 
 TrainResult train_model(const std::vector<Sample>& train, const std::vector<Sample>& val, const TrainOptions& options,
@@ -133,23 +202,10 @@ TrainResult train_model(const std::vector<Sample>& train, const std::vector<Samp
   std::vector<const CachedSample*> train_items, val_items;
   for (const auto& s : train) train_items.push_back(&cache.get(s, size));
   // select: last trains on the validation photos too and validates nothing.
-  for (const auto& s : val) (o.select == "last" ? train_items : val_items).push_back(&cache.get(s, size));
+  for (const auto& s : val) (o.select == Select::kLast ? train_items : val_items).push_back(&cache.get(s, size));
 
-  nn::Model model = init ? init->clone() : nn::Model(o.model, o.seed);
-  if (init && (init->info().config.base_filters != o.model.base_filters || init->info().config.in_channels != o.model.in_channels))
-    throw InvalidInput("warm start: the model has base_filters {} but the options ask for {}", init->info().config.base_filters,
-                       o.model.base_filters);
-  model.info().config = o.model;
-  model.info().seed = o.seed;
-  model.info().params = to_json(o);
+  nn::Model model = initial_model(o, init, train_items);
   nn::UNetImpl& net = *model.impl().net;
-  if (o.foreground_prior_bias && !init) {
-    double fg = 0;
-    for (auto* c : train_items) fg += cv::countNonZero(c->mask) / static_cast<double>(c->mask.total());
-    double p = std::clamp(fg / train_items.size(), 1e-4, 0.5);
-    torch::NoGradGuard no_grad;
-    net.final->bias.fill_(std::log(p / (1 - p)));
-  }
   net.to(device);
   if (o.channels_last) {
     torch::NoGradGuard no_grad;
@@ -158,13 +214,13 @@ TrainResult train_model(const std::vector<Sample>& train, const std::vector<Samp
   }
 
   torch::optim::Adam opt(net.parameters(), torch::optim::AdamOptions(o.learning_rate).weight_decay(o.weight_decay));
-  nn::LossOptions loss_options{o.loss, o.dice_weight};
+  nn::LossOptions loss_options{kLossNames.name(o.loss), o.dice_weight};
   BatchLoader loader(train_items, size, o.batch_size, o.augment, o.seed, CropOptions{o.crop_size, o.crop_foreground});
   const long steps_per_epoch = static_cast<long>((train_items.size() + o.batch_size - 1) / o.batch_size);
   StepSchedule schedule{o, steps_per_epoch * o.epochs};  // total shrinks with `planned`
   Plateau plateau{o.plateau_factor, o.min_lr, o.plateau_patience};
   double lr = o.learning_rate;
-  if (o.scheduler != "plateau") {
+  if (o.scheduler != Scheduler::kPlateau) {
     auto [l, b1] = schedule.at(0);
     lr = l;
     set_lr(opt, lr, b1);
@@ -172,7 +228,7 @@ TrainResult train_model(const std::vector<Sample>& train, const std::vector<Samp
 
   TrainResult result;
   nn::NamedTensors best_state;
-  double best_metric = o.select == "val_dice" ? -INFINITY : INFINITY;
+  double best_metric = o.select == Select::kValDice ? -INFINITY : INFINITY;
   int since_best = 0;
   long step = 0;
   result.stop_reason = "epochs";
@@ -182,37 +238,19 @@ TrainResult train_model(const std::vector<Sample>& train, const std::vector<Samp
     net.train();
     int batches = loader.start_epoch(epoch);
     util::Progress progress(fmt::format("epoch {}/{}", epoch, o.epochs), static_cast<std::size_t>(batches));
-    double loss_sum = 0;
     std::size_t seen = 0;
-    while (auto b = loader.next()) {
-      if (should_stop && should_stop()) throw Cancelled("training interrupted at epoch {}", epoch);
-      if (o.scheduler != "plateau") {
-        auto [l, b1] = schedule.at(step);
-        lr = l;
-        set_lr(opt, lr, b1);
-      }
-      auto x = to_device(*b, false, device, o.channels_last);
-      auto y = to_device(*b, true, device, false);
-      opt.zero_grad();
-      torch::Tensor logits;
-      {
-        nn::Bf16Autocast mixed(bf16);
-        logits = net.forward(x).to(torch::kFloat32);
-      }
-      auto loss = nn::segmentation_loss(logits, y, loss_options);
-      loss.backward();
-      opt.step();
-      ++step;
-      loss_sum += loss.item<double>() * b->n;
-      seen += b->n;
-      progress.set_note(fmt::format("loss {:.4f}  {:.1f} img/s", loss_sum / seen, seen / since(epoch_start)));
-      progress.tick();
-    }
+    double train_loss = run_epoch(
+        {net, opt, loader, device, o, bf16, loss_options}, epoch, progress, seen, should_stop, [&] {
+          if (o.scheduler == Scheduler::kPlateau) return;
+          auto [l, b1] = schedule.at(step++);
+          lr = l;
+          set_lr(opt, lr, b1);
+        });
     double train_seconds = since(epoch_start);
     ValResult v = validate(net, val_items, size, device, o.channels_last, bf16, loss_options);  // none: zeros
     EpochMetrics m;
     m.epoch = epoch;
-    m.train_loss = loss_sum / static_cast<double>(seen);
+    m.train_loss = train_loss;
     m.val_loss = v.loss;
     m.val_dice = v.dice;
     m.val_iou = v.iou;
@@ -222,12 +260,12 @@ TrainResult train_model(const std::vector<Sample>& train, const std::vector<Samp
     m.validated = !val_items.empty();
     result.history.push_back(m);
     if (sink) sink->epoch(m);
-    if (o.scheduler == "plateau" && !val_items.empty()) {
+    if (o.scheduler == Scheduler::kPlateau && !val_items.empty()) {
       lr = plateau.step(v.loss, lr);
       set_lr(opt, lr);
     }
-    double metric = o.select == "val_dice" ? v.dice : v.loss;
-    bool better = val_items.empty() || (o.select == "val_dice" ? metric > best_metric : metric < best_metric);
+    double metric = o.select == Select::kValDice ? v.dice : v.loss;
+    bool better = val_items.empty() || (o.select == Select::kValDice ? metric > best_metric : metric < best_metric);
     if (better) {
       best_metric = metric;
       since_best = 0;
@@ -242,15 +280,7 @@ TrainResult train_model(const std::vector<Sample>& train, const std::vector<Samp
       break;
     }
     if (o.time_budget_minutes > 0) {
-      // Plan the epochs that fit, from the median epoch time so far (one epoch slowed
-      // by a neighbour does not cut the run short), never more than asked for; the
-      // schedule follows the plan.
-      std::vector<double> times;
-      for (const auto& h : result.history) times.push_back(h.seconds);
-      std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
-      double per_epoch = times[times.size() / 2];
-      double left = o.time_budget_minutes * 60 - since(start);
-      int fit = std::clamp(epoch + static_cast<int>(std::floor(left / per_epoch)), epoch, o.epochs);
+      int fit = epochs_that_fit(result.history, o, since(start), epoch);
       if (fit != planned) {
         planned = fit;
         schedule.total = steps_per_epoch * planned;

@@ -57,7 +57,8 @@ T scalar(const YAML::Node& n, const std::string& source, const std::string& key,
     if (!n.IsScalar()) throw YAML::Exception(YAML::Mark::null_mark(), "not a scalar");
     return n.as<T>();
   } catch (const YAML::Exception&) {
-    throw InvalidInput("{}: {}: expected {} (rule config.type)", source, key, type);
+    std::string found = n.IsScalar() ? "'" + n.Scalar() + "'" : n.IsSequence() ? "a list" : n.IsMap() ? "a mapping" : "nothing";
+    throw InvalidInput("{}: {}: expected {}, found {} (rule config.type)", source, key, type, found);
   }
 }
 

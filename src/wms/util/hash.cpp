@@ -56,6 +56,14 @@ std::string Md5::hex() {
 std::string md5_hex(std::string_view bytes) { return digest(EVP_md5(), bytes); }
 std::string sha256_hex(std::string_view bytes) { return digest(EVP_sha256(), bytes); }
 
+std::string base64(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(bytes.data()),
+                          static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
 std::string md5_file(const std::filesystem::path& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw IoError(path.string(), "open", errno);

@@ -1,5 +1,5 @@
 // Content hashes (OpenSSL): md5 names objects in the DVC-compatible store, sha256
-// is for integrity records. All functions are thread-safe.
+// is for integrity records; base64 for bytes inside JSON. All functions are thread-safe.
 #pragma once
 
 #include <cstddef>
@@ -16,6 +16,9 @@ std::string md5_hex(std::string_view bytes);
 std::string sha256_hex(std::string_view bytes);
 /// md5 of a file's raw bytes (DVC 3.x file hash). Throws IoError naming the file.
 std::string md5_file(const std::filesystem::path& path);
+
+/// Base64 (RFC 4648 section 4, with '=' padding, no line breaks) of the bytes.
+std::string base64(std::string_view bytes);
 
 /// True when s is 32 lowercase hex digits.
 bool is_md5_hex(std::string_view s);

@@ -1,9 +1,15 @@
-// Training with everything recorded: a registry run (params, per-epoch metrics,
+// One training run, the use case behind `wms train` and the pipeline's train job.
+//
+// In a workspace, everything is recorded: a registry run (params, per-epoch metrics,
 // status), a run folder (.wms/runs/<run-id>/: params.json, metrics.jsonl,
-// summary.json, model.wms), test-split scores, and a registered model version.
-// The one implementation behind `wms train` and the pipeline's train job.
+// summary.json, curves.svg, model.wms), test-split scores, and a registered model
+// version. Outside one (a folder of photos, `wms train --out`), the bundle is written
+// where asked and nothing else.
+//
+// Thread safety: one call per registry connection; calls may run in parallel.
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
@@ -15,7 +21,9 @@
 #include "wms/train/evaluator.hpp"
 #include "wms/train/samples.hpp"
 
-namespace wms::registry {
+namespace wms::pipeline {
+
+namespace fs = std::filesystem;
 
 struct TrackedRequest {
   std::vector<train::Sample> samples;  ///< all splits; train/val/test are taken from them
@@ -43,6 +51,11 @@ struct TrackedResult {
 
 /// REQUIRES: the train split is not empty. Records status failure/cancelled (and
 /// rethrows) when training fails or is interrupted.
-TrackedResult train_tracked(const data::Workspace& ws, Registry& reg, const TrackedRequest& request);
+TrackedResult train_tracked(const data::Workspace& ws, registry::Registry& reg, const TrackedRequest& request);
 
-}  // namespace wms::registry
+/// Trains without a workspace and writes the bundle to `bundle` (atomically). The
+/// result has no run, no version and no test scores; its summary has bundle,
+/// epochs_run, best_epoch, stop_reason, seconds and metrics. REQUIRES: a train split.
+TrackedResult train_to_file(const TrackedRequest& request, const fs::path& bundle);
+
+}  // namespace wms::pipeline

@@ -1,4 +1,4 @@
-#include "wms/registry/tracked.hpp"
+#include "wms/pipeline/training.hpp"
 
 #include <fmt/format.h>
 
@@ -10,27 +10,44 @@
 #include "wms/util/error.hpp"
 #include "wms/util/fs.hpp"
 
-namespace wms::registry {
+namespace wms::pipeline {
 namespace {
+
+using registry::Registry;
+
+std::string epoch_line(const train::EpochMetrics& m) {
+  return fmt::format("epoch {:3d}  train loss {:.4f}{}  lr {:.2g}  {:.1f} img/s  {:.0f}s", m.epoch, m.train_loss,
+                     m.validated ? fmt::format("  val loss {:.4f}  val dice {:.4f}  val iou {:.4f}", m.val_loss, m.val_dice,
+                                               m.val_iou)
+                                 : "",
+                     m.learning_rate, m.images_per_second, m.seconds);
+}
+
+// Each epoch to the log only.
+class LineSink : public train::MetricsSink {
+ public:
+  explicit LineSink(std::function<void(const std::string&)> log) : log_(std::move(log)) {}
+  void epoch(const train::EpochMetrics& m) override {
+    if (log_) log_(epoch_line(m));
+  }
+
+ private:
+  std::function<void(const std::string&)> log_;
+};
 
 class LogSink : public train::MetricsSink {
  public:
   LogSink(fs::path jsonl, Registry& reg, std::string run, std::function<void(const std::string&)> log)
       : file_(std::move(jsonl)), registry_(reg, std::move(run)), log_(std::move(log)) {}
   void epoch(const train::EpochMetrics& m) override {
-    if (log_)
-      log_(fmt::format("epoch {:3d}  train loss {:.4f}{}  lr {:.2g}  {:.1f} img/s  {:.0f}s", m.epoch, m.train_loss,
-                       m.validated ? fmt::format("  val loss {:.4f}  val dice {:.4f}  val iou {:.4f}", m.val_loss,
-                                                 m.val_dice, m.val_iou)
-                                   : "",
-                       m.learning_rate, m.images_per_second, m.seconds));
+    if (log_) log_(epoch_line(m));
     file_.epoch(m);
     registry_.epoch(m);
   }
 
  private:
   train::JsonlSink file_;
-  RegistrySink registry_;
+  registry::RegistrySink registry_;
   std::function<void(const std::string&)> log_;
 };
 
@@ -55,7 +72,7 @@ TrackedResult train_tracked(const data::Workspace& ws, Registry& reg, const Trac
     util::atomic_write(r.run_dir / "params.json", train::to_json(o).dump(2) + "\n");
     if (q.log)
       q.log(fmt::format("training run {}: {} train / {} val{} / {} test pairs at {} px{}", r.run_id, train_set.size(),
-                        val_set.size(), o.select == "last" ? " (trained on, select: last)" : "", test_set.size(),
+                        val_set.size(), o.select == train::Select::kLast ? " (trained on, select: last)" : "", test_set.size(),
                         o.model.input_size,
                         q.init ? " (warm start from " + q.init_label + ")" : ""));
     LogSink sink(r.run_dir / "metrics.jsonl", reg, r.run_id, q.log);
@@ -77,7 +94,7 @@ TrackedResult train_tracked(const data::Workspace& ws, Registry& reg, const Trac
     }
     model.save(r.bundle);
     util::atomic_write(r.run_dir / "curves.svg", train::curves_svg(result.history, r.run_id));
-    r.model_version = register_bundle(ws, reg, model, r.run_id);
+    r.model_version = registry::register_bundle(ws, reg, model, r.run_id);
     for (auto& [k, v] : model.info().metrics.items())
       if (v.is_number()) reg.log_metric(r.run_id, k, static_cast<std::int64_t>(result.history.size()), v.get<double>());
     r.summary = {{"run_id", r.run_id}, {"run_dir", r.run_dir.string()}, {"bundle", r.bundle.string()},
@@ -85,16 +102,32 @@ TrackedResult train_tracked(const data::Workspace& ws, Registry& reg, const Trac
                  {"best_epoch", result.best_epoch}, {"stop_reason", result.stop_reason}, {"seconds", result.seconds},
                  {"model_version", r.model_version}, {"metrics", model.info().metrics}};
     util::atomic_write(r.run_dir / "summary.json", r.summary.dump(2) + "\n");
-    reg.finish_run(r.run_id, kSuccess);
+    reg.finish_run(r.run_id, registry::kSuccess);
     r.model = model;
     return r;
   } catch (const Cancelled& e) {
-    reg.finish_run(r.run_id, kCancelled, e.what());
+    reg.finish_run(r.run_id, registry::kCancelled, e.what());
     throw;
   } catch (const std::exception& e) {
-    reg.finish_run(r.run_id, kFailure, e.what());
+    reg.finish_run(r.run_id, registry::kFailure, e.what());
     throw;
   }
 }
 
-}  // namespace wms::registry
+TrackedResult train_to_file(const TrackedRequest& q, const fs::path& bundle) {
+  const auto& o = q.options;
+  auto train_set = train::only(q.samples, data::Split::kTrain);
+  if (train_set.empty()) throw InvalidInput("the train split is empty ({} pairs in all)", q.samples.size());
+  if (q.log) q.log(fmt::format("training on {} train pairs at {} px", train_set.size(), o.model.input_size));
+  LineSink sink(q.log);
+  auto result = train::train_model(train_set, train::only(q.samples, data::Split::kVal), o, &sink, q.should_stop, q.init);
+  result.model->save(bundle);
+  TrackedResult r;
+  r.bundle = bundle;
+  r.summary = {{"bundle", bundle.string()}, {"epochs_run", result.history.size()}, {"best_epoch", result.best_epoch},
+               {"stop_reason", result.stop_reason}, {"seconds", result.seconds}, {"metrics", result.model->info().metrics}};
+  r.model = *result.model;
+  return r;
+}
+
+}  // namespace wms::pipeline
