@@ -130,6 +130,7 @@ void add_demo(CLI::App& root, Globals& g, Commands& out) {
     say("batch-4: new photos whose masks were drawn in the wrong place");
     auto misplaced = batch("batch-4-misplaced", a->count, 2 * a->count + 1, 4);
     make_masks_misplaced(misplaced / "masks");
+    o.attempts = 1;  // one training says it; a second attempt would only double the time
     run(misplaced);
 
     say("pipeline runs (wms pipeline list), models (wms models list)");
