@@ -3,13 +3,11 @@
 //   1. a first batch -> the first production model
 //   2. a second batch -> a better model, promoted
 //   3. a bad batch -> refused at validation, nothing changes
-//   4. a batch with misplaced masks -> trained and gated, does not improve, kept as a
-//      rejected submission
+//   4. a batch trained too briefly (1 epoch) -> gated, does not improve: neither the
+//      model nor the data is accepted; the batch is kept as a rejected submission
 // then the run list and the models.
 #include <fmt/format.h>
 #include <opencv2/imgproc.hpp>
-
-#include <random>
 
 #include "cli/command.hpp"
 #include "wms/data/synth.hpp"
@@ -42,23 +40,6 @@ training:
 pipeline: {attempts: 2}
 gate: {floor: 0.5, min_improvement: 0.002}
 )";
-
-// Annotators who drew on the wrong photos: every window is moved to a random place
-// (inside the photo, so that the batch passes validation). Nothing about where the
-// window is can be learnt from them: a model trained on them is the worse for it,
-// and on the test photos among them both models miss.
-void make_masks_misplaced(const fs::path& masks) {
-  for (const auto& e : fs::directory_iterator(masks)) {
-    auto m = image::decode_mask(util::read_file(e.path()), e.path().string()).pixels;
-    cv::Rect box = cv::boundingRect(m);
-    std::mt19937 rng(static_cast<unsigned>(std::hash<std::string>{}(e.path().filename().string())));
-    int x = std::uniform_int_distribution<int>(0, std::max(0, m.cols - box.width))(rng);
-    int y = std::uniform_int_distribution<int>(0, std::max(0, m.rows - box.height))(rng);
-    cv::Mat moved = cv::Mat::zeros(m.size(), m.type());
-    m(box).copyTo(moved(cv::Rect(x, y, box.width, box.height)));
-    util::atomic_write(e.path(), image::encode_jpeg(moved, 95));
-  }
-}
 
 }  // namespace
 
@@ -127,11 +108,13 @@ void add_demo(CLI::App& root, Globals& g, Commands& out) {
     say("a bad batch: truncated, empty, orphaned, misaligned and decompression-bomb files");
     data::synthesize_bad(root / "batches" / "bad");
     run(root / "batches" / "bad");
-    say("batch-4: new photos whose masks were drawn in the wrong place");
-    auto misplaced = batch("batch-4-misplaced", a->count, 2 * a->count + 1, 4);
-    make_masks_misplaced(misplaced / "masks");
-    o.attempts = 1;  // one training says it; a second attempt would only double the time
-    run(misplaced);
+    say("batch-4: good photos, but the training is cut short (1 epoch): the gate keeps production");
+    std::string rushed(kDemoConfig);
+    rushed.replace(rushed.find("epochs: 10"), 10, "epochs: 1");
+    util::atomic_write(root / "rushed.yaml", rushed);
+    o.config_ref = (root / "rushed.yaml").string();
+    o.attempts = 1;
+    run(batch("batch-4", a->count / 2, 2 * a->count + 1, 4));
 
     say("pipeline runs (wms pipeline list), models (wms models list)");
     auto reg = registry::open(ws);
