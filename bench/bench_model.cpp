@@ -168,7 +168,7 @@ int main(int argc, char** argv) {
     for (auto& f : files) photos.push_back(util::read_file(f));
     train::PredictOptions po;
     po.threads = threads;
-    po.precision = precision;
+    po.precision = wms::train::kPrecisionNames.parse(precision, "--precision");
     train::Predictor p(make_model(size, false), po);
     std::size_t i = 0;
     auto fn = [&] { p.predict_bytes(photos[i++ % photos.size()], "photo"); };
@@ -197,7 +197,7 @@ int main(int argc, char** argv) {
     o.batch_size = batch;
     o.epochs = 2;
     o.threads = threads;
-    o.precision = precision;
+    o.precision = wms::train::kPrecisionNames.parse(precision, "--precision");
     o.channels_last = cl;
     o.early_stopping_patience = 0;
     auto t = Clock::now();

@@ -7,8 +7,12 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
+
+#include "wms/train/runtime.hpp"
+#include "wms/util/options.hpp"
 
 namespace wms::cli {
 
@@ -70,8 +74,18 @@ void add_serve(CLI::App& root, Globals& g, Commands& out);
 /// Adds --workspace/--json/--threads to a (sub)command.
 void add_common_options(CLI::App& app, Globals& g, bool json = true, bool threads = false);
 
-/// Adds --device (auto | cpu | cuda), checked by CLI11 like the other vocabularies.
-void add_device_option(CLI::App& app, std::string& device);
+/// Adds an option whose value is a word of a fixed vocabulary (util::Names): CLI11
+/// accepts only those words and lists them in the help.
+template <class E>
+CLI::Option* add_names_option(CLI::App& app, const std::string& flags, E& value, const util::Names<E>& names,
+                              const std::string& help) {
+  std::map<std::string, E> words;
+  for (const auto& [v, n] : names.table) words.emplace(n, v);
+  return app.add_option(flags, value, help)->transform(CLI::CheckedTransformer(words))->default_str(names.name(value));
+}
+
+/// Adds --device (auto | cpu | cuda).
+void add_device_option(CLI::App& app, train::Device& device);
 
 /// Prints JSON to stdout (pretty, one document).
 void print_json(const nlohmann::json& j);

@@ -13,14 +13,14 @@ struct EvalArgs {
   std::string data_ref;
   std::string split = "test";
   std::string per_image;
-  std::string device = "auto";
+  train::Device device = train::Device::kAuto;
   bool largest = false;
   bool no_full = false;
   bool flip = false;
   bool raw = false;
   int score_size = 512;
   std::vector<double> scales;
-  std::string precision = "auto";
+  train::Precision precision = train::Precision::kAuto;
 };
 
 }  // namespace
@@ -43,7 +43,7 @@ void add_eval(CLI::App& root, Globals& g, Commands& out) {
   app->add_option("--score-size", a->score_size, "score at SxS as the original did (0: the model's input size)")
       ->capture_default_str();
   add_device_option(*app, a->device);
-  app->add_option("--precision", a->precision, "fp32 | bf16 | auto")->capture_default_str();
+  add_names_option(*app, "--precision", a->precision, train::kPrecisionNames, "of the forward pass: auto | fp32 | bf16");
   add_common_options(*app, g, true, true);
   out.push_back({app, [a, &g] {
     auto model = load_model(g, a->model_ref);

@@ -27,7 +27,7 @@ namespace {
 struct GateArgs {
   std::string candidate;
   std::string data_ref;
-  std::string device = "auto";
+  train::Device device = train::Device::kAuto;
   bool record = true;
 };
 

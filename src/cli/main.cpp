@@ -19,10 +19,8 @@ void add_common_options(CLI::App& app, Globals& g, bool json, bool threads) {
     app.add_option("--threads", g.threads, "worker threads (default: every core)")->envname("WMS_THREADS");
 }
 
-void add_device_option(CLI::App& app, std::string& device) {
-  app.add_option("--device", device, "auto | cpu | cuda")
-      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
-      ->capture_default_str();
+void add_device_option(CLI::App& app, train::Device& device) {
+  add_names_option(app, "--device", device, train::kDeviceNames, "where the model runs: auto | cpu | cuda");
 }
 
 void print_json(const nlohmann::json& j) { std::printf("%s\n", j.dump(2).c_str()); }

@@ -61,7 +61,7 @@ int finish(const Globals& g, const pipeline::Result& r) {
 namespace {
 
 struct PipelineArgs {
-  std::string device = "auto";
+  train::Device device = train::Device::kAuto;
   std::string config_ref;
   int attempts = 0;
   double wait = 0;

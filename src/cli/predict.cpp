@@ -45,8 +45,8 @@ namespace {
 struct PredictArgs {
   std::string model_ref;
   std::string out_dir;
-  std::string device = "auto";
-  std::string precision = "auto";
+  train::Device device = train::Device::kAuto;
+  train::Precision precision = train::Precision::kAuto;
   std::vector<std::string> inputs;
   bool with_overlay = false;
   bool largest = false;
@@ -67,7 +67,7 @@ void add_predict(CLI::App& root, Globals& g, Commands& out) {
   app->add_flag("--probabilities", a->probabilities,
                 "also write <stem>.prob.npy: the model's probabilities at its input size (float32, NumPy format)");
   add_device_option(*app, a->device);
-  app->add_option("--precision", a->precision, "fp32 | bf16 | auto")->capture_default_str();
+  add_names_option(*app, "--precision", a->precision, train::kPrecisionNames, "of the forward pass: auto | fp32 | bf16");
   add_common_options(*app, g, true, true);
   out.push_back({app, [a, &g] {
     auto files = expand_inputs(a->inputs);

@@ -34,7 +34,7 @@ void add_serve(CLI::App& root, Globals& g, Commands& out) {
   app->add_option("--max-queue", a->o.max_queue, "predictions in flight before 503 + Retry-After")->capture_default_str();
   app->add_option("--reload-seconds", a->o.reload_seconds, "how often to check the production alias")->capture_default_str();
   add_device_option(*app, a->o.device);
-  app->add_option("--precision", a->o.precision, "fp32 | bf16 | auto")->capture_default_str();
+  add_names_option(*app, "--precision", a->o.precision, train::kPrecisionNames, "of the forward pass: auto | fp32 | bf16");
   add_common_options(*app, g, false, true);
   app->footer("Promote/rollback over HTTP need the environment variable WMS_API_TOKEN (the bearer token); "
               "without it those routes are disabled.");

@@ -13,7 +13,8 @@ namespace wms::cli {
 namespace {
 
 struct TrainArgs {
-  std::string config_ref, data_ref, out_path, device = "auto", precision, init_ref;
+  std::string config_ref, data_ref, out_path, precision, init_ref;
+  train::Device device = train::Device::kAuto;
   std::optional<int> epochs, input_size, batch;
   std::optional<std::uint64_t> seed;
   std::optional<double> budget, lr;
@@ -30,7 +31,7 @@ train::TrainOptions options_of(const TrainArgs& a, const Globals& g, const std::
   if (a.batch) o.batch_size = *a.batch;
   if (a.lr) o.learning_rate = o.warm_learning_rate = *a.lr;
   if (a.budget) o.time_budget_minutes = *a.budget;
-  if (!a.precision.empty()) o.precision = a.precision;
+  if (!a.precision.empty()) o.precision = train::kPrecisionNames.parse(a.precision, "training.precision (--precision)");
   o.threads = g.threads;
   o.device = a.device;
   train::validate(o, "the command line (with " + config.source() + ")");

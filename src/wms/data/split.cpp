@@ -5,6 +5,7 @@
 
 #include "wms/util/config.hpp"
 #include "wms/util/error.hpp"
+#include "wms/util/options.hpp"
 
 namespace wms::data {
 
@@ -17,13 +18,18 @@ std::string split_name(Split s) {
   return "train";
 }
 
+const util::OptionTable<SplitFractions>& split_option_table() {
+  using util::Range;
+  static const auto t = util::OptionTable<SplitFractions>()
+                            .add("split.train", "train", WMS_MEMBER(train), "share of images trained on", Range::closed(0, 1))
+                            .add("split.val", "val", WMS_MEMBER(val), "share that picks the epoch", Range::closed(0, 1))
+                            .add("split.test", "test", WMS_MEMBER(test), "share the gate scores", Range::closed(0, 1));
+  return t;
+}
+
 SplitFractions split_fractions(const util::Config& c) {
   SplitFractions f;
-  f.train = c.get_double("split.train", f.train);
-  f.val = c.get_double("split.val", f.val);
-  f.test = c.get_double("split.test", f.test);
-  for (double x : {f.train, f.val, f.test})
-    if (!(x >= 0 && x <= 1)) throw InvalidInput("{}: split fractions must be between 0 and 1", c.source());
+  split_option_table().read(f, c);
   if (std::fabs(f.train + f.val + f.test - 1.0) > 1e-6)
     throw InvalidInput("{}: split.train + split.val + split.test must be 1 (got {})", c.source(), f.train + f.val + f.test);
   return f;

@@ -10,6 +10,8 @@
 
 namespace wms::util {
 class Config;
+template <class O>
+class OptionTable;
 }
 
 namespace wms::data {
@@ -24,7 +26,10 @@ struct SplitFractions {
   double test = 0.1;
 };
 
-/// Reads split.train/val/test; they must be in [0,1] and sum to 1.
+/// split.train/val/test: each in [0,1] (util/options.hpp).
+const util::OptionTable<SplitFractions>& split_option_table();
+/// Reads split.train/val/test; they must be in [0,1] and sum to 1. Throws InvalidInput
+/// naming the config and the key.
 SplitFractions split_fractions(const util::Config& config);
 
 /// REQUIRES: image_md5 is 32 hex digits. u = first 52 bits / 2^52; train if u < train,

@@ -85,114 +85,128 @@ class Unpickler {
     for (;;) {
       if (++steps_ > 50'000'000) fail("too many instructions");
       uint8_t op = u8();
-      switch (op) {
-        case 0x80: u8(); break;                          // PROTO
-        case 0x95: bytes(8); break;                      // FRAME (protocol 4)
-        case '(': push(make(Mark{})); break;             // MARK
-        case ')': push(make(Tuple{})); break;            // EMPTY_TUPLE
-        case ']': push(make(List{})); break;             // EMPTY_LIST
-        case '}': push(make(Dict{})); break;             // EMPTY_DICT
-        case 'N': push(make(std::monostate{})); break;   // NONE
-        case 0x88: push(make(true)); break;              // NEWTRUE
-        case 0x89: push(make(false)); break;             // NEWFALSE
-        case 'K': push(make(int64_t(u8()))); break;      // BININT1
-        case 'M': push(make(int64_t(le(2)))); break;     // BININT2
-        case 'J': push(make(int64_t(int32_t(le(4))))); break;  // BININT
-        case 0x8a: {                                     // LONG1
-          size_t n = u8();
-          if (n > 8) fail("integer too large");
-          std::string_view d = bytes(n);
-          int64_t v = 0;
-          for (size_t i = 0; i < n; ++i) v |= int64_t(uint8_t(d[i])) << (8 * i);
-          if (n > 0 && n < 8 && (uint8_t(d[n - 1]) & 0x80)) v -= int64_t(1) << (8 * n);
-          push(make(v));
-          break;
-        }
-        case 'G': {                                      // BINFLOAT (big-endian)
-          std::string_view d = bytes(8);
-          uint64_t x = 0;
-          for (int i = 0; i < 8; ++i) x = (x << 8) | uint8_t(d[i]);
-          double v;
-          std::memcpy(&v, &x, 8);
-          push(make(v));
-          break;
-        }
-        case 'X': push(make(std::string(bytes(le(4))))); break;      // BINUNICODE
-        case 0x8c: push(make(std::string(bytes(u8())))); break;      // SHORT_BINUNICODE
-        case 'c': {                                                  // GLOBAL
-          std::string module = line(), name = line();
-          push(make(Global{module, name}));
-          break;
-        }
-        case 0x93: {                                                 // STACK_GLOBAL (protocol 4)
-          auto name = pop(), module = pop();
-          push(make(Global{as<std::string>(module), as<std::string>(name)}));
-          break;
-        }
-        case 0x8d: push(make(std::string(bytes(le(8))))); break;     // BINUNICODE8
-        case 'B': push(make(std::string(bytes(le(4))))); break;      // BINBYTES
-        case 'C': push(make(std::string(bytes(u8())))); break;       // SHORT_BINBYTES
-        case 0x8e: push(make(std::string(bytes(le(8))))); break;     // BINBYTES8
-        case 'T': push(make(std::string(bytes(le(4))))); break;      // BINSTRING
-        case 'U': push(make(std::string(bytes(u8())))); break;       // SHORT_BINSTRING
-        case 0x8b: {                                                 // LONG4: too large for wms's needs
-          bytes(le(4));
-          push(make(Opaque{"int"}));
-          break;
-        }
-        case 'I': case 'L': {                                        // INT, LONG (text)
-          std::string t = line();
-          push(t == "00" ? make(false) : t == "01" ? make(true) : make(int64_t(std::strtoll(t.c_str(), nullptr, 10))));
-          break;
-        }
-        case 'F': push(make(std::strtod(line().c_str(), nullptr))); break;  // FLOAT (text)
-        case 'p': memo(std::strtoull(line().c_str(), nullptr, 10)); break;   // PUT
-        case 'g': push(get(std::strtoull(line().c_str(), nullptr, 10))); break;  // GET
-        case 'P': push(persistent(make(std::string(line())))); break;        // PERSID
-        case 0x8f: push(make(List{})); break;                        // EMPTY_SET
-        case 0x90: { auto xs = pop_mark(); auto& l = as<List>(top()); l.items.insert(l.items.end(), xs.begin(), xs.end()); break; }  // ADDITEMS
-        case 0x91: push(make(List{pop_mark()})); break;              // FROZENSET
-        case '0': pop(); break;                                      // POP
-        case '1': pop_mark(); break;                                 // POP_MARK
-        case '2': push(top()); break;                                // DUP
-        case 0x81: { pop(); push(opaque(pop())); break; }            // NEWOBJ: cls(*args), not called
-        case 0x92: { pop(); pop(); push(opaque(pop())); break; }     // NEWOBJ_EX
-        case 'o': { auto xs = pop_mark(); if (xs.empty()) fail("empty OBJ"); push(opaque(xs[0])); break; }  // OBJ
-        case 'i': {                                                  // INST
-          std::string module = line(), name = line();
-          pop_mark();
-          push(make(Opaque{module + "." + name}));
-          break;
-        }
-        case 'q': memo(u8()); break;         // BINPUT
-        case 'r': memo(le(4)); break;        // LONG_BINPUT
-        case 0x94: memo(memo_.size()); break;  // MEMOIZE
-        case 'h': push(get(u8())); break;    // BINGET
-        case 'j': push(get(le(4))); break;   // LONG_BINGET
-        case 't': push(make(Tuple{pop_mark()})); break;  // TUPLE
-        case 0x85: { auto a = pop(); push(make(Tuple{{a}})); break; }
-        case 0x86: { auto b = pop(), a = pop(); push(make(Tuple{{a, b}})); break; }
-        case 0x87: { auto c = pop(), b = pop(), a = pop(); push(make(Tuple{{a, b, c}})); break; }
-        case 'a': { auto x = pop(); as<List>(top()).items.push_back(x); break; }  // APPEND
-        case 'e': { auto xs = pop_mark(); auto& l = as<List>(top()); l.items.insert(l.items.end(), xs.begin(), xs.end()); break; }
-        case 's': { auto v = pop(), k = pop(); as<Dict>(top()).items.emplace_back(k, v); break; }  // SETITEM
-        case 'u': {                          // SETITEMS
-          auto xs = pop_mark();
-          if (xs.size() % 2) fail("odd SETITEMS");
-          auto& d = as<Dict>(top());
-          for (size_t i = 0; i < xs.size(); i += 2) d.items.emplace_back(xs[i], xs[i + 1]);
-          break;
-        }
-        case 'b': pop(); break;              // BUILD: an object's state (OrderedDict _metadata, a module's __dict__) is not needed
-        case 'Q': push(persistent(pop())); break;  // BINPERSID
-        case 'R': { auto args = pop(), fn = pop(); push(reduce(fn, args)); break; }  // REDUCE
-        case '.': return pop();              // STOP
-        default: fail(fmt::format("unsupported pickle opcode 0x{:02x}", op));
-      }
+      if (op == '.') return pop();  // STOP
+      if (!literal(op) && !structure(op)) fail(fmt::format("unsupported pickle opcode 0x{:02x}", op));
     }
   }
 
  private:
+  // Opcodes that push one value read from the stream (numbers, strings, constants).
+  bool literal(uint8_t op) {
+    switch (op) {
+      case 0x80: u8(); break;                          // PROTO
+      case 0x95: bytes(8); break;                      // FRAME (protocol 4)
+      case '(': push(make(Mark{})); break;             // MARK
+      case ')': push(make(Tuple{})); break;            // EMPTY_TUPLE
+      case ']': push(make(List{})); break;             // EMPTY_LIST
+      case '}': push(make(Dict{})); break;             // EMPTY_DICT
+      case 'N': push(make(std::monostate{})); break;   // NONE
+      case 0x88: push(make(true)); break;              // NEWTRUE
+      case 0x89: push(make(false)); break;             // NEWFALSE
+      case 'K': push(make(int64_t(u8()))); break;      // BININT1
+      case 'M': push(make(int64_t(le(2)))); break;     // BININT2
+      case 'J': push(make(int64_t(int32_t(le(4))))); break;  // BININT
+      case 0x8a: {                                     // LONG1
+        size_t n = u8();
+        if (n > 8) fail("integer too large");
+        std::string_view d = bytes(n);
+        int64_t v = 0;
+        for (size_t i = 0; i < n; ++i) v |= int64_t(uint8_t(d[i])) << (8 * i);
+        if (n > 0 && n < 8 && (uint8_t(d[n - 1]) & 0x80)) v -= int64_t(1) << (8 * n);
+        push(make(v));
+        break;
+      }
+      case 'G': {                                      // BINFLOAT (big-endian)
+        std::string_view d = bytes(8);
+        uint64_t x = 0;
+        for (int i = 0; i < 8; ++i) x = (x << 8) | uint8_t(d[i]);
+        double v;
+        std::memcpy(&v, &x, 8);
+        push(make(v));
+        break;
+      }
+      case 'X': push(make(std::string(bytes(le(4))))); break;      // BINUNICODE
+      case 0x8c: push(make(std::string(bytes(u8())))); break;      // SHORT_BINUNICODE
+      case 'c': {                                                  // GLOBAL
+        std::string module = line(), name = line();
+        push(make(Global{module, name}));
+        break;
+      }
+      case 0x93: {                                                 // STACK_GLOBAL (protocol 4)
+        auto name = pop(), module = pop();
+        push(make(Global{as<std::string>(module), as<std::string>(name)}));
+        break;
+      }
+      case 0x8d: push(make(std::string(bytes(le(8))))); break;     // BINUNICODE8
+      case 'B': push(make(std::string(bytes(le(4))))); break;      // BINBYTES
+      case 'C': push(make(std::string(bytes(u8())))); break;       // SHORT_BINBYTES
+      case 0x8e: push(make(std::string(bytes(le(8))))); break;     // BINBYTES8
+      case 'T': push(make(std::string(bytes(le(4))))); break;      // BINSTRING
+      case 'U': push(make(std::string(bytes(u8())))); break;       // SHORT_BINSTRING
+      case 0x8b: {                                                 // LONG4: too large for wms's needs
+        bytes(le(4));
+        push(make(Opaque{"int"}));
+        break;
+      }
+      case 'I': case 'L': {                                        // INT, LONG (text)
+        std::string t = line();
+        push(t == "00" ? make(false) : t == "01" ? make(true) : make(int64_t(std::strtoll(t.c_str(), nullptr, 10))));
+        break;
+      }
+      case 'F': push(make(std::strtod(line().c_str(), nullptr))); break;  // FLOAT (text)
+      default: return false;
+    }
+    return true;
+  }
+
+  // Opcodes that build containers, objects and references from the stack and the memo.
+  bool structure(uint8_t op) {
+    switch (op) {
+      case 'p': memo(std::strtoull(line().c_str(), nullptr, 10)); break;   // PUT
+      case 'g': push(get(std::strtoull(line().c_str(), nullptr, 10))); break;  // GET
+      case 'P': push(persistent(make(std::string(line())))); break;        // PERSID
+      case 0x8f: push(make(List{})); break;                        // EMPTY_SET
+      case 0x90: { auto xs = pop_mark(); auto& l = as<List>(top()); l.items.insert(l.items.end(), xs.begin(), xs.end()); break; }  // ADDITEMS
+      case 0x91: push(make(List{pop_mark()})); break;              // FROZENSET
+      case '0': pop(); break;                                      // POP
+      case '1': pop_mark(); break;                                 // POP_MARK
+      case '2': push(top()); break;                                // DUP
+      case 0x81: { pop(); push(opaque(pop())); break; }            // NEWOBJ: cls(*args), not called
+      case 0x92: { pop(); pop(); push(opaque(pop())); break; }     // NEWOBJ_EX
+      case 'o': { auto xs = pop_mark(); if (xs.empty()) fail("empty OBJ"); push(opaque(xs[0])); break; }  // OBJ
+      case 'i': {                                                  // INST
+        std::string module = line(), name = line();
+        pop_mark();
+        push(make(Opaque{module + "." + name}));
+        break;
+      }
+      case 'q': memo(u8()); break;         // BINPUT
+      case 'r': memo(le(4)); break;        // LONG_BINPUT
+      case 0x94: memo(memo_.size()); break;  // MEMOIZE
+      case 'h': push(get(u8())); break;    // BINGET
+      case 'j': push(get(le(4))); break;   // LONG_BINGET
+      case 't': push(make(Tuple{pop_mark()})); break;  // TUPLE
+      case 0x85: { auto a = pop(); push(make(Tuple{{a}})); break; }
+      case 0x86: { auto b = pop(), a = pop(); push(make(Tuple{{a, b}})); break; }
+      case 0x87: { auto c = pop(), b = pop(), a = pop(); push(make(Tuple{{a, b, c}})); break; }
+      case 'a': { auto x = pop(); as<List>(top()).items.push_back(x); break; }  // APPEND
+      case 'e': { auto xs = pop_mark(); auto& l = as<List>(top()); l.items.insert(l.items.end(), xs.begin(), xs.end()); break; }
+      case 's': { auto v = pop(), k = pop(); as<Dict>(top()).items.emplace_back(k, v); break; }  // SETITEM
+      case 'u': {                          // SETITEMS
+        auto xs = pop_mark();
+        if (xs.size() % 2) fail("odd SETITEMS");
+        auto& d = as<Dict>(top());
+        for (size_t i = 0; i < xs.size(); i += 2) d.items.emplace_back(xs[i], xs[i + 1]);
+        break;
+      }
+      case 'b': pop(); break;              // BUILD: an object's state (OrderedDict _metadata, a module's __dict__) is not needed
+      case 'Q': push(persistent(pop())); break;  // BINPERSID
+      case 'R': { auto args = pop(), fn = pop(); push(reduce(fn, args)); break; }  // REDUCE
+      default: return false;
+    }
+    return true;
+  }
+
   [[noreturn]] void fail(const std::string& what) const {
     throw InvalidInput("{}: not a PyTorch state_dict ({} at byte {} of data.pkl)", source_, what, pos_);
   }

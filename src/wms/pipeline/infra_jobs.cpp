@@ -11,7 +11,7 @@ namespace wms::pipeline {
 void Runner::start_infra() {
   const JobId job = JobId::kStartInfra;
   begin(job);
-  lease = leases.acquire(*provider, st.run_id, ws.config().get_double("infra.cost_per_hour", 0.0));
+  lease = leases.acquire(*provider, st.run_id, settings.cost_per_hour);
   st.infra = InfraOutputs{lease->instance.id, lease->instance.address, lease->instance.provider};
   log(job, fmt::format("instance {} at {} ({})", lease->instance.id, lease->instance.address, lease->instance.provider));
   end(job, JobStatus::kSuccess);

@@ -11,15 +11,25 @@
 #include "wms/util/error.hpp"
 #include "wms/util/fs.hpp"
 #include "wms/util/http.hpp"
+#include "wms/util/options.hpp"
 
 namespace wms::pipeline {
 
+const util::OptionTable<NotifyOptions>& notify_option_table() {
+  using util::Range;
+  static const auto t =
+      util::OptionTable<NotifyOptions>()
+          .add("notify.timeout_seconds", "timeout_seconds", WMS_MEMBER(timeout_seconds), "per delivery attempt",
+               Range::above(0))
+          .add("notify.retries", "retries", WMS_MEMBER(retries), "after a failed delivery", Range::closed(0, 20))
+          .add("notify.backoff_seconds", "backoff_seconds", WMS_MEMBER(backoff_seconds), "first wait, doubled each retry",
+               Range::at_least(0));
+  return t;
+}
+
 NotifyOptions notify_options(const util::Config& c) {
   NotifyOptions o;
-  o.timeout_seconds = c.get_double("notify.timeout_seconds", o.timeout_seconds);
-  o.retries = static_cast<int>(c.get_int("notify.retries", o.retries));
-  o.backoff_seconds = c.get_double("notify.backoff_seconds", o.backoff_seconds);
-  if (o.retries < 0 || o.retries > 20) throw InvalidInput("{}: notify.retries: must be 0..20", c.source());
+  notify_option_table().read(o, c);
   for (int i = 0; c.has(fmt::format("notify.webhooks.{}.format", i)) || c.has(fmt::format("notify.webhooks.{}.url", i)) ||
                   c.has(fmt::format("notify.webhooks.{}.url_env", i));
        ++i) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "wms/util/config.hpp"
+#include "wms/util/options.hpp"
 
 namespace wms::pipeline {
 
@@ -33,6 +34,9 @@ struct NotifyOptions {
   int retries = 3;
   double backoff_seconds = 0.5;
 };
+
+/// notify.timeout_seconds, retries and backoff_seconds (the webhooks list is read by code).
+const util::OptionTable<NotifyOptions>& notify_option_table();
 
 /// Reads notify: from a config; throws InvalidInput naming the key (also for a
 /// url_env whose variable is unset).

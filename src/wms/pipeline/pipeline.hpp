@@ -29,6 +29,8 @@
 #include "wms/data/validate.hpp"
 #include "wms/data/workspace.hpp"
 #include "wms/pipeline/state.hpp"
+#include "wms/train/runtime.hpp"
+#include "wms/util/options.hpp"
 
 namespace wms::pipeline {
 
@@ -37,12 +39,26 @@ namespace wms::pipeline {
 /// bug. `error_code` is State::error_code.
 int outcome_exit_code(Outcome o, const std::string& error_code = "");
 
+/// git.mode: kAuto (the default) publishes when the workspace IS a repository's top
+/// level; kOn also inside a repository (the original's WMS/ layout); kOff never.
+enum class GitMode { kAuto, kOn, kOff };
+extern const util::Names<GitMode> kGitModeNames;
+
+/// The pipeline's keys of wms.yaml.
+struct Settings {
+  int attempts = 3;             ///< pipeline.attempts: trainings per run, each gated
+  bool warm_start = false;      ///< pipeline.warm_start: start from production's weights
+  GitMode git_mode = GitMode::kAuto;
+  double cost_per_hour = 0;     ///< infra.cost_per_hour: for the lease's cost estimate
+};
+const util::OptionTable<Settings>& settings_option_table();
+
 struct Options {
   data::BatchSource batch;
   std::string config_ref;        ///< --config: a file or preset; "" = the workspace's wms.yaml
-  int attempts = 0;              ///< 0: pipeline.attempts from config (default 3)
+  int attempts = 0;              ///< 0: Settings::attempts (pipeline.attempts)
   unsigned threads = 0;
-  std::string device = "auto";
+  train::Device device = train::Device::kAuto;
   double wait_seconds = 0;       ///< for another pipeline to finish
   std::function<bool()> should_stop;
   std::function<void(const std::string&)> log;  ///< one line at a time (stderr for the CLI)

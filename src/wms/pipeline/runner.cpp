@@ -26,18 +26,31 @@ constexpr JobId kComputeJobs[] = {JobId::kStartInfra, JobId::kTrain, JobId::kSto
 
 }  // namespace
 
+const util::Names<GitMode> kGitModeNames{{{GitMode::kAuto, "auto"}, {GitMode::kOn, "on"}, {GitMode::kOff, "off"}}};
+
+const util::OptionTable<Settings>& settings_option_table() {
+  static const auto t =
+      util::OptionTable<Settings>()
+          .add("pipeline.attempts", "attempts", WMS_MEMBER(attempts), "trainings per run, each gated",
+               util::Range::closed(1, 20))
+          .add("pipeline.warm_start", "warm_start", WMS_MEMBER(warm_start), "start from production's weights")
+          .add("git.mode", "git_mode", WMS_MEMBER(git_mode), "publish to git: auto (at a repository's top), on, off",
+               kGitModeNames)
+          .add("infra.cost_per_hour", "cost_per_hour", WMS_MEMBER(cost_per_hour), "of the leased compute",
+               util::Range::at_least(0));
+  return t;
+}
+
 Runner::Runner(const data::Workspace& w, Options opts, State s)
     : ws(w), o(std::move(opts)), st(std::move(s)), dir(w.run_dir(st.run_id)),
       reg(registry::open(w)), provider(infra::make_provider(w)), leases(w) {
-  // git.mode: auto (the default) = git mode when the workspace IS a repository's top
-  // level; on = also inside a repository (the original's WMS/ layout); off.
-  std::string mode = w.config().get_string("git.mode", "auto");
-  if (mode != "auto" && mode != "on" && mode != "off")
-    throw InvalidInput("{}: git.mode: must be auto, on or off", w.config().source());
-  if (mode != "off") {
+  settings_option_table().read(settings, w.config());
+  if (o.attempts > 0) settings.attempts = o.attempts;
+  settings_option_table().validate(settings, "--attempts");
+  if (settings.git_mode != GitMode::kOff) {
     git = vcs::GitRepo::open_containing(w.root());
     std::error_code ec;
-    if (git && mode == "auto" && fs::canonical(git->workdir(), ec) != fs::canonical(w.root(), ec)) git.reset();
+    if (git && settings.git_mode == GitMode::kAuto && fs::canonical(git->workdir(), ec) != fs::canonical(w.root(), ec)) git.reset();
   }
   if (git) hosting = vcs::hosting_options(w.config());  // checked now, not after training
 }

@@ -32,6 +32,7 @@ namespace fs = std::filesystem;
 struct Runner {
   const data::Workspace& ws;
   Options o;
+  Settings settings;  ///< from the workspace's wms.yaml
   State st;
   fs::path dir;  ///< .wms/runs/<run-id>
   registry::Registry reg;

@@ -24,9 +24,8 @@ void Runner::train() {
   auto opts = train::train_options(train_config());
   opts.threads = o.threads;
   opts.device = o.device;
-  int attempts = o.attempts > 0 ? o.attempts : static_cast<int>(ws.config().get_int("pipeline.attempts", 3));
-  if (attempts < 1 || attempts > 20) throw InvalidInput("pipeline.attempts: must be 1..20 (got {})", attempts);
-  bool warm = ws.config().get_bool("pipeline.warm_start", false);
+  const int attempts = settings.attempts;
+  const bool warm = settings.warm_start;
   data::Dataset ds(ws);
   const std::string candidate_version = st.validate->candidate_version.value();
   auto samples = train::samples_from_version(ws, ds.get(candidate_version));

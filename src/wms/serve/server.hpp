@@ -24,6 +24,7 @@
 #include <string>
 
 #include "wms/data/workspace.hpp"
+#include "wms/train/runtime.hpp"
 
 namespace wms::serve {
 
@@ -40,8 +41,8 @@ struct ServeOptions {
   std::int64_t max_pixels = 40'000'000;
   int max_queue = 16;               ///< predictions in flight before 503
   double reload_seconds = 2.0;      ///< how often the production alias is checked
-  std::string device = "auto";
-  std::string precision = "auto";   ///< bf16 where the CPU has it natively
+  train::Device device = train::Device::kAuto;
+  train::Precision precision = train::Precision::kAuto;  ///< bf16 where the CPU has it natively
   std::string token;                ///< for mutating routes; "" disables them
 };
 

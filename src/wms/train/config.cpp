@@ -60,8 +60,8 @@ const util::OptionTable<TrainOptions>& train_option_table() {
                "share of crops placed on the window", Range::closed(0, 1))
           .add("training.seed", "seed", WMS_MEMBER(seed), "weights, shuffling and augmentation")
           .add("training.channels_last", "channels_last", WMS_MEMBER(channels_last), "memory format (speed only)")
-          .add("training.precision", "precision", WMS_MEMBER(precision), "fp32, bf16, or auto (bf16 where native)",
-               util::one_of<std::string>({"fp32", "bf16", "auto"}), "one of fp32, bf16, auto")
+          .add("training.precision", "precision", WMS_MEMBER(precision), "auto: bf16 where the CPU has it natively",
+               kPrecisionNames)
           .add("augmentation.horizontal_flip", "hflip", WMS_MEMBER(augment.hflip), "probability", Range::closed(0, 1))
           .add("augmentation.vertical_flip", "vflip", WMS_MEMBER(augment.vflip), "probability", Range::closed(0, 1))
           .add("augmentation.rotation_degrees", "rotation_degrees", WMS_MEMBER(augment.rotation_degrees),

@@ -16,6 +16,7 @@
 #include "wms/image/augment.hpp"
 #include "wms/nn/model.hpp"
 #include "wms/util/config.hpp"
+#include "wms/train/runtime.hpp"
 #include "wms/util/options.hpp"
 
 namespace wms::train {
@@ -68,11 +69,11 @@ struct TrainOptions {
   image::AugmentOptions augment;
   std::uint64_t seed = 42;
   unsigned threads = 0;            ///< 0: every core
-  std::string device = "auto";     ///< auto | cpu | cuda
+  Device device = Device::kAuto;
   bool channels_last = true;       ///< memory format for the convolutions (speed only)
   /// "fp32", "bf16" (mixed precision: bf16 convolutions, fp32 weights and loss) or
   /// "auto" (bf16 where the CPU has native bf16).
-  std::string precision = "fp32";
+  Precision precision = Precision::kFp32;
 };
 
 /// The options table (util/options.hpp): key in wms.yaml, name in params.json, rule and

@@ -11,12 +11,13 @@
 
 #include "wms/nn/metrics.hpp"
 #include "wms/nn/model.hpp"
+#include "wms/train/runtime.hpp"
 #include "wms/train/samples.hpp"
 
 namespace wms::train {
 
 struct EvalOptions {
-  std::string device = "auto";
+  Device device = Device::kAuto;
   unsigned threads = 0;
   int batch = 8;                   ///< photos per forward pass
   bool full_resolution = true;     ///< also score at each photo's own size
@@ -24,7 +25,7 @@ struct EvalOptions {
   /// The original's way scores at 512 x 512: the prediction (upsampled from the model's
   /// input size if it differs) against the mask resized nearest. 0 = the input size.
   int score_size = 512;
-  std::string precision = "auto";  ///< of the forward pass: fp32 | bf16 | auto
+  Precision precision = Precision::kAuto;  ///< of the forward pass
 };
 
 struct ImageScores {

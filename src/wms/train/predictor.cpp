@@ -26,8 +26,9 @@ struct Predictor::State {
 Predictor::Predictor(nn::Model model, PredictOptions options)
     : model_(std::move(model)), options_(options), state_(std::make_unique<State>()) {
   state_->threads = set_compute_threads(options_.threads);
-  state_->device = torch::Device(resolve_device(options_.device));
-  state_->bf16 = resolve_precision(options_.precision, state_->device.is_cpu() ? "cpu" : "cuda") == "bf16";
+  const Device resolved = resolve_device(options_.device);
+  state_->device = torch::Device(resolved == Device::kCuda ? torch::kCUDA : torch::kCPU);
+  state_->bf16 = resolve_precision(options_.precision, resolved) == Precision::kBf16;
   std::lock_guard lock(model_.impl().mu);
   model_.impl().net->to(state_->device);
   model_.impl().net->eval();

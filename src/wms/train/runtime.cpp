@@ -7,20 +7,25 @@
 
 namespace wms::train {
 
+const util::Names<Device> kDeviceNames{{{Device::kAuto, "auto"}, {Device::kCpu, "cpu"}, {Device::kCuda, "cuda"}}};
+const util::Names<Precision> kPrecisionNames{
+    {{Precision::kAuto, "auto"}, {Precision::kFp32, "fp32"}, {Precision::kBf16, "bf16"}}};
+
 int set_compute_threads(unsigned threads) {
   int n = static_cast<int>(threads ? threads : util::available_cores());
   at::set_num_threads(n);
   return n;
 }
 
-std::string resolve_device(const std::string& requested) {
-  if (requested == "cpu") return "cpu";
-  if (requested == "cuda") {
-    if (!torch::cuda::is_available()) throw Unavailable("--device cuda: no usable CUDA device in this build or machine");
-    return "cuda";
+Device resolve_device(Device requested) {
+  switch (requested) {
+    case Device::kCpu: return Device::kCpu;
+    case Device::kCuda:
+      if (!torch::cuda::is_available()) throw Unavailable("--device cuda: no usable CUDA device in this build or machine");
+      return Device::kCuda;
+    case Device::kAuto: break;
   }
-  if (requested == "auto") return torch::cuda::is_available() ? "cuda" : "cpu";
-  throw InvalidInput("--device {}: must be auto, cpu or cuda", requested);
+  return torch::cuda::is_available() ? Device::kCuda : Device::kCpu;
 }
 
 bool cpu_has_bf16() {
@@ -28,10 +33,9 @@ bool cpu_has_bf16() {
   return __builtin_cpu_supports("avx512bf16");
 }
 
-std::string resolve_precision(const std::string& requested, const std::string& device) {
-  if (requested == "fp32" || requested == "bf16") return requested;
-  if (requested == "auto") return device == "cpu" && cpu_has_bf16() ? "bf16" : "fp32";
-  throw InvalidInput("precision {}: must be auto, fp32 or bf16", requested);
+Precision resolve_precision(Precision requested, Device device) {
+  if (requested != Precision::kAuto) return requested;
+  return device == Device::kCpu && cpu_has_bf16() ? Precision::kBf16 : Precision::kFp32;
 }
 
 }  // namespace wms::train

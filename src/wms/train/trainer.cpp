@@ -193,8 +193,9 @@ TrainResult train_model(const std::vector<Sample>& train, const std::vector<Samp
   const auto start = Clock::now();
   SampleCache cache;
   set_compute_threads(o.threads);
-  torch::Device device(resolve_device(o.device));
-  const bool bf16 = resolve_precision(o.precision, device.is_cpu() ? "cpu" : "cuda") == "bf16";
+  const Device resolved = resolve_device(o.device);
+  torch::Device device(resolved == Device::kCuda ? torch::kCUDA : torch::kCPU);
+  const bool bf16 = resolve_precision(o.precision, resolved) == Precision::kBf16;
   const int size = o.model.input_size;
 
   cache.add(train, size, o.threads);

@@ -61,15 +61,24 @@ struct Api {
 
 }  // namespace
 
+const util::OptionTable<HostingOptions>& hosting_option_table() {
+  static const auto t =
+      util::OptionTable<HostingOptions>()
+          .add("git.hosting.repository", "repository", WMS_MEMBER(repository), "owner/name of the hosted repository")
+          .add("git.hosting.api_url", "api_url", WMS_MEMBER(api_url), "the REST API's root (GitHub Enterprise: .../api/v3)")
+          .add("git.hosting.remote", "remote", WMS_MEMBER(remote), "the git remote the branch is pushed to")
+          .add("git.hosting.base", "base", WMS_MEMBER(base), "the PR's base branch; empty: the checked-out one")
+          .add("git.hosting.auto_merge", "auto_merge", WMS_MEMBER(auto_merge), "ask for auto-merge (squash)")
+          .add("git.hosting.token_env", "token_env", WMS_MEMBER(token_env), "environment variable holding the token")
+          .add("git.hosting.timeout_seconds", "timeout_seconds", WMS_MEMBER(timeout_seconds), "per API call",
+               util::Range::above(0));
+  return t;
+}
+
 std::optional<HostingOptions> hosting_options(const util::Config& c) {
   if (!c.has("git.hosting.repository")) return std::nullopt;
   HostingOptions o;
-  o.repository = c.get_string("git.hosting.repository", "");
-  o.api_url = c.get_string("git.hosting.api_url", o.api_url);
-  o.remote = c.get_string("git.hosting.remote", o.remote);
-  o.base = c.get_string("git.hosting.base", o.base);
-  o.auto_merge = c.get_bool("git.hosting.auto_merge", o.auto_merge);
-  o.timeout_seconds = c.get_double("git.hosting.timeout_seconds", o.timeout_seconds);
+  hosting_option_table().read(o, c);
   auto slash = o.repository.find('/');
   if (slash == std::string::npos || slash == 0 || slash + 1 == o.repository.size() ||
       o.repository.find_first_of("/?#% ", slash + 1) != std::string::npos)
@@ -79,9 +88,7 @@ std::optional<HostingOptions> hosting_options(const util::Config& c) {
   if (o.api_url.rfind("https://", 0) != 0 && o.api_url.rfind("http://", 0) != 0)
     throw InvalidInput("{}: git.hosting.api_url: must start with https:// (or http://)",
                        c.source());
-  if (!(o.timeout_seconds > 0))
-    throw InvalidInput("{}: git.hosting.timeout_seconds: must be > 0", c.source());
-  std::string env = c.get_string("git.hosting.token_env", "GITHUB_TOKEN");
+  const std::string& env = o.token_env;
   const char* token = std::getenv(env.c_str());
   if (!token || !*token)
     throw InvalidInput("{}: git.hosting.token_env: the environment variable {} is not set",

@@ -24,13 +24,15 @@
 #include <string>
 
 #include "wms/util/config.hpp"
+#include "wms/util/options.hpp"
 
 namespace wms::vcs {
 
 struct HostingOptions {
   std::string repository;  ///< owner/name
   std::string api_url = "https://api.github.com";
-  std::string token;
+  std::string token_env = "GITHUB_TOKEN";  ///< where the token is read from
+  std::string token;                       ///< read from token_env; never recorded
   std::string remote = "origin";
   std::string base;  ///< "" = the checked-out branch
   bool auto_merge = true;
@@ -40,6 +42,8 @@ struct HostingOptions {
 /// git.hosting from a config; nullopt when git.hosting.repository is not set. Throws
 /// InvalidInput naming the key (also when token_env's variable is unset).
 std::optional<HostingOptions> hosting_options(const util::Config& config);
+/// The git.hosting keys but the token itself (util/options.hpp).
+const util::OptionTable<HostingOptions>& hosting_option_table();
 
 struct PullRequest {
   long number = 0;
