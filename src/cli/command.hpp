@@ -7,7 +7,6 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -49,7 +48,8 @@ inline constexpr ExitCodeDoc kExitCodes[] = {
     {5, "conflict (busy workspace, name clash)"},
     {6, "corrupt stored data"},
     {7, "I/O error (disk full, permission)"},
-    {8, "unavailable"},
+    {8, "unavailable (a server or the network did not answer; try again)"},
+    {9, "denied (a server refused the credentials or the permission)"},
     {kExitNotImproved, "gate, pipeline: the candidate would not replace production"},
     {70, "internal error (a bug: please report it); a failed pipeline exits with its error's code"},
     {130, "interrupted"},
@@ -70,6 +70,7 @@ void add_gate(CLI::App& root, Globals& g, Commands& out);
 void add_pipeline(CLI::App& root, Globals& g, Commands& out);
 void add_infra(CLI::App& root, Globals& g, Commands& out);
 void add_serve(CLI::App& root, Globals& g, Commands& out);
+void add_remote(CLI::App& root, Globals& g, Commands& out);
 
 /// Adds --workspace/--json/--threads to a (sub)command.
 void add_common_options(CLI::App& app, Globals& g, bool json = true, bool threads = false);
@@ -79,9 +80,19 @@ void add_common_options(CLI::App& app, Globals& g, bool json = true, bool thread
 template <class E>
 CLI::Option* add_names_option(CLI::App& app, const std::string& flags, E& value, const util::Names<E>& names,
                               const std::string& help) {
-  std::map<std::string, E> words;
-  for (const auto& [v, n] : names.table) words.emplace(n, v);
-  return app.add_option(flags, value, help)->transform(CLI::CheckedTransformer(words))->default_str(names.name(value));
+  std::string list;
+  for (const auto& [v, n] : names.table) list += (list.empty() ? "" : ",") + std::string(n);
+  CLI::Validator known(
+      [names](std::string& word) -> std::string {
+        return names.find(word) ? "" : "'" + word + "' is not one of " + names.choices();
+      },
+      "", "");
+  return app
+      .add_option_function<std::string>(
+          flags, [&value, names](const std::string& word) { value = *names.find(word); }, help)
+      ->check(known)
+      ->type_name("{" + list + "}")
+      ->default_str(names.name(value));
 }
 
 /// Adds --device (auto | cpu | cuda).

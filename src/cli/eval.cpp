@@ -26,8 +26,9 @@ struct EvalArgs {
 }  // namespace
 
 void add_eval(CLI::App& root, Globals& g, Commands& out) {
-  auto* app = root.add_subcommand("eval", "score a model on a split of a dataset version or folder (Dice, IoU, "
-                                          "accuracy, Hausdorff; at input size and at full resolution)");
+  auto* app = root.add_subcommand("eval",
+                                  "score a model on a split of a dataset version or folder (Dice, IoU, "
+                                  "accuracy, Hausdorff; at input size and at full resolution)");
   auto a = std::make_shared<EvalArgs>();
   app->add_option("--model,-m", a->model_ref, "model bundle")->required();
   app->add_option("--data,-d", a->data_ref, "dataset version (default: head) or folder");
@@ -35,7 +36,8 @@ void add_eval(CLI::App& root, Globals& g, Commands& out) {
   app->add_option("--per-image", a->per_image, "write per-image scores to FILE (.csv or .json)");
   app->add_flag("--largest-component", a->largest, "keep only the largest predicted region");
   app->add_flag("--flip-average", a->flip, "also predict on the mirror image and average (as model.flip_average)");
-  app->add_option("--scales", a->scales, "views at these multiples of the input size, combined by maximum (as model.scales)")
+  app->add_option("--scales", a->scales,
+                  "views at these multiples of the input size, combined by maximum (as model.scales)")
       ->delimiter(',');
   app->add_flag("--raw", a->raw,
                 "score the bare network: one scale, no flip averaging or largest component, whatever the model says");
@@ -43,56 +45,64 @@ void add_eval(CLI::App& root, Globals& g, Commands& out) {
   app->add_option("--score-size", a->score_size, "score at SxS as the original did (0: the model's input size)")
       ->capture_default_str();
   add_device_option(*app, a->device);
-  add_names_option(*app, "--precision", a->precision, train::kPrecisionNames, "of the forward pass: auto | fp32 | bf16");
+  add_names_option(*app, "--precision", a->precision, train::kPrecisionNames,
+                   "of the forward pass: auto | fp32 | bf16");
   add_common_options(*app, g, true, true);
   out.push_back({app, [a, &g] {
-    auto model = load_model(g, a->model_ref);
-    auto& mc = model.info().config;
-    if (a->raw) {
-      mc.flip_average = mc.largest_component = false;
-      mc.scales = {1.0};
-    }
-    if (a->flip) mc.flip_average = true;
-    if (!a->scales.empty()) {
-      mc.scales = a->scales;
-      nn::validate(mc);
-    }
-    auto sel = select_data(g, a->data_ref);
-    std::vector<train::Sample> samples;
-    if (a->split == "all") samples = sel.samples;
-    else if (a->split == "train") samples = train::only(sel.samples, data::Split::kTrain);
-    else if (a->split == "val") samples = train::only(sel.samples, data::Split::kVal);
-    else if (a->split == "test") samples = train::only(sel.samples, data::Split::kTest);
-    else throw InvalidInput("--split {}: must be train, val, test or all", a->split);
-    if (samples.empty()) throw InvalidInput("{}: the {} split is empty", sel.label, a->split);
-    train::EvalOptions o;
-    o.threads = g.threads;
-    o.device = a->device;
-    o.largest_component = a->largest;
-    o.full_resolution = !a->no_full;
-    o.score_size = a->score_size;
-    o.precision = a->precision;
-    auto r = train::evaluate(model, samples, o);
-    if (!a->per_image.empty())
-      util::atomic_write(a->per_image, a->per_image.ends_with(".json") ? r.to_json(true).dump(2) + "\n" : r.to_csv());
-    if (g.json) {
-      auto j = r.to_json(false);
-      j["model"] = a->model_ref;
-      j["data"] = sel.label;
-      j["split"] = a->split;
-      print_json(j);
-      return kExitOk;
-    }
-    std::printf("%s on %s, split %s: %zu images in %.1fs\n", a->model_ref.c_str(), sel.label.c_str(), a->split.c_str(),
-                r.images.size(), r.seconds);
-    std::printf("  %-22s %8s %8s %9s %10s\n", "", "dice", "iou", "accuracy", "hausdorff");
-    std::printf("  %-22s %8.4f %8.4f %9.4f %10.2f\n", ("at " + std::to_string(r.score_size) + " px").c_str(),
-                r.mean_input.dice, r.mean_input.iou, r.mean_input.accuracy, r.mean_input.hausdorff);
-    if (o.full_resolution)
-      std::printf("  %-22s %8.4f %8.4f %9.4f %10.2f\n", "at full resolution", r.mean_full.dice, r.mean_full.iou,
-                  r.mean_full.accuracy, r.mean_full.hausdorff);
-    return kExitOk;
-  }});
+                   auto model = load_model(g, a->model_ref);
+                   auto& mc = model.info().config;
+                   if (a->raw) {
+                     mc.flip_average = mc.largest_component = false;
+                     mc.scales = {1.0};
+                   }
+                   if (a->flip) mc.flip_average = true;
+                   if (!a->scales.empty()) {
+                     mc.scales = a->scales;
+                     nn::validate(mc);
+                   }
+                   auto sel = select_data(g, a->data_ref);
+                   std::vector<train::Sample> samples;
+                   if (a->split == "all")
+                     samples = sel.samples;
+                   else if (a->split == "train")
+                     samples = train::only(sel.samples, data::Split::kTrain);
+                   else if (a->split == "val")
+                     samples = train::only(sel.samples, data::Split::kVal);
+                   else if (a->split == "test")
+                     samples = train::only(sel.samples, data::Split::kTest);
+                   else
+                     throw InvalidInput("--split {}: must be train, val, test or all", a->split);
+                   if (samples.empty()) throw InvalidInput("{}: the {} split is empty", sel.label, a->split);
+                   train::EvalOptions o;
+                   o.threads = g.threads;
+                   o.device = a->device;
+                   o.largest_component = a->largest;
+                   o.full_resolution = !a->no_full;
+                   o.score_size = a->score_size;
+                   o.precision = a->precision;
+                   auto r = train::evaluate(model, samples, o);
+                   if (!a->per_image.empty())
+                     util::atomic_write(a->per_image,
+                                        a->per_image.ends_with(".json") ? r.to_json(true).dump(2) + "\n" : r.to_csv());
+                   if (g.json) {
+                     auto j = r.to_json(false);
+                     j["model"] = a->model_ref;
+                     j["data"] = sel.label;
+                     j["split"] = a->split;
+                     print_json(j);
+                     return kExitOk;
+                   }
+                   std::printf("%s on %s, split %s: %zu images in %.1fs\n", a->model_ref.c_str(), sel.label.c_str(),
+                               a->split.c_str(), r.images.size(), r.seconds);
+                   std::printf("  %-22s %8s %8s %9s %10s\n", "", "dice", "iou", "accuracy", "hausdorff");
+                   std::printf("  %-22s %8.4f %8.4f %9.4f %10.2f\n",
+                               ("at " + std::to_string(r.score_size) + " px").c_str(), r.mean_input.dice,
+                               r.mean_input.iou, r.mean_input.accuracy, r.mean_input.hausdorff);
+                   if (o.full_resolution)
+                     std::printf("  %-22s %8.4f %8.4f %9.4f %10.2f\n", "at full resolution", r.mean_full.dice,
+                                 r.mean_full.iou, r.mean_full.accuracy, r.mean_full.hausdorff);
+                   return kExitOk;
+                 }});
 }
 
 }  // namespace wms::cli

@@ -15,7 +15,8 @@ struct InitArgs {
 std::string commented_defaults() {
   return "\n# Training (wms train, the pipeline's train job; `--config PRESET` replaces these):\n" +
          train::train_option_table().commented_yaml(train::TrainOptions{}) +
-         "\n# The gate (wms gate, the pipeline's train job):\n" + gate::gate_option_table().commented_yaml(gate::GatePolicy{}) +
+         "\n# The gate (wms gate, the pipeline's train job):\n" +
+         gate::gate_option_table().commented_yaml(gate::GatePolicy{}) +
          "#   secondary: {iou: 0.005}                # metric: the largest drop allowed\n";
 }
 
@@ -27,11 +28,13 @@ void add_init(CLI::App& root, Globals& g, Commands& out) {
   app->add_option("DIR", a->dir, "folder to initialise (default: --workspace or the current folder)");
   add_common_options(*app, g);
   out.push_back({app, [a, &g] {
-    auto ws = data::Workspace::init(a->dir.empty() ? g.workspace : a->dir, commented_defaults());
-    if (g.json) print_json({{"workspace", ws.root().string()}, {"config", ws.config_path().string()}});
-    else std::printf("initialised wms workspace in %s\n", ws.root().c_str());
-    return kExitOk;
-  }});
+                   auto ws = data::Workspace::init(a->dir.empty() ? g.workspace : a->dir, commented_defaults());
+                   if (g.json)
+                     print_json({{"workspace", ws.root().string()}, {"config", ws.config_path().string()}});
+                   else
+                     std::printf("initialised wms workspace in %s\n", ws.root().c_str());
+                   return kExitOk;
+                 }});
 }
 
 }  // namespace wms::cli

@@ -26,8 +26,8 @@ DataSelection select_data(const Globals& g, const std::string& ref) {
     return {train::samples_from_dir(ref, data::split_fractions(config), validation), "", ref};
   }
   if (!ws)
-    throw NotFound("--data {}: not a folder, and {} is not a workspace to take a dataset version from", ref.empty() ? "(head)" : ref,
-                   g.workspace);
+    throw NotFound("--data {}: not a folder, and {} is not a workspace to take a dataset version from",
+                   ref.empty() ? "(head)" : ref, g.workspace);
   data::Dataset ds(*ws);
   auto v = ds.get(ref.empty() ? "head" : ref);
   return {train::samples_from_version(*ws, v), v.id, "dataset version " + v.short_id()};

@@ -12,18 +12,18 @@
 namespace wms::cli {
 
 void add_common_options(CLI::App& app, Globals& g, bool json, bool threads) {
-  app.add_option("--workspace,-w", g.workspace, "workspace folder (default: current folder)")
-      ->envname("WMS_WORKSPACE");
+  app.add_option("--workspace,-w", g.workspace, "workspace folder (default: current folder)")->envname("WMS_WORKSPACE");
   if (json) app.add_flag("--json", g.json, "print the result as JSON on stdout");
-  if (threads)
-    app.add_option("--threads", g.threads, "worker threads (default: every core)")->envname("WMS_THREADS");
+  if (threads) app.add_option("--threads", g.threads, "worker threads (default: every core)")->envname("WMS_THREADS");
 }
 
 void add_device_option(CLI::App& app, train::Device& device) {
   add_names_option(app, "--device", device, train::kDeviceNames, "where the model runs: auto | cpu | cuda");
 }
 
-void print_json(const nlohmann::json& j) { std::printf("%s\n", j.dump(2).c_str()); }
+void print_json(const nlohmann::json& j) {
+  std::printf("%s\n", j.dump(2).c_str());
+}
 
 namespace {
 
@@ -53,6 +53,7 @@ int run(int argc, char** argv) {
   add_gate(app, g, commands);
   add_pipeline(app, g, commands);
   add_infra(app, g, commands);
+  add_remote(app, g, commands);
   add_serve(app, g, commands);
   add_demo(app, g, commands);
   try {

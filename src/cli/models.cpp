@@ -3,8 +3,8 @@
 #include "cli/command.hpp"
 #include "cli/inputs.hpp"
 #include "wms/registry/promotion.hpp"
-#include "wms/util/error.hpp"
 #include "wms/util/clock.hpp"
+#include "wms/util/error.hpp"
 
 namespace wms::cli {
 namespace {
@@ -55,41 +55,49 @@ void add_models_list(CLI::App& models, Globals& g, Commands& out) {
   auto* app = models.add_subcommand("list", "model versions, newest first, with their aliases");
   add_common_options(*app, g);
   out.push_back({app, [&g] {
-    auto ws = data::Workspace::open(g.workspace);
-    auto reg = registry::open(ws);
-    auto list = reg.list_models();
-    if (g.json) {
-      nlohmann::json j = nlohmann::json::array();
-      for (auto& m : list) j.push_back(m.to_json());
-      print_json(j);
-      return kExitOk;
-    }
-    if (list.empty()) std::printf("no model versions yet (train one with `wms train`)\n");
-    else std::printf("%-8s %-20s %-8s %-8s %-12s %-34s %s\n", "VERSION", "CREATED", "DICE", "IOU", "DATASET", "RUN", "ALIASES");
-    for (auto& m : list)
-      std::printf("%-8d %-20s %-8s %-8s %-12s %-34s %s\n", m.version, util::iso_time(m.created).c_str(),
-                  metric(m.metrics, "test_dice").c_str(), metric(m.metrics, "test_iou").c_str(),
-                  m.dataset_version.substr(0, 10).c_str(), m.run.c_str(), fmt::format("{}", fmt::join(m.aliases, ",")).c_str());
-    return kExitOk;
-  }});
+                   auto ws = data::Workspace::open(g.workspace);
+                   auto reg = registry::open(ws);
+                   auto list = reg.list_models();
+                   if (g.json) {
+                     nlohmann::json j = nlohmann::json::array();
+                     for (auto& m : list) j.push_back(m.to_json());
+                     print_json(j);
+                     return kExitOk;
+                   }
+                   if (list.empty())
+                     std::printf("no model versions yet (train one with `wms train`)\n");
+                   else
+                     std::printf("%-8s %-20s %-8s %-8s %-12s %-34s %s\n", "VERSION", "CREATED", "DICE", "IOU",
+                                 "DATASET", "RUN", "ALIASES");
+                   for (auto& m : list)
+                     std::printf("%-8d %-20s %-8s %-8s %-12s %-34s %s\n", m.version, util::iso_time(m.created).c_str(),
+                                 metric(m.metrics, "test_dice").c_str(), metric(m.metrics, "test_iou").c_str(),
+                                 m.dataset_version.substr(0, 10).c_str(), m.run.c_str(),
+                                 fmt::format("{}", fmt::join(m.aliases, ",")).c_str());
+                   return kExitOk;
+                 }});
 }
 
 void add_models_register(CLI::App& models, Globals& g, Commands& out) {
-  auto* app = models.add_subcommand("register", "add a bundle (e.g. from `wms model import production.pth`) "
-                                                 "as a new model version");
+  auto* app = models.add_subcommand("register",
+                                    "add a bundle (e.g. from `wms model import production.pth`) "
+                                    "as a new model version");
   auto a = std::make_shared<RegisterArgs>();
   app->add_option("BUNDLE", a->bundle, "model bundle")->required();
   app->add_option("--note", a->note, "kept with the version");
   add_common_options(*app, g);
   out.push_back({app, [a, &g] {
-    auto ws = data::Workspace::open(g.workspace);
-    auto lock = ws.lock();
-    auto reg = registry::open(ws);
-    int v = registry::register_bundle(ws, reg, nn::Model::load(a->bundle), "", a->note.empty() ? "registered " + a->bundle : a->note);
-    if (g.json) print_json({{"version", v}});
-    else std::printf("registered %s as model version %d\n", a->bundle.c_str(), v);
-    return kExitOk;
-  }});
+                   auto ws = data::Workspace::open(g.workspace);
+                   auto lock = ws.lock();
+                   auto reg = registry::open(ws);
+                   int v = registry::register_bundle(ws, reg, nn::Model::load(a->bundle), "",
+                                                     a->note.empty() ? "registered " + a->bundle : a->note);
+                   if (g.json)
+                     print_json({{"version", v}});
+                   else
+                     std::printf("registered %s as model version %d\n", a->bundle.c_str(), v);
+                   return kExitOk;
+                 }});
 }
 
 void add_models_show(CLI::App& models, Globals& g, Commands& out) {
@@ -98,15 +106,15 @@ void add_models_show(CLI::App& models, Globals& g, Commands& out) {
   app->add_option("VERSION", a->ref, "version number or alias")->required();
   add_common_options(*app, g);
   out.push_back({app, [a, &g] {
-    auto ws = data::Workspace::open(g.workspace);
-    auto reg = registry::open(ws);
-    int v = require_version(reg, a->ref);
-    auto m = *reg.find_model(v);
-    auto j = m.to_json();
-    j["bundle"] = registry::load_version(ws, reg, v).info().to_json();
-    print_json(j);
-    return kExitOk;
-  }});
+                   auto ws = data::Workspace::open(g.workspace);
+                   auto reg = registry::open(ws);
+                   int v = require_version(reg, a->ref);
+                   auto m = *reg.find_model(v);
+                   auto j = m.to_json();
+                   j["bundle"] = registry::load_version(ws, reg, v).info().to_json();
+                   print_json(j);
+                   return kExitOk;
+                 }});
 }
 
 void add_models_promote(CLI::App& models, Globals& g, Commands& out) {
@@ -115,17 +123,20 @@ void add_models_promote(CLI::App& models, Globals& g, Commands& out) {
   app->add_option("VERSION", a->ref, "version number")->required();
   app->add_option("--reason,-r", a->reason, "why (kept in the alias history)")->required();
   add_common_options(*app, g);
-  out.push_back({app, [a, &g] {
-    auto ws = data::Workspace::open(g.workspace);
-    auto lock = ws.lock();
-    auto reg = registry::open(ws);
-    int v = require_version(reg, a->ref);
-    auto before = reg.alias(registry::kProduction);
-    registry::promote(ws, reg, v, registry::current_actor(), a->reason);
-    if (g.json) print_json({{"production", v}, {"previous", before ? nlohmann::json(*before) : nlohmann::json(nullptr)}});
-    else std::printf("production: version %d (was %s)\n", v, before ? std::to_string(*before).c_str() : "none");
-    return kExitOk;
-  }});
+  out.push_back(
+      {app, [a, &g] {
+         auto ws = data::Workspace::open(g.workspace);
+         auto lock = ws.lock();
+         auto reg = registry::open(ws);
+         int v = require_version(reg, a->ref);
+         auto before = reg.alias(registry::kProduction);
+         registry::promote(ws, reg, v, registry::current_actor(), a->reason);
+         if (g.json)
+           print_json({{"production", v}, {"previous", before ? nlohmann::json(*before) : nlohmann::json(nullptr)}});
+         else
+           std::printf("production: version %d (was %s)\n", v, before ? std::to_string(*before).c_str() : "none");
+         return kExitOk;
+       }});
 }
 
 void add_models_rollback(CLI::App& models, Globals& g, Commands& out) {
@@ -135,49 +146,57 @@ void add_models_rollback(CLI::App& models, Globals& g, Commands& out) {
   app->add_option("--reason,-r", a->reason, "why")->default_val("rollback");
   add_common_options(*app, g);
   out.push_back({app, [a, &g] {
-    auto ws = data::Workspace::open(g.workspace);
-    auto lock = ws.lock();
-    auto reg = registry::open(ws);
-    std::optional<int> to;
-    if (!a->ref.empty()) to = require_version(reg, a->ref);
-    int v = registry::rollback(ws, reg, to, registry::current_actor(), a->reason);
-    if (g.json) print_json({{"production", v}});
-    else std::printf("production: version %d\n", v);
-    return kExitOk;
-  }});
+                   auto ws = data::Workspace::open(g.workspace);
+                   auto lock = ws.lock();
+                   auto reg = registry::open(ws);
+                   std::optional<int> to;
+                   if (!a->ref.empty()) to = require_version(reg, a->ref);
+                   int v = registry::rollback(ws, reg, to, registry::current_actor(), a->reason);
+                   if (g.json)
+                     print_json({{"production", v}});
+                   else
+                     std::printf("production: version %d\n", v);
+                   return kExitOk;
+                 }});
 }
 
 void add_models_history(CLI::App& models, Globals& g, Commands& out) {
-  auto* app = models.add_subcommand("history", "every move of an alias (default production); --at TIME answers "
-                                                "which version it was then");
+  auto* app = models.add_subcommand("history",
+                                    "every move of an alias (default production); --at TIME answers "
+                                    "which version it was then");
   auto a = std::make_shared<HistoryArgs>();
   app->add_option("--alias", a->alias, "alias")->capture_default_str();
   app->add_option("--at", a->at, "a UTC time, e.g. 2026-03-01T12:00:00Z");
   add_common_options(*app, g);
-  out.push_back({app, [a, &g] {
-    auto ws = data::Workspace::open(g.workspace);
-    auto reg = registry::open(ws);
-    if (!a->at.empty()) {
-      auto v = reg.alias_at(a->alias, util::parse_iso_time(a->at));
-      if (g.json) print_json({{"alias", a->alias}, {"at", a->at}, {"version", v ? nlohmann::json(*v) : nlohmann::json(nullptr)}});
-      else std::printf("%s at %s: %s\n", a->alias.c_str(), a->at.c_str(), v ? ("version " + std::to_string(*v)).c_str() : "none");
-      return kExitOk;
-    }
-    auto events = reg.alias_history(a->alias);
-    if (g.json) {
-      nlohmann::json j = nlohmann::json::array();
-      for (auto& e : events) j.push_back(e.to_json());
-      print_json(j);
-      return kExitOk;
-    }
-    if (events.empty()) std::printf("%s has never been set\n", a->alias.c_str());
-    for (auto& e : events)
-      std::printf("%s  %-8s %s -> %s  by %s: %s%s\n", util::iso_time(e.time).c_str(), e.action.c_str(),
-                  e.previous ? std::to_string(*e.previous).c_str() : "none",
-                  e.version ? std::to_string(*e.version).c_str() : "none", e.actor.c_str(), e.reason.c_str(),
-                  e.decision ? fmt::format(" (decision {})", *e.decision).c_str() : "");
-    return kExitOk;
-  }});
+  out.push_back(
+      {app, [a, &g] {
+         auto ws = data::Workspace::open(g.workspace);
+         auto reg = registry::open(ws);
+         if (!a->at.empty()) {
+           auto v = reg.alias_at(a->alias, util::parse_iso_time(a->at));
+           if (g.json)
+             print_json(
+                 {{"alias", a->alias}, {"at", a->at}, {"version", v ? nlohmann::json(*v) : nlohmann::json(nullptr)}});
+           else
+             std::printf("%s at %s: %s\n", a->alias.c_str(), a->at.c_str(),
+                         v ? ("version " + std::to_string(*v)).c_str() : "none");
+           return kExitOk;
+         }
+         auto events = reg.alias_history(a->alias);
+         if (g.json) {
+           nlohmann::json j = nlohmann::json::array();
+           for (auto& e : events) j.push_back(e.to_json());
+           print_json(j);
+           return kExitOk;
+         }
+         if (events.empty()) std::printf("%s has never been set\n", a->alias.c_str());
+         for (auto& e : events)
+           std::printf("%s  %-8s %s -> %s  by %s: %s%s\n", util::iso_time(e.time).c_str(), e.action.c_str(),
+                       e.previous ? std::to_string(*e.previous).c_str() : "none",
+                       e.version ? std::to_string(*e.version).c_str() : "none", e.actor.c_str(), e.reason.c_str(),
+                       e.decision ? fmt::format(" (decision {})", *e.decision).c_str() : "");
+         return kExitOk;
+       }});
 }
 
 void add_models_lineage(CLI::App& models, Globals& g, Commands& out) {
@@ -187,17 +206,17 @@ void add_models_lineage(CLI::App& models, Globals& g, Commands& out) {
   app->add_option("--dataset", a->dataset, "instead: everything trained on this dataset version");
   add_common_options(*app, g);
   out.push_back({app, [a, &g] {
-    auto ws = data::Workspace::open(g.workspace);
-    auto reg = registry::open(ws);
-    if (!a->dataset.empty()) {
-      data::Dataset ds(ws);
-      print_json(reg.lineage_of_dataset(ds.get(a->dataset).id));
-    } else {
-      if (a->ref.empty()) throw InvalidInput("give a model VERSION or --dataset D");
-      print_json(reg.lineage_of_model(require_version(reg, a->ref)));
-    }
-    return kExitOk;
-  }});
+                   auto ws = data::Workspace::open(g.workspace);
+                   auto reg = registry::open(ws);
+                   if (!a->dataset.empty()) {
+                     data::Dataset ds(ws);
+                     print_json(reg.lineage_of_dataset(ds.get(a->dataset).id));
+                   } else {
+                     if (a->ref.empty()) throw InvalidInput("give a model VERSION or --dataset D");
+                     print_json(reg.lineage_of_model(require_version(reg, a->ref)));
+                   }
+                   return kExitOk;
+                 }});
 }
 
 }  // namespace

@@ -5,9 +5,9 @@
 #include "wms/infra/provider.hpp"
 #include "wms/pipeline/pipeline.hpp"
 #include "wms/registry/promotion.hpp"
+#include "wms/util/clock.hpp"
 #include "wms/util/error.hpp"
 #include "wms/util/signals.hpp"
-#include "wms/util/clock.hpp"
 
 namespace wms::cli {
 namespace {
@@ -102,12 +102,12 @@ void add_pipeline_run(CLI::App* pl, const Args& a, Globals& g, Commands& out) {
   add_run_options(app, *a);
   add_common_options(*app, g, true, true);
   out.push_back({app, [a, &g] {
-    util::install_interrupt_handler();
-    auto ws = data::Workspace::open(g.workspace);
-    auto o = options_of(*a, g);
-    o.batch = a->batch.source();
-    return finish(g, pipeline::run(ws, o));
-  }});
+                   util::install_interrupt_handler();
+                   auto ws = data::Workspace::open(g.workspace);
+                   auto o = options_of(*a, g);
+                   o.batch = a->batch.source();
+                   return finish(g, pipeline::run(ws, o));
+                 }});
 }
 
 void add_pipeline_resume(CLI::App* pl, const Args& a, Globals& g, Commands& out) {
@@ -116,10 +116,10 @@ void add_pipeline_resume(CLI::App* pl, const Args& a, Globals& g, Commands& out)
   add_run_options(app, *a);
   add_common_options(*app, g, true, true);
   out.push_back({app, [a, &g] {
-    util::install_interrupt_handler();
-    auto ws = data::Workspace::open(g.workspace);
-    return finish(g, pipeline::resume(ws, a->id, options_of(*a, g)));
-  }});
+                   util::install_interrupt_handler();
+                   auto ws = data::Workspace::open(g.workspace);
+                   return finish(g, pipeline::resume(ws, a->id, options_of(*a, g)));
+                 }});
 }
 
 void add_pipeline_show(CLI::App* pl, const Args& a, Globals& g, Commands& out) {
@@ -127,12 +127,14 @@ void add_pipeline_show(CLI::App* pl, const Args& a, Globals& g, Commands& out) {
   app->add_option("ID", a->id, "pipeline run id or unique prefix")->required();
   add_common_options(*app, g);
   out.push_back({app, [a, &g] {
-    auto ws = data::Workspace::open(g.workspace);
-    auto st = pipeline::load_state(ws, a->id);
-    if (g.json) print_json(st.to_json());
-    else print_state(st);
-    return kExitOk;
-  }});
+                   auto ws = data::Workspace::open(g.workspace);
+                   auto st = pipeline::load_state(ws, a->id);
+                   if (g.json)
+                     print_json(st.to_json());
+                   else
+                     print_state(st);
+                   return kExitOk;
+                 }});
 }
 
 void add_pipeline_list(CLI::App* pl, const Args& a, Globals& g, Commands& out) {
@@ -140,41 +142,45 @@ void add_pipeline_list(CLI::App* pl, const Args& a, Globals& g, Commands& out) {
   app->add_option("--limit,-n", a->limit)->capture_default_str();
   add_common_options(*app, g);
   out.push_back({app, [a, &g] {
-    auto ws = data::Workspace::open(g.workspace);
-    auto reg = registry::open(ws);
-    nlohmann::json j = nlohmann::json::array();
-    if (!g.json) std::printf("%-36s %-10s %-13s %-20s %7s  %s\n", "RUN", "STATUS", "OUTCOME", "STARTED", "TIME", "BATCH");
-    for (auto& r : reg.list_runs(a->limit, "pipeline")) {
-      std::string outcome = r.tags.value("outcome", "");
-      j.push_back(r.to_json());
-      if (!g.json)
-        std::printf("%-36s %-10s %-13s %-20s %7s  %s\n", r.id.c_str(), r.status.c_str(), outcome.c_str(),
-                    util::iso_time(r.started).c_str(), secs(r.started, r.ended).c_str(),
-                    r.params.value("images", nlohmann::json("")).get<std::string>().c_str());
-    }
-    if (g.json) print_json(j);
-    return kExitOk;
-  }});
+                   auto ws = data::Workspace::open(g.workspace);
+                   auto reg = registry::open(ws);
+                   nlohmann::json j = nlohmann::json::array();
+                   if (!g.json)
+                     std::printf("%-36s %-10s %-13s %-20s %7s  %s\n", "RUN", "STATUS", "OUTCOME", "STARTED", "TIME",
+                                 "BATCH");
+                   for (auto& r : reg.list_runs(a->limit, "pipeline")) {
+                     std::string outcome = r.tags.value("outcome", "");
+                     j.push_back(r.to_json());
+                     if (!g.json)
+                       std::printf("%-36s %-10s %-13s %-20s %7s  %s\n", r.id.c_str(), r.status.c_str(), outcome.c_str(),
+                                   util::iso_time(r.started).c_str(), secs(r.started, r.ended).c_str(),
+                                   r.params.value("images", nlohmann::json("")).get<std::string>().c_str());
+                   }
+                   if (g.json) print_json(j);
+                   return kExitOk;
+                 }});
 }
 
 void add_pipeline_submissions(CLI::App* pl, const Args& a, Globals& g, Commands& out) {
   auto* app = pl->add_subcommand("submissions", "batches that did not improve the model (kept for review or retry)");
   add_common_options(*app, g);
   out.push_back({app, [a, &g] {
-    auto ws = data::Workspace::open(g.workspace);
-    auto subs = pipeline::submissions(ws);
-    if (g.json) {
-      print_json(subs);
-      return kExitOk;
-    }
-    if (subs.empty()) std::printf("no rejected submissions\n");
-    for (auto& s : subs)
-      std::printf("%s  %s  %s  dice %s  (retry: wms pipeline run --images %s --masks %s)\n", s.value("time", "").c_str(),
-                  s.value("run_id", "").c_str(), s.value("status", "").c_str(),
-                  s["train"].contains("dice") ? fmt::format("{:.4f}", s["train"]["dice"].get<double>()).c_str() : "-",
-                  s.value("images", "").c_str(), s.value("masks", "").c_str());
-    return kExitOk;
-  }});
+                   auto ws = data::Workspace::open(g.workspace);
+                   auto subs = pipeline::submissions(ws);
+                   if (g.json) {
+                     print_json(subs);
+                     return kExitOk;
+                   }
+                   if (subs.empty()) std::printf("no rejected submissions\n");
+                   for (auto& s : subs)
+                     std::printf(
+                         "%s  %s  %s  dice %s  (retry: wms pipeline run --images %s --masks %s)\n",
+                         s.value("time", "").c_str(), s.value("run_id", "").c_str(), s.value("status", "").c_str(),
+                         s["train"].contains("dice") ? fmt::format("{:.4f}", s["train"]["dice"].get<double>()).c_str()
+                                                     : "-",
+                         s.value("images", "").c_str(), s.value("masks", "").c_str());
+                   return kExitOk;
+                 }});
 }
 
 }  // namespace
@@ -182,10 +188,11 @@ void add_pipeline_submissions(CLI::App* pl, const Args& a, Globals& g, Commands&
 void add_pipeline(CLI::App& root, Globals& g, Commands& out) {
   auto* pl = root.add_subcommand("pipeline", "the continuous-training loop: validate, train, gate, promote, notify");
   pl->require_subcommand(1);
-  pl->footer(fmt::format("Exit codes of run/resume: {} improved (promoted), {} not improved (batch kept as a rejected "
-                         "submission), {} invalid data (nothing changed), 130 cancelled; a failure exits with its "
-                         "error's code (see wms --help).",
-                         kExitOk, kExitNotImproved, kExitDataInvalid));
+  pl->footer(
+      fmt::format("Exit codes of run/resume: {} improved (promoted), {} not improved (batch kept as a rejected "
+                  "submission), {} invalid data (nothing changed), 130 cancelled; a failure exits with its "
+                  "error's code (see wms --help).",
+                  kExitOk, kExitNotImproved, kExitDataInvalid));
   auto a = std::make_shared<PipelineArgs>();
   add_pipeline_run(pl, a, g, out);
   add_pipeline_resume(pl, a, g, out);
@@ -201,34 +208,39 @@ void add_infra(CLI::App& root, Globals& g, Commands& out) {
     auto* app = infra->add_subcommand("leases", "compute held by runs (a lease whose process died is 'stale')");
     add_common_options(*app, g);
     out.push_back({app, [&g] {
-      auto ws = data::Workspace::open(g.workspace);
-      nlohmann::json j = nlohmann::json::array();
-      for (auto& l : infra::Leases(ws).list()) {
-        auto x = l.to_json();
-        x["stale"] = !infra::process_alive(l.pid, l.pid_start);
-        j.push_back(x);
-        if (!g.json)
-          std::printf("%s  %s  run %s  pid %d%s\n", l.instance.id.c_str(), l.instance.address.c_str(), l.run_id.c_str(),
-                      l.pid, x["stale"].get<bool>() ? "  (stale: its process is gone)" : "");
-      }
-      if (g.json) print_json(j);
-      else if (j.empty()) std::printf("no leases\n");
-      return kExitOk;
-    }});
+                     auto ws = data::Workspace::open(g.workspace);
+                     nlohmann::json j = nlohmann::json::array();
+                     for (auto& l : infra::Leases(ws).list()) {
+                       auto x = l.to_json();
+                       x["stale"] = !infra::process_alive(l.pid, l.pid_start);
+                       j.push_back(x);
+                       if (!g.json)
+                         std::printf("%s  %s  run %s  pid %d%s\n", l.instance.id.c_str(), l.instance.address.c_str(),
+                                     l.run_id.c_str(), l.pid,
+                                     x["stale"].get<bool>() ? "  (stale: its process is gone)" : "");
+                     }
+                     if (g.json)
+                       print_json(j);
+                     else if (j.empty())
+                       std::printf("no leases\n");
+                     return kExitOk;
+                   }});
   }
   {
     auto* app = infra->add_subcommand("reap", "stop and release the compute of runs that died (kill -9, crash)");
     add_common_options(*app, g);
     out.push_back({app, [&g] {
-      auto ws = data::Workspace::open(g.workspace);
-      auto provider = infra::make_provider(ws);
-      auto reaped = infra::Leases(ws).reap(*provider);
-      nlohmann::json j = nlohmann::json::array();
-      for (auto& l : reaped) j.push_back(l.to_json());
-      if (g.json) print_json(j);
-      else std::printf("released %zu stale lease(s)\n", reaped.size());
-      return kExitOk;
-    }});
+                     auto ws = data::Workspace::open(g.workspace);
+                     auto provider = infra::make_provider(ws);
+                     auto reaped = infra::Leases(ws).reap(*provider);
+                     nlohmann::json j = nlohmann::json::array();
+                     for (auto& l : reaped) j.push_back(l.to_json());
+                     if (g.json)
+                       print_json(j);
+                     else
+                       std::printf("released %zu stale lease(s)\n", reaped.size());
+                     return kExitOk;
+                   }});
   }
 }
 

@@ -56,8 +56,9 @@ struct PredictArgs {
 }  // namespace
 
 void add_predict(CLI::App& root, Globals& g, Commands& out) {
-  auto* app = root.add_subcommand("predict", "write a mask (PNG, the photo's size, EXIF orientation applied) "
-                                             "for each photo; exit 3 if any photo could not be read");
+  auto* app = root.add_subcommand("predict",
+                                  "write a mask (PNG, the photo's size, EXIF orientation applied) "
+                                  "for each photo; exit 3 if any photo could not be read");
   auto a = std::make_shared<PredictArgs>();
   app->add_option("--model,-m", a->model_ref, "model bundle")->required();
   app->add_option("INPUT", a->inputs, "photos or folders of photos")->required();
@@ -67,60 +68,66 @@ void add_predict(CLI::App& root, Globals& g, Commands& out) {
   app->add_flag("--probabilities", a->probabilities,
                 "also write <stem>.prob.npy: the model's probabilities at its input size (float32, NumPy format)");
   add_device_option(*app, a->device);
-  add_names_option(*app, "--precision", a->precision, train::kPrecisionNames, "of the forward pass: auto | fp32 | bf16");
+  add_names_option(*app, "--precision", a->precision, train::kPrecisionNames,
+                   "of the forward pass: auto | fp32 | bf16");
   add_common_options(*app, g, true, true);
-  out.push_back({app, [a, &g] {
-    auto files = expand_inputs(a->inputs);
-    train::PredictOptions po;
-    po.device = a->device;
-    po.threads = g.threads;
-    po.largest_component = a->largest;
-    po.precision = a->precision;
-    train::Predictor predictor(load_model(g, a->model_ref), po);
-    util::make_dirs(a->out_dir);
-    nlohmann::json results = nlohmann::json::array();
-    int failed = 0;
-    util::Progress progress("predict", files.size());
-    for (const auto& f : files) {
-      nlohmann::json r = {{"input", f.string()}};
-      try {
-        auto bytes = util::read_file(f, 100ull << 20);
-        auto decoded = image::decode_image(bytes, f.string());
-        auto p = predictor.predict(decoded.pixels);
-        fs::path mask_path = fs::path(a->out_dir) / (f.stem().string() + ".png");
-        util::atomic_write(mask_path, image::encode_png(p.mask));
-        r["mask"] = mask_path.string();
-        if (a->with_overlay) {
-          fs::path ov = fs::path(a->out_dir) / (f.stem().string() + ".overlay.jpg");
-          util::atomic_write(ov, image::encode_jpeg(train::overlay(decoded.pixels, p.mask), 90));
-          r["overlay"] = ov.string();
-        }
-        if (a->probabilities) {
-          fs::path np = fs::path(a->out_dir) / (f.stem().string() + ".prob.npy");
-          util::atomic_write(np, image::encode_npy_float32(p.probability));
-          r["probabilities"] = np.string();
-        }
-        r["width"] = p.mask.cols;
-        r["height"] = p.mask.rows;
-        r["area"] = p.area;
-        r["bbox"] = p.area ? nlohmann::json{{"x", p.bbox.x}, {"y", p.bbox.y}, {"w", p.bbox.width}, {"h", p.bbox.height}}
-                           : nlohmann::json(nullptr);
-        r["mean_confidence"] = p.mean_confidence;
-        r["ms"] = {{"preprocess", p.ms_preprocess}, {"inference", p.ms_inference}, {"postprocess", p.ms_postprocess}};
-      } catch (const InvalidInput& e) {
-        r["error"] = e.what();
-        ++failed;
-        if (!g.json) std::fprintf(stderr, "wms: %s\n", e.what());
-      }
-      results.push_back(r);
-      progress.tick();
-    }
-    util::atomic_write(fs::path(a->out_dir) / "predictions.json", results.dump(2) + "\n");
-    if (g.json) print_json(results);
-    else std::printf("wrote %zu masks to %s (%d failed); summary: %s/predictions.json\n", files.size() - failed,
-                     a->out_dir.c_str(), failed, a->out_dir.c_str());
-    return failed ? exit_code_for(ErrorCode::kInvalidInput) : kExitOk;
-  }});
+  out.push_back(
+      {app, [a, &g] {
+         auto files = expand_inputs(a->inputs);
+         train::PredictOptions po;
+         po.device = a->device;
+         po.threads = g.threads;
+         po.largest_component = a->largest;
+         po.precision = a->precision;
+         train::Predictor predictor(load_model(g, a->model_ref), po);
+         util::make_dirs(a->out_dir);
+         nlohmann::json results = nlohmann::json::array();
+         int failed = 0;
+         util::Progress progress("predict", files.size());
+         for (const auto& f : files) {
+           nlohmann::json r = {{"input", f.string()}};
+           try {
+             auto bytes = util::read_file(f, 100ull << 20);
+             auto decoded = image::decode_image(bytes, f.string());
+             auto p = predictor.predict(decoded.pixels);
+             fs::path mask_path = fs::path(a->out_dir) / (f.stem().string() + ".png");
+             util::atomic_write(mask_path, image::encode_png(p.mask));
+             r["mask"] = mask_path.string();
+             if (a->with_overlay) {
+               fs::path ov = fs::path(a->out_dir) / (f.stem().string() + ".overlay.jpg");
+               util::atomic_write(ov, image::encode_jpeg(train::overlay(decoded.pixels, p.mask), 90));
+               r["overlay"] = ov.string();
+             }
+             if (a->probabilities) {
+               fs::path np = fs::path(a->out_dir) / (f.stem().string() + ".prob.npy");
+               util::atomic_write(np, image::encode_npy_float32(p.probability));
+               r["probabilities"] = np.string();
+             }
+             r["width"] = p.mask.cols;
+             r["height"] = p.mask.rows;
+             r["area"] = p.area;
+             r["bbox"] =
+                 p.area ? nlohmann::json{{"x", p.bbox.x}, {"y", p.bbox.y}, {"w", p.bbox.width}, {"h", p.bbox.height}}
+                        : nlohmann::json(nullptr);
+             r["mean_confidence"] = p.mean_confidence;
+             r["ms"] = {
+                 {"preprocess", p.ms_preprocess}, {"inference", p.ms_inference}, {"postprocess", p.ms_postprocess}};
+           } catch (const InvalidInput& e) {
+             r["error"] = e.what();
+             ++failed;
+             if (!g.json) std::fprintf(stderr, "wms: %s\n", e.what());
+           }
+           results.push_back(r);
+           progress.tick();
+         }
+         util::atomic_write(fs::path(a->out_dir) / "predictions.json", results.dump(2) + "\n");
+         if (g.json)
+           print_json(results);
+         else
+           std::printf("wrote %zu masks to %s (%d failed); summary: %s/predictions.json\n", files.size() - failed,
+                       a->out_dir.c_str(), failed, a->out_dir.c_str());
+         return failed ? exit_code_for(ErrorCode::kInvalidInput) : kExitOk;
+       }});
 }
 
 }  // namespace wms::cli

@@ -23,7 +23,9 @@ struct TrainArgs {
 // The options of a run: the config (a file, a preset, else the workspace's wms.yaml),
 // then the command line, validated together.
 train::TrainOptions options_of(const TrainArgs& a, const Globals& g, const std::optional<data::Workspace>& ws) {
-  util::Config config = !a.config_ref.empty() ? train::load_train_config(a.config_ref) : ws ? ws->config() : util::Config();
+  util::Config config = !a.config_ref.empty() ? train::load_train_config(a.config_ref)
+                        : ws                  ? ws->config()
+                                              : util::Config();
   auto o = train::train_options(config);
   if (a.epochs) o.epochs = o.warm_epochs = *a.epochs;  // what was asked for, warm start or not
   if (a.seed) o.seed = *a.seed;
@@ -46,7 +48,12 @@ int run_train(const TrainArgs& a, const Globals& g) {
   auto sel = select_data(g, a.data_ref);
   std::optional<nn::Model> init;
   if (!a.init_ref.empty()) init = load_model(g, a.init_ref);
-  pipeline::TrackedRequest q{sel.samples, sel.dataset_version, o, "", init ? &*init : nullptr, a.init_ref,
+  pipeline::TrackedRequest q{sel.samples,
+                             sel.dataset_version,
+                             o,
+                             "",
+                             init ? &*init : nullptr,
+                             a.init_ref,
                              [] { return util::interrupted(); },
                              [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }};
   nlohmann::json summary;
@@ -65,7 +72,8 @@ int run_train(const TrainArgs& a, const Globals& g) {
   std::printf("trained %d epochs (best %d, %s) in %.0fs -> %s\n", summary["epochs_run"].get<int>(),
               summary["best_epoch"].get<int>(), summary["stop_reason"].get<std::string>().c_str(),
               summary["seconds"].get<double>(), summary["bundle"].get<std::string>().c_str());
-  if (summary.contains("model_version")) std::printf("registered as model version %d\n", summary["model_version"].get<int>());
+  if (summary.contains("model_version"))
+    std::printf("registered as model version %d\n", summary["model_version"].get<int>());
   for (auto& [k, v] : summary["metrics"].items()) std::printf("  %-16s %s\n", k.c_str(), v.dump().c_str());
   return kExitOk;
 }
@@ -73,13 +81,15 @@ int run_train(const TrainArgs& a, const Globals& g) {
 }  // namespace
 
 void add_train(CLI::App& root, Globals& g, Commands& out) {
-  auto* app = root.add_subcommand("train", "train a U-Net on a dataset version or a folder; writes a model bundle "
-                                           "(and, in a workspace, records the run and registers a model version)");
+  auto* app = root.add_subcommand("train",
+                                  "train a U-Net on a dataset version or a folder; writes a model bundle "
+                                  "(and, in a workspace, records the run and registers a model version)");
   auto a = std::make_shared<TrainArgs>();
   app->add_option("--config,-c", a->config_ref,
                   "config file or preset name (" + fmt::format("{}", fmt::join(train::preset_names(), ", ")) +
                       "); default: the workspace's wms.yaml, else the original recipe");
-  app->add_option("--data,-d", a->data_ref, "dataset version (id prefix, head) or a folder with images/ and masks/ (default: head)");
+  app->add_option("--data,-d", a->data_ref,
+                  "dataset version (id prefix, head) or a folder with images/ and masks/ (default: head)");
   app->add_option("--epochs", a->epochs, "override training.epochs");
   app->add_option("--seed", a->seed, "override training.seed");
   app->add_option("--input-size", a->input_size, "override model.input_size");
@@ -87,7 +97,8 @@ void add_train(CLI::App& root, Globals& g, Commands& out) {
   app->add_option("--lr", a->lr, "override training.learning_rate");
   app->add_option("--time-budget", a->budget, "minutes: the epochs (and the schedule) are planned to fit");
   app->add_option("--precision", a->precision, "override training.precision: fp32 | bf16 | auto");
-  app->add_option("--init", a->init_ref, "warm start from this model (version, alias or bundle) instead of fresh weights");
+  app->add_option("--init", a->init_ref,
+                  "warm start from this model (version, alias or bundle) instead of fresh weights");
   app->add_option("--out,-o", a->out_path, "also write the bundle here (required outside a workspace)");
   add_device_option(*app, a->device);
   add_common_options(*app, g, true, true);

@@ -7,11 +7,11 @@
 #include <map>
 #include <set>
 
+#include "wms/util/clock.hpp"
 #include "wms/util/error.hpp"
 #include "wms/util/failpoint.hpp"
 #include "wms/util/fs.hpp"
 #include "wms/util/hash.hpp"
-#include "wms/util/clock.hpp"
 
 namespace wms::data {
 namespace {
@@ -31,6 +31,8 @@ std::map<std::string, fs::path> data_files(const fs::path& dir) {
   }
   return out;
 }
+
+}  // namespace
 
 Version version_from_json(const nlohmann::json& j, const std::string& source) {
   try {
@@ -53,11 +55,9 @@ std::string version_id(const std::string& images, const std::string& masks) {
   return util::md5_hex(images + "\n" + masks + "\n");
 }
 
-}  // namespace
-
 nlohmann::json Version::to_json() const {
-  return {{"id", id}, {"images", images}, {"masks", masks}, {"parent", parent}, {"created", created},
-          {"message", message}, {"pairs", pairs}, {"bytes", bytes}};
+  return {{"id", id},           {"images", images},   {"masks", masks}, {"parent", parent},
+          {"created", created}, {"message", message}, {"pairs", pairs}, {"bytes", bytes}};
 }
 
 std::optional<Version> Dataset::head() const {
@@ -83,10 +83,12 @@ Version Dataset::get(const std::string& ref) const {
   std::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     std::string name = it->path().filename().string();
-    if (name.size() == 37 && name.ends_with(".json") && name.compare(0, ref.size(), ref) == 0) found.push_back(it->path());
+    if (name.size() == 37 && name.ends_with(".json") && name.compare(0, ref.size(), ref) == 0)
+      found.push_back(it->path());
   }
   if (found.empty()) throw NotFound("dataset version '{}' does not exist (see `wms data log`)", ref);
-  if (found.size() > 1) throw InvalidInput("dataset version '{}' is ambiguous ({} matches); give more digits", ref, found.size());
+  if (found.size() > 1)
+    throw InvalidInput("dataset version '{}' is ambiguous ({} matches); give more digits", ref, found.size());
   std::string text = util::read_file(found[0], 1 << 20);
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded()) throw Corrupt("{}: not valid JSON", found[0].string());
@@ -113,8 +115,7 @@ std::vector<Sample> Dataset::samples(const Version& v) const {
   std::vector<Sample> out;
   for (const auto& i : imgs) {
     auto it = mask_by_stem.find(pair_key(i.relpath));
-    if (it == mask_by_stem.end())
-      throw Corrupt("dataset version {}: images/{} has no mask", v.short_id(), i.relpath);
+    if (it == mask_by_stem.end()) throw Corrupt("dataset version {}: images/{} has no mask", v.short_id(), i.relpath);
     out.push_back({pair_key(i.relpath), i, *it->second, split_of(i.md5, f)});
   }
   return out;
@@ -128,8 +129,10 @@ Diff Dataset::diff(const Version& a, const Version& b) const {
     for (const auto& e : lb) mb[e.relpath] = e.md5;
     for (const auto& [p, m] : mb) {
       auto it = ma.find(p);
-      if (it == ma.end()) d.added.push_back(prefix + p);
-      else if (it->second != m) d.changed.push_back(prefix + p);
+      if (it == ma.end())
+        d.added.push_back(prefix + p);
+      else if (it->second != m)
+        d.changed.push_back(prefix + p);
     }
     for (const auto& [p, m] : ma)
       if (!mb.count(p)) d.removed.push_back(prefix + p);
@@ -155,22 +158,43 @@ Version Dataset::stage(const std::optional<Version>& base, const std::vector<Val
   }
   sort_listing(imgs);
   sort_listing(msks);
+  return record(store_.put_listing(imgs), store_.put_listing(msks), base, message);
+}
+
+Version Dataset::record(const std::string& images_dir, const std::string& masks_dir, const std::optional<Version>& parent,
+                        const std::string& message) const {
   Version v;
-  v.images = store_.put_listing(imgs);
-  v.masks = store_.put_listing(msks);
+  v.images = images_dir;
+  v.masks = masks_dir;
   v.id = version_id(v.images, v.masks);
-  fs::path record = ws_.versions_dir() / (v.id + ".json");
-  std::error_code ec;
-  if (fs::exists(record, ec)) return get(v.id);  // same content: the same, immutable version
-  v.parent = base ? base->id : "";
+  if (has(v.id)) return get(v.id);  // same content: the same, immutable version
+  v.parent = parent ? parent->id : "";
   v.created = util::utc_now();
   v.message = message;
+  auto imgs = images(v), msks = masks(v);
   v.pairs = imgs.size();
   for (const auto& e : imgs) v.bytes += e.size;
   for (const auto& e : msks) v.bytes += e.size;
-  util::make_dirs(record.parent_path());
-  util::atomic_write(record, v.to_json().dump(2) + "\n");
+  fs::path file = ws_.versions_dir() / (v.id + ".json");
+  util::make_dirs(file.parent_path());
+  util::atomic_write(file, v.to_json().dump(2) + "\n");
   return v;
+}
+
+void Dataset::import_record(const Version& v, const std::string& source) const {
+  if (v.id != version_id(v.images, v.masks))
+    throw Corrupt("{}: version id {} is not the md5 of its listings {} and {}", source, v.id, v.images, v.masks);
+  for (const auto& dir : {v.images, v.masks})
+    if (!store_.has(dir)) throw Corrupt("{}: listing {} of version {} is not in the store", source, dir, v.short_id());
+  if (has(v.id)) return;
+  fs::path file = ws_.versions_dir() / (v.id + ".json");
+  util::make_dirs(file.parent_path());
+  util::atomic_write(file, v.to_json().dump(2) + "\n");
+}
+
+bool Dataset::has(const std::string& id) const {
+  std::error_code ec;
+  return util::is_md5_hex(id) && fs::exists(ws_.versions_dir() / (id + ".json"), ec);
 }
 
 void Dataset::set_head(const Version& v, const std::string& action) const {
@@ -258,8 +282,10 @@ WorkingState Dataset::working_state() const {
     for (const auto& [name, path] : data_files(side.dir)) {
       present.insert(name);
       auto w = want.find(name);
-      if (w == want.end()) s.untracked.push_back(side.prefix + name);
-      else if (util::md5_file(path) != w->second) s.modified.push_back(side.prefix + name);
+      if (w == want.end())
+        s.untracked.push_back(side.prefix + name);
+      else if (util::md5_file(path) != w->second)
+        s.modified.push_back(side.prefix + name);
     }
     for (const auto& [name, md5] : want)
       if (!present.count(name)) s.missing.push_back(side.prefix + name);

@@ -38,6 +38,11 @@ struct Version {
 };
 
 /// One image/mask pair of a version.
+/// The id of the version of two listings ("<md5>.dir" each): md5 of "images\nmasks\n".
+std::string version_id(const std::string& images, const std::string& masks);
+/// A version record from its JSON (to_json()). Throws Corrupt naming source.
+Version version_from_json(const nlohmann::json& j, const std::string& source);
+
 struct Sample {
   std::string stem;
   Entry image;
@@ -92,6 +97,17 @@ class Dataset {
   WorkingState working_state() const;
   /// The .dvc pointer files of a version: path relative to the workspace root -> text.
   std::map<std::string, std::string> pointer_files(const Version& v) const;
+
+  /// Records the version of two listings already in the store (HEAD does not move);
+  /// the same listings give the same, existing version.
+  Version record(const std::string& images_dir, const std::string& masks_dir, const std::optional<Version>& parent,
+                 const std::string& message) const;
+  /// Stores a version record that came from elsewhere (a remote): its id must be the
+  /// md5 of its listings and both listings must be in the store. Throws Corrupt naming
+  /// `source` otherwise. An existing record is kept as it is.
+  void import_record(const Version& v, const std::string& source) const;
+  /// Whether a record for this id exists locally.
+  bool has(const std::string& id) const;
 
  private:
   const Workspace& ws_;

@@ -1,8 +1,8 @@
 #include "wms/data/dvc.hpp"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 
@@ -84,7 +84,8 @@ std::string dir_json(Listing listing) {
   std::string out = "[";
   for (std::size_t i = 0; i < listing.size(); ++i) {
     if (i) out += ", ";
-    out += "{\"md5\": " + python_json_quote(listing[i].md5) + ", \"relpath\": " + python_json_quote(listing[i].relpath) + "}";
+    out += "{\"md5\": " + python_json_quote(listing[i].md5) +
+           ", \"relpath\": " + python_json_quote(listing[i].relpath) + "}";
   }
   out += "]";
   return out;
@@ -120,7 +121,11 @@ DvcOut parse_dvc_file(std::string_view text, const std::string& source) {
     out.path = o["path"] ? o["path"].as<std::string>() : "";
     out.size = o["size"] ? o["size"].as<std::uint64_t>() : 0;
     out.nfiles = o["nfiles"] ? o["nfiles"].as<std::uint64_t>() : 0;
-    std::string bare = out.md5.size() > 4 && out.md5.ends_with(".dir") ? out.md5.substr(0, out.md5.size() - 4) : out.md5;
+    out.hash = o["hash"] ? o["hash"].as<std::string>() : "";
+    if (!out.hash.empty() && out.hash != "md5")
+      throw Corrupt("{}: outs[0].hash '{}' is not supported (wms reads md5, DVC's default)", source, out.hash);
+    std::string bare =
+        out.md5.size() > 4 && out.md5.ends_with(".dir") ? out.md5.substr(0, out.md5.size() - 4) : out.md5;
     if (!util::is_md5_hex(bare) || out.path.empty())
       throw Corrupt("{}: outs[0] needs an md5 and a path (not a .dvc file)", source);
     return out;

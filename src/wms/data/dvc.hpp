@@ -42,6 +42,9 @@ struct DvcOut {
   std::uint64_t size = 0;
   std::uint64_t nfiles = 0;
   std::string path;  ///< relative to the .dvc file's folder
+  /// "md5" (DVC 3.x: raw bytes); "" in a DVC 2.x file, whose objects live in the
+  /// remote's legacy layout and whose text files were hashed after CRLF -> LF.
+  std::string hash = "md5";
 };
 
 std::string dvc_file_text(const DvcOut& out);

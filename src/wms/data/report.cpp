@@ -29,8 +29,8 @@ std::size_t Report::warnings() const {
 nlohmann::json Report::to_json() const {
   nlohmann::json issues_json = nlohmann::json::array();
   for (const auto& i : issues)
-    issues_json.push_back({{"rule", i.rule}, {"severity", severity_name(i.severity)}, {"files", i.files},
-                           {"message", i.message}});
+    issues_json.push_back(
+        {{"rule", i.rule}, {"severity", severity_name(i.severity)}, {"files", i.files}, {"message", i.message}});
   return {{"source", source},
           {"validation_passed", ok()},
           {"errors", errors()},
@@ -68,14 +68,15 @@ std::string Report::to_text() const {
     }
     out += "\n";
   }
-  out += fmt::format("{}: {} — {} pairs found, {} valid ({} new, {} already stored or duplicated), {} error(s), "
-                     "{} warning(s); dataset would hold {} images ({} + {} new){} ({:.1f}s)\n",
-                     source, ok() ? "PASSED" : "FAILED", pairs_found, pairs_valid, new_images, duplicate_images,
-                     errors(), warnings(), total_images, existing_images, new_images,
-                     files_ignored ? fmt::format("; {} file(s) ignored by name ({}{})", files_ignored, ignored.front(),
-                                                 files_ignored > 1 ? ", ..." : "")
-                                   : "",
-                     seconds);
+  out += fmt::format(
+      "{}: {} — {} pairs found, {} valid ({} new, {} already stored or duplicated), {} error(s), "
+      "{} warning(s); dataset would hold {} images ({} + {} new){} ({:.1f}s)\n",
+      source, ok() ? "PASSED" : "FAILED", pairs_found, pairs_valid, new_images, duplicate_images, errors(), warnings(),
+      total_images, existing_images, new_images,
+      files_ignored ? fmt::format("; {} file(s) ignored by name ({}{})", files_ignored, ignored.front(),
+                                  files_ignored > 1 ? ", ..." : "")
+                    : "",
+      seconds);
   return out;
 }
 

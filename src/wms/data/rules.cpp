@@ -30,7 +30,8 @@ const std::vector<Rule>& rules() {
       {"mask.empty", Severity::kError, "mask has (almost) no foreground"},
       {"mask.foreground_share", Severity::kError, "foreground share out of the configured range"},
       {"mask.regions", Severity::kWarning, "mask has more separate regions than allowed"},
-      {"name.case_clash", Severity::kWarning, "photo names that differ only in letter case (one file on macOS/Windows)"},
+      {"name.case_clash", Severity::kWarning,
+       "photo names that differ only in letter case (one file on macOS/Windows)"},
       {"name.pattern", Severity::kWarning, "file stem (without folders) does not match validation.name_pattern"},
       {"dup.image", Severity::kWarning, "same image bytes as another pair with the same mask (kept once)"},
       {"dup.mask_conflict", Severity::kError, "same image bytes as another pair but a different mask"},
@@ -52,10 +53,12 @@ const util::OptionTable<ValidationOptions>& validation_option_table() {
       util::OptionTable<ValidationOptions>()
           .add("validation.max_pixels", "max_pixels", WMS_MEMBER(limits.max_pixels),
                "refuse larger images before decoding (decompression bombs)", Range::at_least(1))
-          .add("validation.max_file_bytes", "max_file_bytes", WMS_MEMBER(max_file_bytes), "largest file", Range::at_least(1))
-          .add("validation.min_side", "min_side", WMS_MEMBER(min_side), "smallest image side, in pixels", Range::at_least(1))
-          .add("validation.mask_threshold", "mask_threshold", WMS_MEMBER(mask_threshold), "mask foreground = value >= this",
-               Range::closed(1, 255))
+          .add("validation.max_file_bytes", "max_file_bytes", WMS_MEMBER(max_file_bytes), "largest file",
+               Range::at_least(1))
+          .add("validation.min_side", "min_side", WMS_MEMBER(min_side), "smallest image side, in pixels",
+               Range::at_least(1))
+          .add("validation.mask_threshold", "mask_threshold", WMS_MEMBER(mask_threshold),
+               "mask foreground = value >= this", Range::closed(1, 255))
           .add("validation.grey_low", "grey_low", WMS_MEMBER(grey_low), "the mid-grey band of a mask from ...",
                Range::closed(0, 255))
           .add("validation.grey_high", "grey_high", WMS_MEMBER(grey_high), "... to", Range::closed(0, 255))
@@ -67,8 +70,8 @@ const util::OptionTable<ValidationOptions>& validation_option_table() {
                "smallest window, as a share of the photo", Range::closed(0, 1))
           .add("validation.max_foreground_share", "max_foreground_share", WMS_MEMBER(max_foreground_share),
                "largest window, as a share of the photo", Range::closed(0, 1))
-          .add("validation.max_regions", "max_regions", WMS_MEMBER(max_regions), "separate foreground regions in a mask",
-               Range::at_least(1))
+          .add("validation.max_regions", "max_regions", WMS_MEMBER(max_regions),
+               "separate foreground regions in a mask", Range::at_least(1))
           .add("validation.name_pattern", "name_pattern", WMS_MEMBER(name_pattern),
                "file stems must match (ECMAScript); \"\": no name rule");
   return t;
@@ -80,18 +83,25 @@ ValidationOptions validation_options(const util::Config& c) {
   for (const auto& [rule, level] : c.get_string_map("validation.severity")) {
     bool known = false;
     for (const auto& r : rules()) known |= r.id == rule;
-    if (!known) throw InvalidInput("{}: validation.severity.{}: no such rule (see wms validate --rules)", c.source(), rule);
-    if (level == "error") o.severity[rule] = Severity::kError;
-    else if (level == "warning") o.severity[rule] = Severity::kWarning;
-    else if (level == "off") o.severity[rule] = Severity::kOff;
-    else throw InvalidInput("{}: validation.severity.{}: '{}' is not error, warning or off", c.source(), rule, level);
+    if (!known)
+      throw InvalidInput("{}: validation.severity.{}: no such rule (see wms validate --rules)", c.source(), rule);
+    if (level == "error")
+      o.severity[rule] = Severity::kError;
+    else if (level == "warning")
+      o.severity[rule] = Severity::kWarning;
+    else if (level == "off")
+      o.severity[rule] = Severity::kOff;
+    else
+      throw InvalidInput("{}: validation.severity.{}: '{}' is not error, warning or off", c.source(), rule, level);
   }
   validation_option_table().validate(o, c.source());
   if (o.grey_low > o.grey_high)
-    throw InvalidInput("{}: validation.grey_low: must be <= validation.grey_high (found {} > {})", c.source(), o.grey_low, o.grey_high);
+    throw InvalidInput("{}: validation.grey_low: must be <= validation.grey_high (found {} > {})", c.source(),
+                       o.grey_low, o.grey_high);
   if (o.min_foreground_share > o.max_foreground_share)
-    throw InvalidInput("{}: validation.min_foreground_share: must be <= validation.max_foreground_share (found {} > {})",
-                       c.source(), o.min_foreground_share, o.max_foreground_share);
+    throw InvalidInput(
+        "{}: validation.min_foreground_share: must be <= validation.max_foreground_share (found {} > {})", c.source(),
+        o.min_foreground_share, o.max_foreground_share);
   return o;
 }
 

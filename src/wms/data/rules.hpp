@@ -32,17 +32,17 @@ const std::vector<Rule>& rules();
 struct ValidationOptions {
   image::DecodeLimits limits;                  ///< max_pixels: 64 MP (decompression bombs)
   std::uint64_t max_file_bytes = 50ull << 20;  ///< 50 MiB: above any phone JPEG
-  int min_side = 64;                 ///< smaller photos cannot show a readable window
-  int mask_threshold = 127;          ///< foreground = value >= 127 (masks are JPEG near 0/255)
-  int grey_low = 16;                 ///< mid-grey band [grey_low, grey_high] counts as "not binary"
+  int min_side = 64;                           ///< smaller photos cannot show a readable window
+  int mask_threshold = 127;                    ///< foreground = value >= 127 (masks are JPEG near 0/255)
+  int grey_low = 16;                           ///< mid-grey band [grey_low, grey_high] counts as "not binary"
   int grey_high = 239;
-  double max_grey_share = 0.01;      ///< real masks: 0.09% mid-grey at edges; noise: 5%
+  double max_grey_share = 0.01;             ///< real masks: 0.09% mid-grey at edges; noise: 5%
   std::int64_t min_foreground_pixels = 64;  ///< fewer is an empty mask
-  double min_foreground_share = 0.001;  ///< real windows: 0.28%..15% of the photo
+  double min_foreground_share = 0.001;      ///< real windows: 0.28%..15% of the photo
   double max_foreground_share = 0.40;
-  int max_regions = 1;               ///< a meter has one reading window
-  /// File stems (the last part of the relative path) must match this (ECMAScript regex); empty disables the rule. Default: the
-  /// water-meter dataset's convention id_<N>_value_<A>_<B>.
+  int max_regions = 1;  ///< a meter has one reading window
+  /// File stems (the last part of the relative path) must match this (ECMAScript regex); empty disables the rule.
+  /// Default: the water-meter dataset's convention id_<N>_value_<A>_<B>.
   std::string name_pattern = "^id_[0-9]+_value_[0-9]+_[0-9]+$";
   std::map<std::string, Severity> severity;  ///< per-rule overrides
   unsigned threads = 0;                      ///< 0: every core

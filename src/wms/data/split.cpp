@@ -20,10 +20,11 @@ std::string split_name(Split s) {
 
 const util::OptionTable<SplitFractions>& split_option_table() {
   using util::Range;
-  static const auto t = util::OptionTable<SplitFractions>()
-                            .add("split.train", "train", WMS_MEMBER(train), "share of images trained on", Range::closed(0, 1))
-                            .add("split.val", "val", WMS_MEMBER(val), "share that picks the epoch", Range::closed(0, 1))
-                            .add("split.test", "test", WMS_MEMBER(test), "share the gate scores", Range::closed(0, 1));
+  static const auto t =
+      util::OptionTable<SplitFractions>()
+          .add("split.train", "train", WMS_MEMBER(train), "share of images trained on", Range::closed(0, 1))
+          .add("split.val", "val", WMS_MEMBER(val), "share that picks the epoch", Range::closed(0, 1))
+          .add("split.test", "test", WMS_MEMBER(test), "share the gate scores", Range::closed(0, 1));
   return t;
 }
 
@@ -31,7 +32,8 @@ SplitFractions split_fractions(const util::Config& c) {
   SplitFractions f;
   split_option_table().read(f, c);
   if (std::fabs(f.train + f.val + f.test - 1.0) > 1e-6)
-    throw InvalidInput("{}: split.train + split.val + split.test must be 1 (got {})", c.source(), f.train + f.val + f.test);
+    throw InvalidInput("{}: split.train + split.val + split.test must be 1 (got {})", c.source(),
+                       f.train + f.val + f.test);
   return f;
 }
 

@@ -12,7 +12,7 @@ namespace wms::util {
 class Config;
 template <class O>
 class OptionTable;
-}
+}  // namespace wms::util
 
 namespace wms::data {
 

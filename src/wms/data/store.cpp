@@ -42,6 +42,19 @@ std::string Store::put_bytes(std::string_view bytes) const {
   return md5;
 }
 
+void Store::put_object(std::string_view name, std::string_view bytes) const {
+  const bool dir = name.ends_with(".dir");
+  std::string_view md5 = dir ? name.substr(0, name.size() - 4) : name;
+  std::string actual = util::md5_hex(bytes);
+  if (!util::is_md5_hex(md5) || actual != md5)
+    throw Corrupt("object {}: its bytes hash to {} (not stored)", name, actual);
+  if (dir) parse_dir_json(bytes, std::string(name));
+  if (has(name)) return;
+  fs::path dst = object_path(name);
+  util::make_dirs(dst.parent_path());
+  util::atomic_write(dst, bytes, 0444);
+}
+
 std::string Store::put_listing(const Listing& listing) const {
   std::string text = dir_json(listing);
   std::string id = util::md5_hex(text) + ".dir";
@@ -58,7 +71,8 @@ std::string Store::read(std::string_view md5) const {
   if (!has(md5)) throw NotFound("{}: object {} is not in the store", p.string(), md5);
   std::string bytes = util::read_file(p);
   std::string want(md5.substr(0, 32));
-  if (util::md5_hex(bytes) != want) throw Corrupt("{}: stored object does not match its md5 (disk damage?)", p.string());
+  if (util::md5_hex(bytes) != want)
+    throw Corrupt("{}: stored object does not match its md5 (disk damage?)", p.string());
   return bytes;
 }
 
@@ -67,7 +81,8 @@ Listing Store::read_listing(std::string_view dir_md5) const {
   for (auto& e : l) {
     std::error_code ec;
     auto size = fs::file_size(object_path(e.md5), ec);
-    if (ec) throw Corrupt("{}: lists {} ({}), which is not in the store", object_path(dir_md5).string(), e.relpath, e.md5);
+    if (ec)
+      throw Corrupt("{}: lists {} ({}), which is not in the store", object_path(dir_md5).string(), e.relpath, e.md5);
     e.size = size;
   }
   return l;

@@ -34,6 +34,10 @@ class Store {
   /// Stores bytes; returns their md5.
   std::string put_bytes(std::string_view bytes) const;
 
+  /// Stores an object that came from elsewhere under its name ("<md5>" or
+  /// "<md5>.dir"). Throws Corrupt (and stores nothing) when the bytes' md5 is not the
+  /// name's; a ".dir" object must also parse as a DVC listing.
+  void put_object(std::string_view name, std::string_view bytes) const;
   /// Stores a listing as a ".dir" object; returns "<md5>.dir".
   std::string put_listing(const Listing& listing) const;
   /// Reads a ".dir" object (sizes filled from the objects). Throws NotFound/Corrupt.

@@ -66,7 +66,8 @@ Sample render(Rng& r, cv::Size size) {
   cv::circle(alpha, c, static_cast<int>(radius), cv::Scalar(1), cv::FILLED, cv::LINE_AA);
   // Small dials and marks: things that look like digits but are not the window.
   for (int k = 0; k < 4; ++k) {
-    cv::Point2f d(c.x + radius * static_cast<float>(r.uni(-0.5, 0.5)), c.y + radius * static_cast<float>(r.uni(0.25, 0.55)));
+    cv::Point2f d(c.x + radius * static_cast<float>(r.uni(-0.5, 0.5)),
+                  c.y + radius * static_cast<float>(r.uni(0.25, 0.55)));
     int dr = static_cast<int>(radius * r.uni(0.08, 0.14));
     cv::circle(layer, d, dr, cv::Scalar::all(r.uni(0, 80)), 2, cv::LINE_AA);
     cv::line(layer, d, d + cv::Point2f(dr * 0.8f, -dr * 0.3f), cv::Scalar(0, 0, 200), 2, cv::LINE_AA);
@@ -83,7 +84,8 @@ Sample render(Rng& r, cv::Size size) {
   int base_line = 0;
   cv::Size ts = cv::getTextSize(text, cv::FONT_HERSHEY_SIMPLEX, scale, 2, &base_line);
   double fit = std::min(1.0, 0.92 * ww / std::max(1, ts.width));
-  cv::putText(layer, text, cv::Point(static_cast<int>(window.x + 0.04 * ww), static_cast<int>(wc.y + ts.height * fit / 2)),
+  cv::putText(layer, text,
+              cv::Point(static_cast<int>(window.x + 0.04 * ww), static_cast<int>(wc.y + ts.height * fit / 2)),
               cv::FONT_HERSHEY_SIMPLEX, scale * fit, cv::Scalar::all(r.uni(200, 255)), 2, cv::LINE_AA);
 
   // Placement: turn, tilt (perspective), scale and shift the meter.
@@ -93,7 +95,8 @@ Sample render(Rng& r, cv::Size size) {
   rot.at<double>(1, 2) += r.uni(-0.12, 0.12) * h;
   std::vector<cv::Point2f> src = {{0, 0}, {float(w), 0}, {float(w), float(h)}, {0, float(h)}}, dst;
   cv::transform(src, dst, rot);
-  for (auto& p : dst) p += cv::Point2f(static_cast<float>(r.uni(-0.06, 0.06) * m), static_cast<float>(r.uni(-0.06, 0.06) * m));
+  for (auto& p : dst)
+    p += cv::Point2f(static_cast<float>(r.uni(-0.06, 0.06) * m), static_cast<float>(r.uni(-0.06, 0.06) * m));
   cv::Mat H = cv::getPerspectiveTransform(src, dst);
   cv::Mat placed, placed_alpha;
   cv::warpPerspective(layer, placed, H, size, cv::INTER_LINEAR);
@@ -102,7 +105,8 @@ Sample render(Rng& r, cv::Size size) {
   cv::cvtColor(placed_alpha, a3, cv::COLOR_GRAY2BGR);
   canvas = canvas.mul(cv::Scalar::all(1) - a3) + placed.mul(a3);
 
-  std::vector<cv::Point2f> corners = {window.tl(), {window.x + ww, window.y}, window.br(), {window.x, window.y + wh}}, wc2;
+  std::vector<cv::Point2f> corners = {window.tl(), {window.x + ww, window.y}, window.br(), {window.x, window.y + wh}},
+                           wc2;
   cv::perspectiveTransform(corners, wc2, H);
   std::vector<cv::Point> poly;
   for (auto& p : wc2) poly.emplace_back(cvRound(p.x), cvRound(p.y));
@@ -133,7 +137,8 @@ Sample render(Rng& r, cv::Size size) {
 
 SynthResult synthesize(const std::filesystem::path& out, const SynthOptions& o) {
   if (o.count < 0) throw InvalidInput("synth: --count must be >= 0 (got {})", o.count);
-  if (o.long_side < 64 || o.long_side > 8192) throw InvalidInput("synth: --size must be 64..8192 (got {})", o.long_side);
+  if (o.long_side < 64 || o.long_side > 8192)
+    throw InvalidInput("synth: --size must be 64..8192 (got {})", o.long_side);
   auto start = std::chrono::steady_clock::now();
   util::make_dirs(out / "images");
   util::make_dirs(out / "masks");

@@ -19,10 +19,10 @@ namespace wms::data {
 struct SynthOptions {
   int count = 100;
   std::uint64_t seed = 1;
-  int long_side = 512;          ///< photo size: long side in pixels; short side 3/4 of it
-  double exif_share = 0.25;     ///< share of photos stored rotated with an EXIF tag
-  int first_id = 1;             ///< N of the first id_<N>_... name
-  unsigned threads = 0;         ///< 0: every core
+  int long_side = 512;       ///< photo size: long side in pixels; short side 3/4 of it
+  double exif_share = 0.25;  ///< share of photos stored rotated with an EXIF tag
+  int first_id = 1;          ///< N of the first id_<N>_... name
+  unsigned threads = 0;      ///< 0: every core
 };
 
 struct SynthResult {

@@ -41,8 +41,8 @@ struct FileCheck {
   double grey_share = 0, fg_share = 0;
   std::int64_t fg_pixels = 0;
   int regions = 0;
-  int max_value = 0;       // brightest mask value
-  int distinct_values = 0; // how many grey levels the mask uses
+  int max_value = 0;        // brightest mask value
+  int distinct_values = 0;  // how many grey levels the mask uses
   std::vector<Issue> issues;
 };
 
@@ -55,17 +55,22 @@ std::string lower(std::string s) {
 std::optional<std::string> name_problem(std::string_view s) {
   for (std::size_t i = 0; i < s.size();) {
     unsigned char c = s[i];
-    if (c < 0x20 || c == 0x7F) return fmt::format("the name has a control character (byte 0x{:02X} at position {})", c, i + 1);
+    if (c < 0x20 || c == 0x7F)
+      return fmt::format("the name has a control character (byte 0x{:02X} at position {})", c, i + 1);
     int extra = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
     bool ok = extra >= 0 && i + extra < s.size();  // needs s[i..i+extra]
     for (int k = 1; ok && k <= extra; ++k) ok = (static_cast<unsigned char>(s[i + k]) >> 6) == 2;
-    if (!ok) return fmt::format("the name is not UTF-8 (byte 0x{:02X} at position {}; a Latin-1 or other legacy encoding?)", c, i + 1);
+    if (!ok)
+      return fmt::format("the name is not UTF-8 (byte 0x{:02X} at position {}; a Latin-1 or other legacy encoding?)", c,
+                         i + 1);
     i += extra + 1;
   }
   return std::nullopt;
 }
 
-bool supported_ext(const std::string& ext) { return ext == "jpg" || ext == "jpeg" || ext == "png"; }
+bool supported_ext(const std::string& ext) {
+  return ext == "jpg" || ext == "jpeg" || ext == "png";
+}
 
 image::Format format_of_ext(const std::string& ext) {
   return ext == "png" ? image::Format::kPng : image::Format::kJpeg;
@@ -113,7 +118,8 @@ std::vector<FileRef> scan(const fs::path& dir, Role role, const std::string& sho
     std::string hint;
     for (fs::directory_iterator it(dir.parent_path().empty() ? "." : dir.parent_path(), ec), end; !ec && it != end;
          it.increment(ec))
-      if (it->path().filename() != dir.filename() && lower(it->path().filename().string()) == lower(dir.filename().string()))
+      if (it->path().filename() != dir.filename() &&
+          lower(it->path().filename().string()) == lower(dir.filename().string()))
         hint = fmt::format("; found {}: folder names are case-sensitive", it->path().string());
     throw NotFound("{}: no such folder (a batch holds images/ and masks/ folders){}", dir.string(), hint);
   }
@@ -168,8 +174,9 @@ FileCheck analyse(const FileRef& f, const ValidationOptions& o, const Issues& ru
   c.size = fs::file_size(f.path, ec);
   if (ec) throw IoError(f.path.string(), "stat: " + ec.message());
   if (c.size > o.max_file_bytes) {
-    rules.add(c.issues, "image.too_large", {f.shown},
-              fmt::format("file is {} bytes, over the limit of {} (validation.max_file_bytes)", c.size, o.max_file_bytes));
+    rules.add(
+        c.issues, "image.too_large", {f.shown},
+        fmt::format("file is {} bytes, over the limit of {} (validation.max_file_bytes)", c.size, o.max_file_bytes));
     return c;
   }
   std::string bytes = util::read_file(f.path, o.max_file_bytes);
@@ -182,15 +189,19 @@ FileCheck analyse(const FileRef& f, const ValidationOptions& o, const Issues& ru
     c.height = d.pixels.rows;
     if (d.header.format != format_of_ext(f.ext))
       rules.add(c.issues, "file.format_mismatch", {f.shown},
-                fmt::format("content is {} but the extension is .{}; rename the file", image::format_name(d.header.format), f.ext));
+                fmt::format("content is {} but the extension is .{}; rename the file",
+                            image::format_name(d.header.format), f.ext));
     if (f.role == Role::kImage) {
       if (d.header.channels != 3)
         rules.add(c.issues, "image.channels", {f.shown},
-                  fmt::format("{} channel(s) ({}); wms uses the colour channels only",
-                              d.header.channels, d.header.channels == 4 ? "colour + alpha" : d.header.channels == 2 ? "gray + alpha" : "gray"));
+                  fmt::format("{} channel(s) ({}); wms uses the colour channels only", d.header.channels,
+                              d.header.channels == 4   ? "colour + alpha"
+                              : d.header.channels == 2 ? "gray + alpha"
+                                                       : "gray"));
       if (std::min(c.width, c.height) < o.min_side)
-        rules.add(c.issues, "image.too_small", {f.shown},
-                  fmt::format("{}x{} is below the minimum side of {} (validation.min_side)", c.width, c.height, o.min_side));
+        rules.add(
+            c.issues, "image.too_small", {f.shown},
+            fmt::format("{}x{} is below the minimum side of {} (validation.min_side)", c.width, c.height, o.min_side));
     } else {
       const cv::Mat& g = d.pixels;
       double total = static_cast<double>(g.total());
@@ -201,7 +212,7 @@ FileCheck analyse(const FileRef& f, const ValidationOptions& o, const Issues& ru
       c.fg_pixels = cv::countNonZero(bin);
       int hist[256] = {};
       for (int y = 0; y < g.rows; ++y)
-        for (const std::uint8_t* p = g.ptr<std::uint8_t>(y), *e = p + g.cols; p != e; ++p) ++hist[*p];
+        for (const std::uint8_t *p = g.ptr<std::uint8_t>(y), *e = p + g.cols; p != e; ++p) ++hist[*p];
       for (int k = 0; k < 256; ++k)
         if (hist[k]) c.max_value = k, ++c.distinct_values;
       c.fg_share = c.fg_pixels / total;
@@ -210,7 +221,8 @@ FileCheck analyse(const FileRef& f, const ValidationOptions& o, const Issues& ru
         c.regions = cv::connectedComponents(bin, labels, 8, CV_32S) - 1;
       }
     }
-    c.usable = std::none_of(c.issues.begin(), c.issues.end(), [](const Issue& i) { return i.severity == Severity::kError; });
+    c.usable =
+        std::none_of(c.issues.begin(), c.issues.end(), [](const Issue& i) { return i.severity == Severity::kError; });
   } catch (const image::ImageError& e) {
     rules.add(c.issues, e.rule(), {f.shown}, e.detail());
   }
@@ -309,9 +321,9 @@ struct BatchCheck {
   Report& r = v.report;
   std::vector<Issue>& out = r.issues;
   std::size_t image_files = 0, mask_files = 0;
-  std::vector<FileRef> candidates;  // files with a usable name and extension
+  std::vector<FileRef> candidates;                                          // files with a usable name and extension
   std::map<std::string, std::vector<std::size_t>> image_stems, mask_stems;  // pairing key -> candidates
-  std::vector<FileCheck> checks;  // per candidate
+  std::vector<FileCheck> checks;                                            // per candidate
   // The dataset, indexed for the cross-checks.
   std::map<std::string, const Entry*> ds_image_by_name, ds_mask_by_stem, ds_image_by_md5;
   std::map<std::string, std::string> ds_stem_to_image;
@@ -326,8 +338,10 @@ struct BatchCheck {
   void scan_files() {
     std::vector<std::string> ignored_images, ignored_masks;
     std::size_t odd = 0;  // reported as file.type
-    std::vector<FileRef> files = scan(batch.images_dir, Role::kImage, batch.images_dir.string(), rules, out, ignored_images, odd);
-    std::vector<FileRef> masks = scan(batch.masks_dir, Role::kMask, batch.masks_dir.string(), rules, out, ignored_masks, odd);
+    std::vector<FileRef> files =
+        scan(batch.images_dir, Role::kImage, batch.images_dir.string(), rules, out, ignored_images, odd);
+    std::vector<FileRef> masks =
+        scan(batch.masks_dir, Role::kMask, batch.masks_dir.string(), rules, out, ignored_masks, odd);
     image_files = files.size();
     mask_files = masks.size();
     files.insert(files.end(), masks.begin(), masks.end());
@@ -363,7 +377,8 @@ struct BatchCheck {
         if (idx.size() < 2) continue;
         std::vector<std::string> shown;
         for (auto i : idx) shown.push_back(candidates[i].shown);
-        rules.add(out, "pair.stem_clash", shown, fmt::format("{} files share the stem '{}'; keep one", idx.size(), stem));
+        rules.add(out, "pair.stem_clash", shown,
+                  fmt::format("{} files share the stem '{}'; keep one", idx.size(), stem));
       }
     }
     std::map<std::string, std::vector<std::string>> by_lower;
@@ -371,9 +386,10 @@ struct BatchCheck {
       if (f.role == Role::kImage) by_lower[lower(f.stem)].push_back(f.shown);
     for (auto& [key, shown] : by_lower)
       if (shown.size() > 1)
-        rules.add(out, "name.case_clash", shown,
-                  fmt::format("{} photos whose names differ only in letter case: one file on macOS and Windows; rename one",
-                              shown.size()));
+        rules.add(
+            out, "name.case_clash", shown,
+            fmt::format("{} photos whose names differ only in letter case: one file on macOS and Windows; rename one",
+                        shown.size()));
   }
 
   // Per-file checks on every core.
@@ -402,7 +418,8 @@ struct BatchCheck {
       if (!std::regex_match(own, pattern)) bad[own].push_back(f.shown);
     }
     for (auto& [stem, shown] : bad)
-      rules.add(out, "name.pattern", shown, fmt::format("stem '{}' does not match {} (validation.name_pattern)", stem, o.name_pattern));
+      rules.add(out, "name.pattern", shown,
+                fmt::format("stem '{}' does not match {} (validation.name_pattern)", stem, o.name_pattern));
   }
 
   void index_dataset() {
@@ -415,7 +432,8 @@ struct BatchCheck {
   }
 
   // An image or a mask without its partner: said, with where the partner might be.
-  void report_unpaired(const std::string& stem, const std::vector<std::size_t>* images, const std::vector<std::size_t>* masks) {
+  void report_unpaired(const std::string& stem, const std::vector<std::size_t>* images,
+                       const std::vector<std::size_t>* masks) {
     if (!masks) {
       const auto& f = candidates[(*images)[0]];
       rules.add(out, "pair.mask_missing", {f.shown},
@@ -434,14 +452,17 @@ struct BatchCheck {
   // False when the pair cannot be used.
   bool check_pair(const FileRef& fi, const FileRef& fm, const FileCheck& ci, const FileCheck& cm) {
     if (fi.ext != fm.ext)
-      rules.add(out, "pair.extension_differs", {fi.shown, fm.shown}, fmt::format("image is .{} but mask is .{}", fi.ext, fm.ext));
+      rules.add(out, "pair.extension_differs", {fi.shown, fm.shown},
+                fmt::format("image is .{} but mask is .{}", fi.ext, fm.ext));
     if (!ci.usable || !cm.usable) return false;  // file errors already reported
     if (ci.width != cm.width || ci.height != cm.height) {
       if (ci.header.orientation != 1 && cm.width == ci.header.width && cm.height == ci.header.height)
-        rules.add(out, "pair.size_mismatch_exif", {fi.shown, fm.shown},
-                  fmt::format("mask is {}x{}, the image's stored size, but EXIF orientation {} displays the image as {}x{}; "
-                              "the mask was made ignoring the orientation and does not line up: redraw it on the displayed photo",
-                              cm.width, cm.height, ci.header.orientation, ci.width, ci.height));
+        rules.add(
+            out, "pair.size_mismatch_exif", {fi.shown, fm.shown},
+            fmt::format(
+                "mask is {}x{}, the image's stored size, but EXIF orientation {} displays the image as {}x{}; "
+                "the mask was made ignoring the orientation and does not line up: redraw it on the displayed photo",
+                cm.width, cm.height, ci.header.orientation, ci.width, ci.height));
       else
         rules.add(out, "pair.size_mismatch", {fi.shown, fm.shown},
                   fmt::format("mask is {}x{} but the image is {}x{} (after EXIF orientation {}); they must be equal",
@@ -454,7 +475,8 @@ struct BatchCheck {
 
   // A pair against the dataset and the batch so far: same name must mean same content,
   // the same photo twice is kept once (or refused when its masks differ).
-  void check_against_data(ValidPair& p, const FileRef& fi, const FileRef& fm, const FileCheck& ci, const FileCheck& cm) {
+  void check_against_data(ValidPair& p, const FileRef& fi, const FileRef& fm, const FileCheck& ci,
+                          const FileCheck& cm) {
     const std::string& stem = p.stem;
     if (auto it = ds_image_by_name.find(fi.name); it != ds_image_by_name.end()) {
       auto dm = ds_mask_by_stem.find(stem);
@@ -470,7 +492,8 @@ struct BatchCheck {
       else
         p.status = PairStatus::kExisting;
     } else if (auto st = ds_stem_to_image.find(stem); st != ds_stem_to_image.end()) {
-      rules.add(out, "pair.stem_clash", {fi.shown}, fmt::format("the dataset already has images/{} with this stem; keep one", st->second));
+      rules.add(out, "pair.stem_clash", {fi.shown},
+                fmt::format("the dataset already has images/{} with this stem; keep one", st->second));
     } else if (auto dup = ds_image_by_md5.find(ci.md5); dup != ds_image_by_md5.end()) {
       auto dm = ds_mask_by_stem.find(pair_key(dup->second->relpath));
       bool same = dm != ds_mask_by_stem.end() && existing.read_object &&
@@ -488,7 +511,8 @@ struct BatchCheck {
       const ValidPair& first = v.pairs[bd->second];
       if (same_mask(util::read_file(fm.path), util::read_file(first.mask.path), o)) {
         rules.add(out, "dup.image", {fi.shown},
-                  fmt::format("same photo as {}/{} in this batch, same mask; kept once", batch.images_dir.string(), first.image.name));
+                  fmt::format("same photo as {}/{} in this batch, same mask; kept once", batch.images_dir.string(),
+                              first.image.name));
         p.status = PairStatus::kDuplicate;
       } else {
         rules.add(out, "dup.mask_conflict", {fi.shown, fm.shown},
@@ -508,7 +532,8 @@ struct BatchCheck {
       if (ii != image_stems.end() && ii->second.size() > 1) continue;  // stem clash, reported
       if (mi != mask_stems.end() && mi->second.size() > 1) continue;
       if (ii == image_stems.end() || mi == mask_stems.end()) {
-        report_unpaired(stem, ii == image_stems.end() ? nullptr : &ii->second, mi == mask_stems.end() ? nullptr : &mi->second);
+        report_unpaired(stem, ii == image_stems.end() ? nullptr : &ii->second,
+                        mi == mask_stems.end() ? nullptr : &mi->second);
         continue;
       }
       ++r.pairs_found;
@@ -539,8 +564,9 @@ struct BatchCheck {
     }
     r.existing_images = existing.images.size();
     r.total_images = r.existing_images + r.new_images;
-    std::stable_sort(out.begin(), out.end(),
-                     [](const Issue& a, const Issue& b) { return std::tie(a.files, a.rule) < std::tie(b.files, b.rule); });
+    std::stable_sort(out.begin(), out.end(), [](const Issue& a, const Issue& b) {
+      return std::tie(a.files, a.rule) < std::tie(b.files, b.rule);
+    });
   }
 };
 

@@ -41,8 +41,12 @@ Workspace Workspace::init(const fs::path& dir, const std::string& more_config) {
   return ws;
 }
 
-fs::path Workspace::images_dir() const { return root_ / config_.get_string("data.images", "data/images"); }
-fs::path Workspace::masks_dir() const { return root_ / config_.get_string("data.masks", "data/masks"); }
+fs::path Workspace::images_dir() const {
+  return root_ / config_.get_string("data.images", "data/images");
+}
+fs::path Workspace::masks_dir() const {
+  return root_ / config_.get_string("data.masks", "data/masks");
+}
 
 std::unique_ptr<util::FileLock> Workspace::lock(double wait_seconds) const {
   return std::make_unique<util::FileLock>(wms_dir() / "lock", "the workspace " + root_.string(), wait_seconds);

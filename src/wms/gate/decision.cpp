@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <random>
 
-#include "wms/util/error.hpp"
 #include "wms/util/clock.hpp"
+#include "wms/util/error.hpp"
 
 namespace wms::gate {
 namespace {
@@ -19,16 +19,17 @@ double pick(const nn::MaskScores& s, const std::string& metric) {
 }
 
 nlohmann::json means(const train::EvalResult& r) {
-  return {{"dice", r.mean_input.dice}, {"iou", r.mean_input.iou}, {"accuracy", r.mean_input.accuracy},
+  return {{"dice", r.mean_input.dice},           {"iou", r.mean_input.iou},       {"accuracy", r.mean_input.accuracy},
           {"hausdorff", r.mean_input.hausdorff}, {"dice_full", r.mean_full.dice}, {"iou_full", r.mean_full.iou},
-          {"score_size", r.score_size}, {"images", r.images.size()}};
+          {"score_size", r.score_size},          {"images", r.images.size()}};
 }
 
 }  // namespace
 
 nlohmann::json Decision::to_json() const {
-  return {{"improved", improved}, {"verdict", verdict}, {"reason", reason}, {"candidate", candidate},
-          {"champion", champion}, {"deltas", deltas}, {"interval", interval}, {"policy", policy}, {"images", images}};
+  return {{"improved", improved},   {"verdict", verdict},   {"reason", reason},
+          {"candidate", candidate}, {"champion", champion}, {"deltas", deltas},
+          {"interval", interval},   {"policy", policy},     {"images", images}};
 }
 
 std::pair<double, double> bootstrap_interval(const std::vector<double>& d, int resamples, double confidence,
@@ -43,7 +44,9 @@ std::pair<double, double> bootstrap_interval(const std::vector<double>& d, int r
     means[r] = sum / d.size();
   }
   std::sort(means.begin(), means.end());
-  auto at = [&](double q) { return means[std::min<std::size_t>(means.size() - 1, static_cast<std::size_t>(q * resamples))]; };
+  auto at = [&](double q) {
+    return means[std::min<std::size_t>(means.size() - 1, static_cast<std::size_t>(q * resamples))];
+  };
   return {at((1 - confidence) / 2), at((1 + confidence) / 2)};
 }
 
@@ -58,8 +61,7 @@ Decision decide(const train::EvalResult& cand, const train::EvalResult* champ, c
     d.reason = fmt::format("no production model yet: {} {:.4f} {} the floor {:.4f}", p.metric, c,
                            d.improved ? ">=" : "<", p.floor);
   } else {
-    if (champ->images.size() != cand.images.size())
-      throw Internal("gate: the two evaluations scored different images");
+    if (champ->images.size() != cand.images.size()) throw Internal("gate: the two evaluations scored different images");
     d.champion = means(*champ);
     for (const char* m : {"dice", "iou", "accuracy"})
       d.deltas[m] = pick(cand.mean_input, m) - pick(champ->mean_input, m);
@@ -71,22 +73,27 @@ Decision decide(const train::EvalResult& cand, const train::EvalResult* champ, c
       for (std::size_t i = 0; i < cand.images.size(); ++i)
         diffs.push_back(pick(cand.images[i].at_input, p.metric) - pick(champ->images[i].at_input, p.metric));
       auto [lo, hi] = bootstrap_interval(diffs, p.bootstrap_resamples, p.confidence, p.seed);
-      d.interval = {{"metric", p.metric}, {"low", lo}, {"high", hi}, {"confidence", p.confidence},
+      d.interval = {{"metric", p.metric},
+                    {"low", lo},
+                    {"high", hi},
+                    {"confidence", p.confidence},
                     {"resamples", p.bootstrap_resamples}};
     }
     if (p.rule == GateRule::kOriginal) {
       double dd = cand.mean_input.dice - champ->mean_input.dice, di = cand.mean_input.iou - champ->mean_input.iou;
       d.improved = dd > 0 && di > 0;
       d.reason = fmt::format("original rule: dice {:.4f} vs {:.4f} ({:+.4f}), iou {:.4f} vs {:.4f} ({:+.4f}): {}",
-                             cand.mean_input.dice, champ->mean_input.dice, dd, cand.mean_input.iou, champ->mean_input.iou,
-                             di, d.improved ? "both greater" : "not both greater");
+                             cand.mean_input.dice, champ->mean_input.dice, dd, cand.mean_input.iou,
+                             champ->mean_input.iou, di, d.improved ? "both greater" : "not both greater");
     } else {
       std::string why;
       bool ok = delta > p.min_improvement && delta >= p.min_relative_improvement * h;
-      if (delta == 0) why = fmt::format("{} {:.4f} equals the champion's: a tie keeps the champion", p.metric, c);
+      if (delta == 0)
+        why = fmt::format("{} {:.4f} equals the champion's: a tie keeps the champion", p.metric, c);
       else if (!ok)
-        why = fmt::format("{} {:.4f} vs {:.4f} ({:+.4f}) is not above the required improvement ({:.4f} abs, {:.2f}% rel)",
-                          p.metric, c, h, delta, p.min_improvement, 100 * p.min_relative_improvement);
+        why =
+            fmt::format("{} {:.4f} vs {:.4f} ({:+.4f}) is not above the required improvement ({:.4f} abs, {:.2f}% rel)",
+                        p.metric, c, h, delta, p.min_improvement, 100 * p.min_relative_improvement);
       for (auto& [m, tol] : p.secondary) {
         double dm = pick(cand.mean_input, m) - pick(champ->mean_input, m);
         if (ok && dm < -tol) {
@@ -97,14 +104,16 @@ Decision decide(const train::EvalResult& cand, const train::EvalResult* champ, c
       }
       if (ok && p.require_significant && !(d.interval["low"].get<double>() > 0)) {
         ok = false;
-        why = fmt::format("{} {:+.4f} but its {:.0f}% interval [{:+.4f}, {:+.4f}] includes 0: not significant", p.metric,
-                          delta, 100 * p.confidence, d.interval["low"].get<double>(), d.interval["high"].get<double>());
+        why =
+            fmt::format("{} {:+.4f} but its {:.0f}% interval [{:+.4f}, {:+.4f}] includes 0: not significant", p.metric,
+                        delta, 100 * p.confidence, d.interval["low"].get<double>(), d.interval["high"].get<double>());
       }
       if (ok)
         why = fmt::format("{} {:.4f} vs {:.4f} ({:+.4f}){}", p.metric, c, h, delta,
-                          d.interval.is_null() ? std::string()
-                                               : fmt::format(", {:.0f}% interval [{:+.4f}, {:+.4f}]", 100 * p.confidence,
-                                                             d.interval["low"].get<double>(), d.interval["high"].get<double>()));
+                          d.interval.is_null()
+                              ? std::string()
+                              : fmt::format(", {:.0f}% interval [{:+.4f}, {:+.4f}]", 100 * p.confidence,
+                                            d.interval["low"].get<double>(), d.interval["high"].get<double>()));
       d.improved = ok;
       d.reason = why;
     }

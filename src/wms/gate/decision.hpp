@@ -22,8 +22,8 @@ namespace wms::gate {
 
 struct Decision {
   bool improved = false;
-  std::string verdict;  ///< "promote" | "keep"
-  std::string reason;   ///< one line for people
+  std::string verdict;                                  ///< "promote" | "keep"
+  std::string reason;                                   ///< one line for people
   nlohmann::json candidate = nlohmann::json::object();  ///< mean scores
   nlohmann::json champion = nullptr;                    ///< mean scores, or null
   nlohmann::json deltas = nlohmann::json::object();

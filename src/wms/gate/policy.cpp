@@ -5,7 +5,9 @@
 
 namespace wms::gate {
 namespace {
-bool known_metric(const std::string& m) { return m == "dice" || m == "iou" || m == "accuracy"; }
+bool known_metric(const std::string& m) {
+  return m == "dice" || m == "iou" || m == "accuracy";
+}
 }  // namespace
 
 const util::Names<GateRule> kGateRuleNames{{{GateRule::kWms, "wms"}, {GateRule::kOriginal, "original"}}};
@@ -17,8 +19,8 @@ const util::OptionTable<GatePolicy>& gate_option_table() {
           .add("gate.rule", "rule", WMS_MEMBER(rule), "decision rule", kGateRuleNames)
           .add("gate.metric", "metric", WMS_MEMBER(metric), "primary metric (higher is better)",
                util::one_of<std::string>({"dice", "iou", "accuracy"}), "one of dice, iou, accuracy")
-          .add("gate.min_improvement", "min_improvement", WMS_MEMBER(min_improvement), "absolute, on the primary metric",
-               Range::at_least(0))
+          .add("gate.min_improvement", "min_improvement", WMS_MEMBER(min_improvement),
+               "absolute, on the primary metric", Range::at_least(0))
           .add("gate.min_relative_improvement", "min_relative_improvement", WMS_MEMBER(min_relative_improvement),
                "relative to production's score", Range::at_least(0))
           .add("gate.bootstrap_resamples", "bootstrap_resamples", WMS_MEMBER(bootstrap_resamples),
@@ -54,7 +56,8 @@ GatePolicy gate_policy(const util::Config& c) {
   gate_option_table().validate(p, c.source());
   for (auto& [k, v] : p.secondary)
     if (!known_metric(k) || v < 0)
-      throw InvalidInput("{}: gate.secondary.{}: must name dice, iou or accuracy with a tolerance >= 0 (found {})", c.source(), k, v);
+      throw InvalidInput("{}: gate.secondary.{}: must name dice, iou or accuracy with a tolerance >= 0 (found {})",
+                         c.source(), k, v);
   if (p.require_significant && p.bootstrap_resamples == 0)
     throw InvalidInput("{}: gate.require_significant needs gate.bootstrap_resamples > 0", c.source());
   return p;

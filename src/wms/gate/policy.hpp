@@ -20,15 +20,15 @@ extern const util::Names<GateRule> kGateRuleNames;
 
 struct GatePolicy {
   GateRule rule = GateRule::kWms;
-  std::string metric = "dice";          ///< dice | iou | accuracy (higher is better)
-  double min_improvement = 0.0;         ///< absolute, on the primary metric
-  double min_relative_improvement = 0.0;///< relative to the champion's score
+  std::string metric = "dice";                                 ///< dice | iou | accuracy (higher is better)
+  double min_improvement = 0.0;                                ///< absolute, on the primary metric
+  double min_relative_improvement = 0.0;                       ///< relative to the champion's score
   std::map<std::string, double> secondary = {{"iou", 0.005}};  ///< metric -> allowed drop
-  int bootstrap_resamples = 2000;       ///< paired bootstrap of per-image differences; 0 = off
-  double confidence = 0.95;             ///< of the bootstrap interval
-  std::uint64_t seed = 1;               ///< of the bootstrap (decisions are reproducible)
-  bool require_significant = false;     ///< also require the interval's lower bound > 0
-  double floor = 0.5;                   ///< no production yet: promote when metric >= floor
+  int bootstrap_resamples = 2000;                              ///< paired bootstrap of per-image differences; 0 = off
+  double confidence = 0.95;                                    ///< of the bootstrap interval
+  std::uint64_t seed = 1;                                      ///< of the bootstrap (decisions are reproducible)
+  bool require_significant = false;                            ///< also require the interval's lower bound > 0
+  double floor = 0.5;                                          ///< no production yet: promote when metric >= floor
 
   nlohmann::json to_json() const;
 };

@@ -2,7 +2,6 @@
 
 #include <opencv2/imgproc.hpp>
 
-
 namespace wms::image {
 
 AugmentDraw draw_augment(std::mt19937_64& rng, const AugmentOptions& o) {

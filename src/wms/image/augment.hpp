@@ -14,11 +14,11 @@
 namespace wms::image {
 
 struct AugmentOptions {
-  double hflip = 0.5;           ///< augmentation.horizontal_flip
-  double vflip = 0.3;           ///< augmentation.vertical_flip
-  double rotation_prob = 0.5;   ///< augmentation.rotation_prob
-  double rotation_degrees = 10; ///< augmentation.rotation_degrees
-  double brightness_prob = 0.3; ///< augmentation.color_jitter_prob
+  double hflip = 0.5;            ///< augmentation.horizontal_flip
+  double vflip = 0.3;            ///< augmentation.vertical_flip
+  double rotation_prob = 0.5;    ///< augmentation.rotation_prob
+  double rotation_degrees = 10;  ///< augmentation.rotation_degrees
+  double brightness_prob = 0.3;  ///< augmentation.color_jitter_prob
   double brightness_low = 0.8;
   double brightness_high = 1.2;
   /// Zoom about the centre by U(scale_low, scale_high) with probability scale_prob
@@ -29,11 +29,10 @@ struct AugmentOptions {
   double scale_high = 1.0;
 };
 
-
 struct AugmentDraw {
   bool hflip = false;
   bool vflip = false;
-  double angle = 0;        ///< degrees, counter-clockwise; 0 = no rotation
+  double angle = 0;         ///< degrees, counter-clockwise; 0 = no rotation
   float brightness = 1.0f;  ///< 1 = unchanged
   double scale = 1.0;       ///< zoom about the centre; 1 = unchanged
 };

@@ -15,8 +15,8 @@ Decoded decode(std::string_view bytes, const std::string& name, const DecodeLimi
   const Header& h = out.header;
   if (h.pixels() > limits.max_pixels)
     throw ImageError("image.too_large", name,
-                     fmt::format("{}x{} = {} pixels, over the limit of {} (refused before decoding)", h.width,
-                                 h.height, h.pixels(), limits.max_pixels));
+                     fmt::format("{}x{} = {} pixels, over the limit of {} (refused before decoding)", h.width, h.height,
+                                 h.pixels(), limits.max_pixels));
   if (h.truncated)
     throw ImageError("file.decodable", name,
                      fmt::format("truncated {}: the data ends before the end-of-image marker", format_name(h.format)));
@@ -53,7 +53,10 @@ void apply_orientation(cv::Mat& img, int o) {
     case 4: cv::flip(img, img, 0); break;
     case 5: cv::transpose(img, img); break;
     case 6: cv::rotate(img, img, cv::ROTATE_90_CLOCKWISE); break;
-    case 7: cv::flip(img, img, -1); cv::transpose(img, img); break;
+    case 7:
+      cv::flip(img, img, -1);
+      cv::transpose(img, img);
+      break;
     case 8: cv::rotate(img, img, cv::ROTATE_90_COUNTERCLOCKWISE); break;
     default: break;
   }

@@ -9,9 +9,8 @@ std::string jpeg_with_orientation(std::string_view jpeg, int orientation) {
     throw Internal("jpeg_with_orientation: not a JPEG");
   // TIFF little-endian header, IFD0 at offset 8 with one SHORT entry (0x0112), no next IFD.
   std::string tiff = std::string("II*\0", 4) + std::string("\x08\0\0\0", 4) + std::string("\x01\0", 2) +
-                     std::string("\x12\x01\x03\0\x01\0\0\0", 8) +
-                     std::string(1, static_cast<char>(orientation)) + std::string("\0\0\0", 3) +
-                     std::string("\0\0\0\0", 4);
+                     std::string("\x12\x01\x03\0\x01\0\0\0", 8) + std::string(1, static_cast<char>(orientation)) +
+                     std::string("\0\0\0", 3) + std::string("\0\0\0\0", 4);
   std::string payload = std::string("Exif\0\0", 6) + tiff;
   std::size_t len = payload.size() + 2;
   std::string seg = "\xFF\xE1";

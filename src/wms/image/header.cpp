@@ -5,12 +5,16 @@
 namespace wms::image {
 namespace {
 
-std::uint32_t be16(const unsigned char* p) { return (p[0] << 8) | p[1]; }
+std::uint32_t be16(const unsigned char* p) {
+  return (p[0] << 8) | p[1];
+}
 std::uint32_t be32(const unsigned char* p) {
   return (std::uint32_t(p[0]) << 24) | (p[1] << 16) | (p[2] << 8) | p[3];
 }
 
-const unsigned char* u8(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
+const unsigned char* u8(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
 
 bool is_sof(unsigned m) {
   return m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC;
@@ -50,15 +54,13 @@ Header read_jpeg(std::string_view bytes, const std::string& name) {
         throw ImageError("file.decodable", name, "corrupt JPEG: bad frame header");
       have_sof = true;
     } else if (m == 0xE1 && seg_len >= 6 && std::memcmp(seg, "Exif\0\0", 6) == 0) {
-      h.orientation = exif_orientation_from_tiff(
-          std::string_view(reinterpret_cast<const char*>(seg + 6), seg_len - 6));
+      h.orientation = exif_orientation_from_tiff(std::string_view(reinterpret_cast<const char*>(seg + 6), seg_len - 6));
     }
     pos += len;
     if (m == 0xDA) {  // start of scan: skip entropy-coded data up to the next real marker
       if (!have_sof) throw ImageError("file.decodable", name, "corrupt JPEG: scan before frame header");
       while (pos + 1 < n) {
-        if (d[pos] == 0xFF && d[pos + 1] != 0x00 && !(d[pos + 1] >= 0xD0 && d[pos + 1] <= 0xD7) &&
-            d[pos + 1] != 0xFF)
+        if (d[pos] == 0xFF && d[pos + 1] != 0x00 && !(d[pos + 1] >= 0xD0 && d[pos + 1] <= 0xD7) && d[pos + 1] != 0xFF)
           break;
         ++pos;
       }
@@ -129,7 +131,9 @@ namespace {
 // What a file that is not JPEG or PNG is, from its first bytes, with the way out.
 std::string describe_unknown(std::string_view b) {
   using namespace std::string_view_literals;  // signatures hold NUL bytes
-  auto starts = [&](std::string_view sig, std::size_t at = 0) { return b.size() >= at + sig.size() && b.substr(at, sig.size()) == sig; };
+  auto starts = [&](std::string_view sig, std::size_t at = 0) {
+    return b.size() >= at + sig.size() && b.substr(at, sig.size()) == sig;
+  };
   if (starts("version https://git-lfs")) return "a Git LFS pointer file, not the image: run `git lfs pull` first";
   if (starts("ftyp", 4)) {
     std::string brand(b.substr(8, std::min<std::size_t>(4, b.size() - 8)));
@@ -180,12 +184,13 @@ int exif_orientation_from_tiff(std::string_view tiff) {
   const std::size_t n = tiff.size();
   if (n < 8) return 1;
   bool le;
-  if (t[0] == 'I' && t[1] == 'I') le = true;
-  else if (t[0] == 'M' && t[1] == 'M') le = false;
-  else return 1;
-  auto rd16 = [&](std::size_t off) -> std::uint32_t {
-    return le ? (t[off] | (t[off + 1] << 8)) : be16(t + off);
-  };
+  if (t[0] == 'I' && t[1] == 'I')
+    le = true;
+  else if (t[0] == 'M' && t[1] == 'M')
+    le = false;
+  else
+    return 1;
+  auto rd16 = [&](std::size_t off) -> std::uint32_t { return le ? (t[off] | (t[off + 1] << 8)) : be16(t + off); };
   auto rd32 = [&](std::size_t off) -> std::uint32_t {
     return le ? (t[off] | (t[off + 1] << 8) | (t[off + 2] << 16) | (std::uint32_t(t[off + 3]) << 24)) : be32(t + off);
   };

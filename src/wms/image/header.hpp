@@ -22,10 +22,10 @@ std::string_view format_name(Format f);
 
 struct Header {
   Format format = Format::kUnknown;
-  int width = 0;     ///< as stored, before orientation
-  int height = 0;    ///< as stored, before orientation
-  int channels = 0;  ///< 1 gray, 2 gray+alpha, 3 color, 4 color+alpha
-  int orientation = 1;  ///< EXIF 1..8; absent, 0 or invalid values read as 1
+  int width = 0;           ///< as stored, before orientation
+  int height = 0;          ///< as stored, before orientation
+  int channels = 0;        ///< 1 gray, 2 gray+alpha, 3 color, 4 color+alpha
+  int orientation = 1;     ///< EXIF 1..8; absent, 0 or invalid values read as 1
   bool truncated = false;  ///< end marker missing: the data stops early
 
   bool swaps_axes() const { return orientation >= 5 && orientation <= 8; }

@@ -7,10 +7,10 @@
 #include <cerrno>
 #include <chrono>
 
+#include "wms/util/clock.hpp"
 #include "wms/util/error.hpp"
 #include "wms/util/failpoint.hpp"
 #include "wms/util/fs.hpp"
-#include "wms/util/clock.hpp"
 
 namespace wms::infra {
 namespace {
@@ -50,12 +50,18 @@ bool process_alive(int pid, const std::string& start) {
 std::unique_ptr<Provider> make_provider(const data::Workspace& ws) {
   std::string name = ws.config().get_string("infra.provider", "local");
   if (name == "local") return std::make_unique<LocalProvider>();
-  throw InvalidInput("{}: infra.provider: '{}' is not available in this wms (providers: local)", ws.config().source(), name);
+  throw InvalidInput("{}: infra.provider: '{}' is not available in this wms (providers: local)", ws.config().source(),
+                     name);
 }
 
 nlohmann::json Lease::to_json() const {
-  return {{"provider", instance.provider}, {"instance_id", instance.id}, {"address", instance.address},
-          {"run_id", run_id}, {"pid", pid}, {"pid_start", pid_start}, {"started", started},
+  return {{"provider", instance.provider},
+          {"instance_id", instance.id},
+          {"address", instance.address},
+          {"run_id", run_id},
+          {"pid", pid},
+          {"pid_start", pid_start},
+          {"started", started},
           {"cost_per_hour", cost_per_hour}};
 }
 

@@ -43,9 +43,9 @@ std::unique_ptr<Provider> make_provider(const data::Workspace& ws);
 struct Lease {
   Instance instance;
   std::string run_id;
-  int pid = 0;          ///< the process that holds it
+  int pid = 0;            ///< the process that holds it
   std::string pid_start;  ///< its start time (/proc/<pid>/stat), so a reused pid is not mistaken for it
-  double started = 0;   ///< unix seconds
+  double started = 0;     ///< unix seconds
   double cost_per_hour = 0;
   nlohmann::json to_json() const;
   static Lease from_json(const nlohmann::json& j);

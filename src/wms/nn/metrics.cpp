@@ -36,9 +36,12 @@ MaskScores score_masks(const cv::Mat& pred, const cv::Mat& truth, bool with_haus
   s.iou = (is + smooth) / (ps + ts - is + smooth);
   s.accuracy = (total - (ps + ts - 2 * is)) / total;
   if (with_hausdorff) {
-    if (ps == 0 && ts == 0) s.hausdorff = 0;
-    else if (ps == 0 || ts == 0) s.hausdorff = std::hypot(pred.rows, pred.cols);
-    else s.hausdorff = std::max(directed_hausdorff(p, t), directed_hausdorff(t, p));
+    if (ps == 0 && ts == 0)
+      s.hausdorff = 0;
+    else if (ps == 0 || ts == 0)
+      s.hausdorff = std::hypot(pred.rows, pred.cols);
+    else
+      s.hausdorff = std::max(directed_hausdorff(p, t), directed_hausdorff(t, p));
   }
   return s;
 }

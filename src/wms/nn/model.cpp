@@ -7,11 +7,11 @@
 
 #include "wms/nn/model_impl.hpp"
 #include "wms/nn/pth.hpp"
+#include "wms/util/clock.hpp"
 #include "wms/util/error.hpp"
 #include "wms/util/fs.hpp"
 #include "wms/util/hash.hpp"
 #include "wms/version.hpp"
-#include "wms/util/clock.hpp"
 
 namespace wms::nn {
 namespace {
@@ -133,13 +133,15 @@ std::string Model::to_bytes() const {
 Model Model::from_bytes(std::string_view b, const std::string& source) {
   if (!looks_like_bundle(b)) {
     if (b.size() >= 2 && b[0] == 'P' && b[1] == 'K')
-      throw Corrupt("{}: this is a PyTorch .pth file, not a wms model bundle; convert it with `wms model import`", source);
+      throw Corrupt("{}: this is a PyTorch .pth file, not a wms model bundle; convert it with `wms model import`",
+                    source);
     throw Corrupt("{}: not a wms model bundle (wrong signature)", source);
   }
   const std::size_t head = sizeof kMagic + 4 + 8;
   if (b.size() < head + 8 + 32) throw Corrupt("{}: model bundle is truncated ({} bytes)", source, b.size());
   if (get_le(b, sizeof kMagic, 4) != kFormat)
-    throw Corrupt("{}: model bundle format {} is not supported by this wms (format {})", source, get_le(b, sizeof kMagic, 4), kFormat);
+    throw Corrupt("{}: model bundle format {} is not supported by this wms (format {})", source,
+                  get_le(b, sizeof kMagic, 4), kFormat);
   std::uint64_t n = get_le(b, sizeof kMagic + 4, 8);
   if (n > b.size() - head - 8 - 32) throw Corrupt("{}: model bundle is truncated", source);
   std::uint64_t m = get_le(b, head + n, 8);
@@ -171,14 +173,17 @@ Model Model::load(const std::filesystem::path& bundle) {
   }
 }
 
-void Model::save(const std::filesystem::path& bundle) const { util::atomic_write(bundle, to_bytes()); }
+void Model::save(const std::filesystem::path& bundle) const {
+  util::atomic_write(bundle, to_bytes());
+}
 
 Model Model::import_state_dict(const std::filesystem::path& pth, const ModelConfig& config) {
   std::error_code ec;
   if (!std::filesystem::exists(pth, ec)) throw NotFound("{}: no such file", pth.string());
   std::string bytes = util::read_file(pth, 4ull << 30);
   if (looks_like_bundle(bytes))
-    throw InvalidInput("{}: a wms model bundle, not a .pth: use it as it is (`wms model export` writes a .pth)", pth.string());
+    throw InvalidInput("{}: a wms model bundle, not a .pth: use it as it is (`wms model export` writes a .pth)",
+                       pth.string());
   auto impl = make_impl(config);
   PthContents contents = read_pth(bytes, pth.string());
   // Prefixes that wrappers add to every key: nn.DataParallel and DistributedDataParallel
@@ -189,8 +194,9 @@ Model Model::import_state_dict(const std::filesystem::path& pth, const ModelConf
     for (const auto& [k, _] : contents.tensors) all &= k.starts_with(prefix);
     if (!all) continue;
     for (auto& [k, _] : contents.tensors) k.erase(0, prefix.size());
-    notes += fmt::format("{}stripped the '{}' prefix of every key ({})", notes.empty() ? "" : "; ", prefix,
-                         prefix == "module." ? "saved from nn.DataParallel or DistributedDataParallel" : "saved from torch.compile");
+    notes += fmt::format(
+        "{}stripped the '{}' prefix of every key ({})", notes.empty() ? "" : "; ", prefix,
+        prefix == "module." ? "saved from nn.DataParallel or DistributedDataParallel" : "saved from torch.compile");
   }
   load_state(*impl->net, contents.tensors, pth.string());
   impl->net->eval();
@@ -204,10 +210,16 @@ void Model::export_state_dict(const std::filesystem::path& pth) const {
   util::atomic_write(pth, write_pth(state_tensors(*impl_->net)));
 }
 
-Model Model::clone() const { return from_bytes(to_bytes(), "(clone)"); }
+Model Model::clone() const {
+  return from_bytes(to_bytes(), "(clone)");
+}
 
-ModelInfo& Model::info() { return impl_->info; }
-const ModelInfo& Model::info() const { return impl_->info; }
+ModelInfo& Model::info() {
+  return impl_->info;
+}
+const ModelInfo& Model::info() const {
+  return impl_->info;
+}
 
 std::int64_t Model::parameter_count() const {
   std::int64_t n = 0;

@@ -28,8 +28,8 @@ struct ModelConfig {
   int in_channels = 3;
   int base_filters = 16;  ///< 16 = the original's 1,965,569 parameters
   int out_channels = 1;
-  int input_size = 512;   ///< photos are resized to input_size x input_size
-  double threshold = 0.5; ///< foreground when sigmoid(logit) > threshold
+  int input_size = 512;    ///< photos are resized to input_size x input_size
+  double threshold = 0.5;  ///< foreground when sigmoid(logit) > threshold
   /// Test-time flip: the probability is the mean of the photo's and its mirror
   /// image's (twice the inference cost). Part of the model, so that predict, eval,
   /// the gate and the server all see the same masks.
@@ -52,9 +52,9 @@ struct ModelInfo {
   ModelConfig config;
   std::string architecture = "unet";
   std::string preprocessing = "rgb|resize-area|stretch-p2-p98|median3|scale-1/255";
-  std::string dataset_version;   ///< what it was trained on ("" if unknown)
+  std::string dataset_version;  ///< what it was trained on ("" if unknown)
   std::uint64_t seed = 0;
-  std::string created;           ///< UTC ISO 8601
+  std::string created;  ///< UTC ISO 8601
   std::string wms_version;
   nlohmann::json metrics = nlohmann::json::object();  ///< e.g. {"val_dice": .., "test_dice": ..}
   nlohmann::json params = nlohmann::json::object();   ///< training parameters

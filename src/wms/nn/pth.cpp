@@ -94,19 +94,19 @@ class Unpickler {
   // Opcodes that push one value read from the stream (numbers, strings, constants).
   bool literal(uint8_t op) {
     switch (op) {
-      case 0x80: u8(); break;                          // PROTO
-      case 0x95: bytes(8); break;                      // FRAME (protocol 4)
-      case '(': push(make(Mark{})); break;             // MARK
-      case ')': push(make(Tuple{})); break;            // EMPTY_TUPLE
-      case ']': push(make(List{})); break;             // EMPTY_LIST
-      case '}': push(make(Dict{})); break;             // EMPTY_DICT
-      case 'N': push(make(std::monostate{})); break;   // NONE
-      case 0x88: push(make(true)); break;              // NEWTRUE
-      case 0x89: push(make(false)); break;             // NEWFALSE
-      case 'K': push(make(int64_t(u8()))); break;      // BININT1
-      case 'M': push(make(int64_t(le(2)))); break;     // BININT2
+      case 0x80: u8(); break;                                // PROTO
+      case 0x95: bytes(8); break;                            // FRAME (protocol 4)
+      case '(': push(make(Mark{})); break;                   // MARK
+      case ')': push(make(Tuple{})); break;                  // EMPTY_TUPLE
+      case ']': push(make(List{})); break;                   // EMPTY_LIST
+      case '}': push(make(Dict{})); break;                   // EMPTY_DICT
+      case 'N': push(make(std::monostate{})); break;         // NONE
+      case 0x88: push(make(true)); break;                    // NEWTRUE
+      case 0x89: push(make(false)); break;                   // NEWFALSE
+      case 'K': push(make(int64_t(u8()))); break;            // BININT1
+      case 'M': push(make(int64_t(le(2)))); break;           // BININT2
       case 'J': push(make(int64_t(int32_t(le(4))))); break;  // BININT
-      case 0x8a: {                                     // LONG1
+      case 0x8a: {                                           // LONG1
         size_t n = u8();
         if (n > 8) fail("integer too large");
         std::string_view d = bytes(n);
@@ -116,7 +116,7 @@ class Unpickler {
         push(make(v));
         break;
       }
-      case 'G': {                                      // BINFLOAT (big-endian)
+      case 'G': {  // BINFLOAT (big-endian)
         std::string_view d = bytes(8);
         uint64_t x = 0;
         for (int i = 0; i < 8; ++i) x = (x << 8) | uint8_t(d[i]);
@@ -125,30 +125,31 @@ class Unpickler {
         push(make(v));
         break;
       }
-      case 'X': push(make(std::string(bytes(le(4))))); break;      // BINUNICODE
-      case 0x8c: push(make(std::string(bytes(u8())))); break;      // SHORT_BINUNICODE
-      case 'c': {                                                  // GLOBAL
+      case 'X': push(make(std::string(bytes(le(4))))); break;  // BINUNICODE
+      case 0x8c: push(make(std::string(bytes(u8())))); break;  // SHORT_BINUNICODE
+      case 'c': {                                              // GLOBAL
         std::string module = line(), name = line();
         push(make(Global{module, name}));
         break;
       }
-      case 0x93: {                                                 // STACK_GLOBAL (protocol 4)
+      case 0x93: {  // STACK_GLOBAL (protocol 4)
         auto name = pop(), module = pop();
         push(make(Global{as<std::string>(module), as<std::string>(name)}));
         break;
       }
-      case 0x8d: push(make(std::string(bytes(le(8))))); break;     // BINUNICODE8
-      case 'B': push(make(std::string(bytes(le(4))))); break;      // BINBYTES
-      case 'C': push(make(std::string(bytes(u8())))); break;       // SHORT_BINBYTES
-      case 0x8e: push(make(std::string(bytes(le(8))))); break;     // BINBYTES8
-      case 'T': push(make(std::string(bytes(le(4))))); break;      // BINSTRING
-      case 'U': push(make(std::string(bytes(u8())))); break;       // SHORT_BINSTRING
-      case 0x8b: {                                                 // LONG4: too large for wms's needs
+      case 0x8d: push(make(std::string(bytes(le(8))))); break;  // BINUNICODE8
+      case 'B': push(make(std::string(bytes(le(4))))); break;   // BINBYTES
+      case 'C': push(make(std::string(bytes(u8())))); break;    // SHORT_BINBYTES
+      case 0x8e: push(make(std::string(bytes(le(8))))); break;  // BINBYTES8
+      case 'T': push(make(std::string(bytes(le(4))))); break;   // BINSTRING
+      case 'U': push(make(std::string(bytes(u8())))); break;    // SHORT_BINSTRING
+      case 0x8b: {                                              // LONG4: too large for wms's needs
         bytes(le(4));
         push(make(Opaque{"int"}));
         break;
       }
-      case 'I': case 'L': {                                        // INT, LONG (text)
+      case 'I':
+      case 'L': {  // INT, LONG (text)
         std::string t = line();
         push(t == "00" ? make(false) : t == "01" ? make(true) : make(int64_t(std::strtoll(t.c_str(), nullptr, 10))));
         break;
@@ -162,46 +163,94 @@ class Unpickler {
   // Opcodes that build containers, objects and references from the stack and the memo.
   bool structure(uint8_t op) {
     switch (op) {
-      case 'p': memo(std::strtoull(line().c_str(), nullptr, 10)); break;   // PUT
+      case 'p': memo(std::strtoull(line().c_str(), nullptr, 10)); break;       // PUT
       case 'g': push(get(std::strtoull(line().c_str(), nullptr, 10))); break;  // GET
-      case 'P': push(persistent(make(std::string(line())))); break;        // PERSID
-      case 0x8f: push(make(List{})); break;                        // EMPTY_SET
-      case 0x90: { auto xs = pop_mark(); auto& l = as<List>(top()); l.items.insert(l.items.end(), xs.begin(), xs.end()); break; }  // ADDITEMS
-      case 0x91: push(make(List{pop_mark()})); break;              // FROZENSET
-      case '0': pop(); break;                                      // POP
-      case '1': pop_mark(); break;                                 // POP_MARK
-      case '2': push(top()); break;                                // DUP
-      case 0x81: { pop(); push(opaque(pop())); break; }            // NEWOBJ: cls(*args), not called
-      case 0x92: { pop(); pop(); push(opaque(pop())); break; }     // NEWOBJ_EX
-      case 'o': { auto xs = pop_mark(); if (xs.empty()) fail("empty OBJ"); push(opaque(xs[0])); break; }  // OBJ
-      case 'i': {                                                  // INST
+      case 'P': push(persistent(make(std::string(line())))); break;            // PERSID
+      case 0x8f: push(make(List{})); break;                                    // EMPTY_SET
+      case 0x90: {
+        auto xs = pop_mark();
+        auto& l = as<List>(top());
+        l.items.insert(l.items.end(), xs.begin(), xs.end());
+        break;
+      }                                                // ADDITEMS
+      case 0x91: push(make(List{pop_mark()})); break;  // FROZENSET
+      case '0': pop(); break;                          // POP
+      case '1': pop_mark(); break;                     // POP_MARK
+      case '2': push(top()); break;                    // DUP
+      case 0x81: {
+        pop();
+        push(opaque(pop()));
+        break;
+      }  // NEWOBJ: cls(*args), not called
+      case 0x92: {
+        pop();
+        pop();
+        push(opaque(pop()));
+        break;
+      }  // NEWOBJ_EX
+      case 'o': {
+        auto xs = pop_mark();
+        if (xs.empty()) fail("empty OBJ");
+        push(opaque(xs[0]));
+        break;
+      }            // OBJ
+      case 'i': {  // INST
         std::string module = line(), name = line();
         pop_mark();
         push(make(Opaque{module + "." + name}));
         break;
       }
-      case 'q': memo(u8()); break;         // BINPUT
-      case 'r': memo(le(4)); break;        // LONG_BINPUT
-      case 0x94: memo(memo_.size()); break;  // MEMOIZE
-      case 'h': push(get(u8())); break;    // BINGET
-      case 'j': push(get(le(4))); break;   // LONG_BINGET
+      case 'q': memo(u8()); break;                     // BINPUT
+      case 'r': memo(le(4)); break;                    // LONG_BINPUT
+      case 0x94: memo(memo_.size()); break;            // MEMOIZE
+      case 'h': push(get(u8())); break;                // BINGET
+      case 'j': push(get(le(4))); break;               // LONG_BINGET
       case 't': push(make(Tuple{pop_mark()})); break;  // TUPLE
-      case 0x85: { auto a = pop(); push(make(Tuple{{a}})); break; }
-      case 0x86: { auto b = pop(), a = pop(); push(make(Tuple{{a, b}})); break; }
-      case 0x87: { auto c = pop(), b = pop(), a = pop(); push(make(Tuple{{a, b, c}})); break; }
-      case 'a': { auto x = pop(); as<List>(top()).items.push_back(x); break; }  // APPEND
-      case 'e': { auto xs = pop_mark(); auto& l = as<List>(top()); l.items.insert(l.items.end(), xs.begin(), xs.end()); break; }
-      case 's': { auto v = pop(), k = pop(); as<Dict>(top()).items.emplace_back(k, v); break; }  // SETITEM
-      case 'u': {                          // SETITEMS
+      case 0x85: {
+        auto a = pop();
+        push(make(Tuple{{a}}));
+        break;
+      }
+      case 0x86: {
+        auto b = pop(), a = pop();
+        push(make(Tuple{{a, b}}));
+        break;
+      }
+      case 0x87: {
+        auto c = pop(), b = pop(), a = pop();
+        push(make(Tuple{{a, b, c}}));
+        break;
+      }
+      case 'a': {
+        auto x = pop();
+        as<List>(top()).items.push_back(x);
+        break;
+      }  // APPEND
+      case 'e': {
+        auto xs = pop_mark();
+        auto& l = as<List>(top());
+        l.items.insert(l.items.end(), xs.begin(), xs.end());
+        break;
+      }
+      case 's': {
+        auto v = pop(), k = pop();
+        as<Dict>(top()).items.emplace_back(k, v);
+        break;
+      }            // SETITEM
+      case 'u': {  // SETITEMS
         auto xs = pop_mark();
         if (xs.size() % 2) fail("odd SETITEMS");
         auto& d = as<Dict>(top());
         for (size_t i = 0; i < xs.size(); i += 2) d.items.emplace_back(xs[i], xs[i + 1]);
         break;
       }
-      case 'b': pop(); break;              // BUILD: an object's state (OrderedDict _metadata, a module's __dict__) is not needed
+      case 'b': pop(); break;  // BUILD: an object's state (OrderedDict _metadata, a module's __dict__) is not needed
       case 'Q': push(persistent(pop())); break;  // BINPERSID
-      case 'R': { auto args = pop(), fn = pop(); push(reduce(fn, args)); break; }  // REDUCE
+      case 'R': {
+        auto args = pop(), fn = pop();
+        push(reduce(fn, args));
+        break;
+      }  // REDUCE
       default: return false;
     }
     return true;
@@ -290,8 +339,8 @@ class Unpickler {
     if (t.size() < 5 || as<std::string>(t[0]) != "storage") fail("unsupported persistent id");
     const Global& g = as<Global>(t[1]);
     static const std::map<std::string, torch::ScalarType> kinds = {
-        {"FloatStorage", torch::kFloat32}, {"DoubleStorage", torch::kFloat64}, {"HalfStorage", torch::kFloat16},
-        {"BFloat16Storage", torch::kBFloat16}, {"LongStorage", torch::kInt64}, {"IntStorage", torch::kInt32}};
+        {"FloatStorage", torch::kFloat32},     {"DoubleStorage", torch::kFloat64}, {"HalfStorage", torch::kFloat16},
+        {"BFloat16Storage", torch::kBFloat16}, {"LongStorage", torch::kInt64},     {"IntStorage", torch::kInt32}};
     auto it = kinds.find(g.name);
     if (g.module != "torch" || it == kinds.end()) fail("unsupported storage type " + g.module + "." + g.name);
     int64_t numel = as_int(t[4]);
@@ -419,8 +468,9 @@ std::string describe(const Ptr& p) {
               keys += ", ...";
               break;
             }
-            keys += (keys.empty() ? "" : ", ") +
-                    (std::holds_alternative<std::string>(k->v) ? "'" + std::get<std::string>(k->v) + "'" : std::string("?"));
+            keys += (keys.empty() ? "" : ", ") + (std::holds_alternative<std::string>(k->v)
+                                                      ? "'" + std::get<std::string>(k->v) + "'"
+                                                      : std::string("?"));
           }
           return fmt::format("a dict of {} entries (keys {})", x.items.size(), keys.empty() ? "none" : keys);
         } else if constexpr (std::is_same_v<T, Opaque>) {
@@ -454,12 +504,15 @@ const char* const kResave =
 Ptr find_state_dict(const Ptr& root, const std::string& source, std::string& note) {
   if (is_tensor_dict(root)) return root;
   if (std::holds_alternative<Opaque>(root->v))
-    throw InvalidInput("{}: holds a pickled object ({}; torch.save(model) saves a whole model this way), not a "
-                       "state_dict; wms never runs pickled code: {}",
-                       source, describe(root).substr(3), kResave);
+    throw InvalidInput(
+        "{}: holds a pickled object ({}; torch.save(model) saves a whole model this way), not a "
+        "state_dict; wms never runs pickled code: {}",
+        source, describe(root).substr(3), kResave);
   if (std::holds_alternative<Dict>(root->v)) {
     const auto& items = std::get<Dict>(root->v).items;
-    auto key_of = [](const Ptr& k) { return std::holds_alternative<std::string>(k->v) ? std::get<std::string>(k->v) : ""; };
+    auto key_of = [](const Ptr& k) {
+      return std::holds_alternative<std::string>(k->v) ? std::get<std::string>(k->v) : "";
+    };
     for (const char* want : {"model_state_dict", "state_dict", "model_state", "model", "net", "network", "weights"}) {
       for (const auto& [k, v] : items) {
         if (key_of(k) != want) continue;
@@ -483,24 +536,27 @@ Ptr find_state_dict(const Ptr& root, const std::string& source, std::string& not
         }
     }
   }
-  throw InvalidInput("{}: found {}, not a state_dict (a dict of tensors) nor a checkpoint with a 'model_state_dict'; {}",
-                     source, describe(root), kResave);
+  throw InvalidInput(
+      "{}: found {}, not a state_dict (a dict of tensors) nor a checkpoint with a 'model_state_dict'; {}", source,
+      describe(root), kResave);
 }
 
 }  // namespace
 
 PthContents read_pth(std::string_view bytes, const std::string& source) {
   if (bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x80 && bytes[1] <= 5)
-    throw InvalidInput("{}: a legacy torch.save file (PyTorch before 1.6 wrote this format); re-save it with a current "
-                       "PyTorch: torch.save(torch.load('old.pth'), 'new.pth')",
-                       source);
+    throw InvalidInput(
+        "{}: a legacy torch.save file (PyTorch before 1.6 wrote this format); re-save it with a current "
+        "PyTorch: torch.save(torch.load('old.pth'), 'new.pth')",
+        source);
   if (bytes.size() < 4 || bytes.substr(0, 4) != std::string_view("PK\x03\x04", 4))
-    throw InvalidInput("{}: not a torch.save file (those are zip archives): found {}", source, image::describe_content(bytes));
+    throw InvalidInput("{}: not a torch.save file (those are zip archives): found {}", source,
+                       image::describe_content(bytes));
   try {
     caffe2::serialize::PyTorchStreamReader zip(std::make_shared<BytesAdapter>(bytes));
     if (zip.hasRecord("constants.pkl") || zip.hasRecord("code/__torch__.py"))
-      throw InvalidInput("{}: a TorchScript archive (torch.jit.save), not a state_dict; load it in Python and {}", source,
-                         kResave);
+      throw InvalidInput("{}: a TorchScript archive (torch.jit.save), not a state_dict; load it in Python and {}",
+                         source, kResave);
     if (!zip.hasRecord("data.pkl")) throw InvalidInput("{}: no data.pkl record (not a torch.save file)", source);
     auto [ptr, size] = zip.getRecord("data.pkl");
     std::string pkl(static_cast<const char*>(ptr.get()), size);
@@ -509,7 +565,8 @@ PthContents read_pth(std::string_view bytes, const std::string& source) {
     Ptr dict = find_state_dict(root, source, out.note);
     std::map<std::string, torch::Tensor> storages;
     for (auto& [k, v] : std::get<Dict>(dict->v).items)
-      out.tensors.emplace_back(std::get<std::string>(k->v), materialise(std::get<TensorRef>(v->v), zip, source, storages));
+      out.tensors.emplace_back(std::get<std::string>(k->v),
+                               materialise(std::get<TensorRef>(v->v), zip, source, storages));
     return out;
   } catch (const c10::Error& e) {
     throw InvalidInput("{}: not a readable torch.save zip file ({})", source, e.what_without_backtrace());

@@ -18,10 +18,11 @@ torch::Tensor up_cat(const torch::Tensor& x, const torch::Tensor& skip) {
   namespace F = torch::nn::functional;
   // Under bf16 autocast, upsample in fp32 (see nn/autocast.hpp), then match the skip.
   const bool mixed = x.scalar_type() != torch::kFloat32;
-  auto up = F::interpolate(mixed ? x.to(torch::kFloat32) : x, F::InterpolateFuncOptions()
-                                  .size(std::vector<int64_t>{skip.size(2), skip.size(3)})
-                                  .mode(torch::kBilinear)
-                                  .align_corners(false));
+  auto up =
+      F::interpolate(mixed ? x.to(torch::kFloat32) : x, F::InterpolateFuncOptions()
+                                                            .size(std::vector<int64_t>{skip.size(2), skip.size(3)})
+                                                            .mode(torch::kBilinear)
+                                                            .align_corners(false));
   if (mixed) up = up.to(skip.scalar_type());
   return torch::cat({up, skip}, 1);
 }
@@ -78,7 +79,8 @@ void load_state(UNetImpl& net, const std::vector<std::pair<std::string, torch::T
   for (auto& [name, t] : mine) {
     auto it = given.find(name);
     if (it == given.end())
-      throw InvalidInput("{}: key {} is missing; {} (not a WaterMetersUNet state_dict of this size)", source, name, found());
+      throw InvalidInput("{}: key {} is missing; {} (not a WaterMetersUNet state_dict of this size)", source, name,
+                         found());
     if (it->second.sizes() != t.sizes())
       throw InvalidInput("{}: {} has shape {} but the model needs {} (check --base-filters)", source, name,
                          fmt::join(it->second.sizes(), "x"), fmt::join(t.sizes(), "x"));
@@ -86,7 +88,8 @@ void load_state(UNetImpl& net, const std::vector<std::pair<std::string, torch::T
     given.erase(it);
   }
   if (!given.empty())
-    throw InvalidInput("{}: unexpected key {}; {} (not a WaterMetersUNet state_dict)", source, given.begin()->first, found());
+    throw InvalidInput("{}: unexpected key {}; {} (not a WaterMetersUNet state_dict)", source, given.begin()->first,
+                       found());
 }
 
 }  // namespace wms::nn

@@ -13,7 +13,8 @@ void Runner::start_infra() {
   begin(job);
   lease = leases.acquire(*provider, st.run_id, settings.cost_per_hour);
   st.infra = InfraOutputs{lease->instance.id, lease->instance.address, lease->instance.provider};
-  log(job, fmt::format("instance {} at {} ({})", lease->instance.id, lease->instance.address, lease->instance.provider));
+  log(job,
+      fmt::format("instance {} at {} ({})", lease->instance.id, lease->instance.address, lease->instance.provider));
   end(job, JobStatus::kSuccess);
 }
 

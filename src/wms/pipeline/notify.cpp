@@ -22,16 +22,17 @@ const util::OptionTable<NotifyOptions>& notify_option_table() {
           .add("notify.timeout_seconds", "timeout_seconds", WMS_MEMBER(timeout_seconds), "per delivery attempt",
                Range::above(0))
           .add("notify.retries", "retries", WMS_MEMBER(retries), "after a failed delivery", Range::closed(0, 20))
-          .add("notify.backoff_seconds", "backoff_seconds", WMS_MEMBER(backoff_seconds), "first wait, doubled each retry",
-               Range::at_least(0));
+          .add("notify.backoff_seconds", "backoff_seconds", WMS_MEMBER(backoff_seconds),
+               "first wait, doubled each retry", Range::at_least(0));
   return t;
 }
 
 NotifyOptions notify_options(const util::Config& c) {
   NotifyOptions o;
   notify_option_table().read(o, c);
-  for (int i = 0; c.has(fmt::format("notify.webhooks.{}.format", i)) || c.has(fmt::format("notify.webhooks.{}.url", i)) ||
-                  c.has(fmt::format("notify.webhooks.{}.url_env", i));
+  for (int i = 0;
+       c.has(fmt::format("notify.webhooks.{}.format", i)) || c.has(fmt::format("notify.webhooks.{}.url", i)) ||
+       c.has(fmt::format("notify.webhooks.{}.url_env", i));
        ++i) {
     std::string key = fmt::format("notify.webhooks.{}", i);
     Webhook w;
@@ -48,7 +49,8 @@ NotifyOptions notify_options(const util::Config& c) {
       throw InvalidInput("{}: {}.url: must start with http:// or https://", c.source(), key);
     if (w.format != "json" && w.format != "slack" && w.format != "discord")
       throw InvalidInput("{}: {}.format: must be json, slack or discord", c.source(), key);
-    for (int k = 0; c.has(fmt::format("{}.events.{}", key, k)); ++k) w.events.push_back(c.get_string(fmt::format("{}.events.{}", key, k), ""));
+    for (int k = 0; c.has(fmt::format("{}.events.{}", key, k)); ++k)
+      w.events.push_back(c.get_string(fmt::format("{}.events.{}", key, k), ""));
     o.webhooks.push_back(w);
   }
   return o;

@@ -4,8 +4,8 @@
 
 #include "wms/pipeline/notify.hpp"
 #include "wms/pipeline/runner.hpp"
-#include "wms/util/fs.hpp"
 #include "wms/util/clock.hpp"
+#include "wms/util/fs.hpp"
 
 namespace wms::pipeline {
 

@@ -46,20 +46,20 @@ extern const util::Names<GitMode> kGitModeNames;
 
 /// The pipeline's keys of wms.yaml.
 struct Settings {
-  int attempts = 3;             ///< pipeline.attempts: trainings per run, each gated
-  bool warm_start = false;      ///< pipeline.warm_start: start from production's weights
+  int attempts = 3;         ///< pipeline.attempts: trainings per run, each gated
+  bool warm_start = false;  ///< pipeline.warm_start: start from production's weights
   GitMode git_mode = GitMode::kAuto;
-  double cost_per_hour = 0;     ///< infra.cost_per_hour: for the lease's cost estimate
+  double cost_per_hour = 0;  ///< infra.cost_per_hour: for the lease's cost estimate
 };
 const util::OptionTable<Settings>& settings_option_table();
 
 struct Options {
   data::BatchSource batch;
-  std::string config_ref;        ///< --config: a file or preset; "" = the workspace's wms.yaml
-  int attempts = 0;              ///< 0: Settings::attempts (pipeline.attempts)
+  std::string config_ref;  ///< --config: a file or preset; "" = the workspace's wms.yaml
+  int attempts = 0;        ///< 0: Settings::attempts (pipeline.attempts)
   unsigned threads = 0;
   train::Device device = train::Device::kAuto;
-  double wait_seconds = 0;       ///< for another pipeline to finish
+  double wait_seconds = 0;  ///< for another pipeline to finish
   std::function<bool()> should_stop;
   std::function<void(const std::string&)> log;  ///< one line at a time (stderr for the CLI)
 };

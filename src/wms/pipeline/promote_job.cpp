@@ -36,7 +36,8 @@ void Runner::promote() {
                          st.validate->branch.empty() ? "the batch" : st.validate->branch, target,
                          st.promote->merge_commit.substr(0, 10)));
   }
-  log(job, fmt::format("dataset head -> {} ({} pairs); production -> version {}", v.short_id(), v.pairs, t.model_version));
+  log(job,
+      fmt::format("dataset head -> {} ({} pairs); production -> version {}", v.short_id(), v.pairs, t.model_version));
   end(job, JobStatus::kSuccess);
 }
 
@@ -100,7 +101,8 @@ std::string Runner::pr_text(bool merged) const {
   std::string s = fmt::format("data: {} new images, model version {} {}\n\n", v.new_images, t.model_version,
                               merged ? "promoted" : "not promoted");
   s += fmt::format("wms pipeline run `{}`\n\n| | candidate | production |\n|---|---|---|\n", st.run_id);
-  s += fmt::format("| test dice | {} | {} |\n", num(st.train ? std::optional(t.dice) : std::nullopt), num(t.champion_dice));
+  s += fmt::format("| test dice | {} | {} |\n", num(st.train ? std::optional(t.dice) : std::nullopt),
+                   num(t.champion_dice));
   s += fmt::format("| test iou | {} | - |\n", num(st.train ? std::optional(t.iou) : std::nullopt));
   s += fmt::format("| images (new / total) | {} / {} | |\n\n", v.new_images, v.total_images);
   s += fmt::format("Decision: {}\n", st.train ? t.reason : std::string("-"));

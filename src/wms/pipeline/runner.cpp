@@ -6,9 +6,9 @@
 
 #include "wms/registry/promotion.hpp"
 #include "wms/train/config.hpp"
+#include "wms/util/clock.hpp"
 #include "wms/util/error.hpp"
 #include "wms/util/fs.hpp"
-#include "wms/util/clock.hpp"
 
 namespace wms::pipeline {
 namespace {
@@ -42,20 +42,28 @@ const util::OptionTable<Settings>& settings_option_table() {
 }
 
 Runner::Runner(const data::Workspace& w, Options opts, State s)
-    : ws(w), o(std::move(opts)), st(std::move(s)), dir(w.run_dir(st.run_id)),
-      reg(registry::open(w)), provider(infra::make_provider(w)), leases(w) {
+    : ws(w),
+      o(std::move(opts)),
+      st(std::move(s)),
+      dir(w.run_dir(st.run_id)),
+      reg(registry::open(w)),
+      provider(infra::make_provider(w)),
+      leases(w) {
   settings_option_table().read(settings, w.config());
   if (o.attempts > 0) settings.attempts = o.attempts;
   settings_option_table().validate(settings, "--attempts");
   if (settings.git_mode != GitMode::kOff) {
     git = vcs::GitRepo::open_containing(w.root());
     std::error_code ec;
-    if (git && settings.git_mode == GitMode::kAuto && fs::canonical(git->workdir(), ec) != fs::canonical(w.root(), ec)) git.reset();
+    if (git && settings.git_mode == GitMode::kAuto && fs::canonical(git->workdir(), ec) != fs::canonical(w.root(), ec))
+      git.reset();
   }
   if (git) hosting = vcs::hosting_options(w.config());  // checked now, not after training
 }
 
-void Runner::save() { util::atomic_write(dir / "pipeline.json", st.to_json().dump(2) + "\n"); }
+void Runner::save() {
+  util::atomic_write(dir / "pipeline.json", st.to_json().dump(2) + "\n");
+}
 
 void Runner::log(JobId job, const std::string& line) {
   util::make_dirs(dir / "jobs");
@@ -168,7 +176,7 @@ int outcome_exit_code(Outcome o, const std::string& error_code) {
     case Outcome::kInvalid: return 1;
     case Outcome::kCancelled: return 130;
     case Outcome::kFailed:
-      for (int c = static_cast<int>(ErrorCode::kInvalidInput); c <= static_cast<int>(ErrorCode::kInternal); ++c)
+      for (int c = static_cast<int>(ErrorCode::kInvalidInput); c <= static_cast<int>(ErrorCode::kDenied); ++c)
         if (error_code_name(static_cast<ErrorCode>(c)) == error_code) return exit_code_for(static_cast<ErrorCode>(c));
       return 70;
   }
@@ -195,7 +203,8 @@ std::vector<fs::path> run_logs(const fs::path& dir, const std::string& job) {
 State load_state(const data::Workspace& ws, const std::string& run_id) {
   auto reg = registry::open(ws);
   auto run = reg.find_run(run_id);
-  if (!run || run->kind != "pipeline") throw NotFound("pipeline run '{}' does not exist (see `wms pipeline list`)", run_id);
+  if (!run || run->kind != "pipeline")
+    throw NotFound("pipeline run '{}' does not exist (see `wms pipeline list`)", run_id);
   fs::path p = ws.run_dir(run->id) / "pipeline.json";
   auto j = nlohmann::json::parse(util::read_file(p, 16 << 20), nullptr, false);
   if (j.is_discarded()) throw Corrupt("{}: not valid JSON", p.string());
@@ -219,8 +228,9 @@ Result run(const data::Workspace& ws, const Options& o) {
   fs::path dir = ws.run_dir(st.run_id);
   util::make_dirs(dir / "jobs");
   reg.set_run_dir(st.run_id, dir.string());
-  reg.log_params(st.run_id, {{"images", st.images_dir}, {"masks", st.masks_dir}, {"config", st.config_ref},
-                             {"attempts", o.attempts}});
+  reg.log_params(
+      st.run_id,
+      {{"images", st.images_dir}, {"masks", st.masks_dir}, {"config", st.config_ref}, {"attempts", o.attempts}});
   Runner r(ws, o, st);
   r.save();
   if (o.log) o.log("pipeline run " + st.run_id);
@@ -232,7 +242,8 @@ Result resume(const data::Workspace& ws, const std::string& run_id, const Option
   auto lock = ws.lock(o.wait_seconds);
   State st = load_state(ws, run_id);
   if (st.outcome)
-    throw Conflict("pipeline run {} already finished ({}); start a new run instead", st.run_id, outcome_name(*st.outcome));
+    throw Conflict("pipeline run {} already finished ({}); start a new run instead", st.run_id,
+                   outcome_name(*st.outcome));
   // Every job from the first unfinished one runs again; compute is started afresh.
   bool again = false;
   for (auto& j : st.jobs) {
@@ -255,7 +266,8 @@ std::vector<nlohmann::json> submissions(const data::Workspace& ws) {
     auto j = nlohmann::json::parse(util::read_file(e.path(), 16 << 20), nullptr, false);
     if (!j.is_discarded()) out.push_back(j);
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.value("time", "") > b.value("time", ""); });
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.value("time", "") > b.value("time", ""); });
   return out;
 }
 

@@ -17,10 +17,15 @@ std::optional<T> opt(const json& j, const char* key) {
 }
 
 json encode(const ValidateOutputs& o) {
-  json j = {{"validation_passed", o.validation_passed}, {"total_images", o.total_images}, {"new_images", o.new_images},
-            {"existing_images", o.existing_images},     {"duplicate_images", o.duplicate_images},
-            {"errors", o.errors},                        {"warnings", o.warnings},
-            {"base_version", or_null(o.base_version)},   {"candidate_version", or_null(o.candidate_version)}};
+  json j = {{"validation_passed", o.validation_passed},
+            {"total_images", o.total_images},
+            {"new_images", o.new_images},
+            {"existing_images", o.existing_images},
+            {"duplicate_images", o.duplicate_images},
+            {"errors", o.errors},
+            {"warnings", o.warnings},
+            {"base_version", or_null(o.base_version)},
+            {"candidate_version", or_null(o.candidate_version)}};
   if (!o.branch.empty()) j["branch"] = o.branch, j["commit"] = o.commit;
   return j;
 }
@@ -50,11 +55,16 @@ InfraOutputs infra_from(const json& j) {
 }
 
 json encode(const TrainOutputs& o) {
-  return {{"improved", o.improved},       {"dice", o.dice},
-          {"iou", o.iou},                 {"run_id", o.run_id},
-          {"model_version", o.model_version}, {"attempts", o.attempts},
-          {"decision_id", o.decision_id}, {"reason", o.reason},
-          {"champion_version", or_null(o.champion_version)}, {"champion_dice", or_null(o.champion_dice)}};
+  return {{"improved", o.improved},
+          {"dice", o.dice},
+          {"iou", o.iou},
+          {"run_id", o.run_id},
+          {"model_version", o.model_version},
+          {"attempts", o.attempts},
+          {"decision_id", o.decision_id},
+          {"reason", o.reason},
+          {"champion_version", or_null(o.champion_version)},
+          {"champion_dice", or_null(o.champion_dice)}};
 }
 
 TrainOutputs train_from(const json& j) {
@@ -72,9 +82,13 @@ TrainOutputs train_from(const json& j) {
   return o;
 }
 
-json encode(const StopOutputs& o) { return {{"instance_id", o.instance_id}, {"cost", o.cost}, {"seconds", o.seconds}}; }
+json encode(const StopOutputs& o) {
+  return {{"instance_id", o.instance_id}, {"cost", o.cost}, {"seconds", o.seconds}};
+}
 
-StopOutputs stop_from(const json& j) { return {j.value("instance_id", ""), j.value("cost", 0.0), j.value("seconds", 0.0)}; }
+StopOutputs stop_from(const json& j) {
+  return {j.value("instance_id", ""), j.value("cost", 0.0), j.value("seconds", 0.0)};
+}
 
 json encode(const PromoteOutputs& o) {
   json j = {{"dataset_version", o.dataset_version}, {"production", o.production}};
@@ -101,7 +115,8 @@ PromoteOutputs promote_from(const json& j) {
 
 json encode(const NotifyOutputs& o) {
   json d = json::array();
-  for (const auto& x : o.deliveries) d.push_back({{"target", x.target}, {"ok", x.ok}, {"attempts", x.attempts}, {"error", x.error}});
+  for (const auto& x : o.deliveries)
+    d.push_back({{"target", x.target}, {"ok", x.ok}, {"attempts", x.attempts}, {"error", x.error}});
   return {{"event", o.event}, {"deliveries", d}, {"failed", o.failed}};
 }
 
@@ -115,8 +130,8 @@ NotifyOutputs notify_from(const json& j) {
 }
 
 JobStatus parse_status(const std::string& s) {
-  for (auto st : {JobStatus::kQueued, JobStatus::kRunning, JobStatus::kSuccess, JobStatus::kFailure, JobStatus::kSkipped,
-                  JobStatus::kCancelled})
+  for (auto st : {JobStatus::kQueued, JobStatus::kRunning, JobStatus::kSuccess, JobStatus::kFailure,
+                  JobStatus::kSkipped, JobStatus::kCancelled})
     if (status_name(st) == s) return st;
   throw json::other_error::create(501, "unknown job status '" + s + "'", nullptr);
 }
@@ -178,12 +193,22 @@ json State::outputs_json(JobId id) const {
 json State::to_json() const {
   json js = json::array();
   for (const auto& j : jobs)
-    js.push_back({{"name", job_name(j.id)}, {"status", status_name(j.status)}, {"started", j.started}, {"ended", j.ended},
-                  {"outputs", outputs_json(j.id)}, {"reason", j.reason}});
-  return {{"run_id", run_id}, {"images", images_dir},   {"masks", masks_dir},
-          {"config", config_ref}, {"outcome", outcome ? outcome_name(*outcome) : ""},
-          {"error", error},   {"error_code", error_code}, {"started", started},
-          {"ended", ended},   {"jobs", js}};
+    js.push_back({{"name", job_name(j.id)},
+                  {"status", status_name(j.status)},
+                  {"started", j.started},
+                  {"ended", j.ended},
+                  {"outputs", outputs_json(j.id)},
+                  {"reason", j.reason}});
+  return {{"run_id", run_id},
+          {"images", images_dir},
+          {"masks", masks_dir},
+          {"config", config_ref},
+          {"outcome", outcome ? outcome_name(*outcome) : ""},
+          {"error", error},
+          {"error_code", error_code},
+          {"started", started},
+          {"ended", ended},
+          {"jobs", js}};
 }
 
 State State::from_json(const json& j) {

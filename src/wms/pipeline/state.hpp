@@ -24,7 +24,7 @@ namespace wms::pipeline {
 /// The jobs, in the order they run. Never renumber (resume relies on the order).
 enum class JobId { kMergeAndValidate, kStartInfra, kTrain, kStopInfra, kPromote, kNotify };
 inline constexpr std::array<JobId, 6> kJobs = {JobId::kMergeAndValidate, JobId::kStartInfra, JobId::kTrain,
-                                               JobId::kStopInfra, JobId::kPromote, JobId::kNotify};
+                                               JobId::kStopInfra,        JobId::kPromote,    JobId::kNotify};
 /// "merge-and-validate", "start-infra", "train", "stop-infra", "promote", "notify".
 std::string_view job_name(JobId id);
 
@@ -39,7 +39,7 @@ std::string outcome_name(Outcome o);
 
 struct ValidateOutputs {  // merge-and-validate
   bool validation_passed = false;
-  std::size_t total_images = 0;      ///< existing + new
+  std::size_t total_images = 0;  ///< existing + new
   std::size_t new_images = 0;
   std::size_t existing_images = 0;   ///< in the dataset before the batch
   std::size_t duplicate_images = 0;  ///< pairs of the batch kept once
@@ -79,7 +79,7 @@ struct PromoteOutputs {  // promote
 };
 
 struct NotifyOutputs {  // notify
-  std::string event;  ///< the outcome's name
+  std::string event;    ///< the outcome's name
   std::vector<Delivery> deliveries;
   int failed = 0;
 };
@@ -97,7 +97,7 @@ struct State {
   std::string config_ref;             ///< training config (file or preset), "" = wms.yaml
   std::optional<Outcome> outcome;     ///< none while running
   std::string error;
-  std::string error_code;             ///< the failure's ErrorCode name ("IO", "NOT_FOUND", ...); "" when none
+  std::string error_code;  ///< the failure's ErrorCode name ("IO", "NOT_FOUND", ...); "" when none
   double started = 0, ended = 0;
   std::array<Job, kJobs.size()> jobs = {Job{JobId::kMergeAndValidate}, Job{JobId::kStartInfra}, Job{JobId::kTrain},
                                         Job{JobId::kStopInfra},        Job{JobId::kPromote},    Job{JobId::kNotify}};

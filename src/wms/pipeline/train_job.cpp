@@ -8,8 +8,8 @@
 
 #include "wms/gate/decision.hpp"
 #include "wms/pipeline/runner.hpp"
-#include "wms/registry/promotion.hpp"
 #include "wms/pipeline/training.hpp"
+#include "wms/registry/promotion.hpp"
 #include "wms/train/config.hpp"
 #include "wms/util/error.hpp"
 #include "wms/util/failpoint.hpp"
@@ -46,10 +46,14 @@ void Runner::train() {
   for (int a = 1; a <= attempts; ++a) {
     opts.seed = base_seed + static_cast<std::uint64_t>(a - 1);
     log(job, fmt::format("attempt {}/{} (seed {})", a, attempts, opts.seed));
-    TrackedRequest q{samples, candidate_version, opts, st.run_id,
-                               warm && champion ? &*champion : nullptr,
-                               champion_version ? fmt::format("production (version {})", *champion_version) : "",
-                               o.should_stop, logger};
+    TrackedRequest q{samples,
+                     candidate_version,
+                     opts,
+                     st.run_id,
+                     warm && champion ? &*champion : nullptr,
+                     champion_version ? fmt::format("production (version {})", *champion_version) : "",
+                     o.should_stop,
+                     logger};
     auto t = train_tracked(ws, reg, q);
     auto gate_start = std::chrono::steady_clock::now();
     if (champion && !champion_eval) champion_eval = train::evaluate(*champion, test, eo);

@@ -16,11 +16,11 @@ namespace {
 using registry::Registry;
 
 std::string epoch_line(const train::EpochMetrics& m) {
-  return fmt::format("epoch {:3d}  train loss {:.4f}{}  lr {:.2g}  {:.1f} img/s  {:.0f}s", m.epoch, m.train_loss,
-                     m.validated ? fmt::format("  val loss {:.4f}  val dice {:.4f}  val iou {:.4f}", m.val_loss, m.val_dice,
-                                               m.val_iou)
-                                 : "",
-                     m.learning_rate, m.images_per_second, m.seconds);
+  return fmt::format(
+      "epoch {:3d}  train loss {:.4f}{}  lr {:.2g}  {:.1f} img/s  {:.0f}s", m.epoch, m.train_loss,
+      m.validated ? fmt::format("  val loss {:.4f}  val dice {:.4f}  val iou {:.4f}", m.val_loss, m.val_dice, m.val_iou)
+                  : "",
+      m.learning_rate, m.images_per_second, m.seconds);
 }
 
 // Each epoch to the log only.
@@ -72,9 +72,8 @@ TrackedResult train_tracked(const data::Workspace& ws, Registry& reg, const Trac
     util::atomic_write(r.run_dir / "params.json", train::to_json(o).dump(2) + "\n");
     if (q.log)
       q.log(fmt::format("training run {}: {} train / {} val{} / {} test pairs at {} px{}", r.run_id, train_set.size(),
-                        val_set.size(), o.select == train::Select::kLast ? " (trained on, select: last)" : "", test_set.size(),
-                        o.model.input_size,
-                        q.init ? " (warm start from " + q.init_label + ")" : ""));
+                        val_set.size(), o.select == train::Select::kLast ? " (trained on, select: last)" : "",
+                        test_set.size(), o.model.input_size, q.init ? " (warm start from " + q.init_label + ")" : ""));
     LogSink sink(r.run_dir / "metrics.jsonl", reg, r.run_id, q.log);
     auto result = train::train_model(train_set, val_set, o, &sink, q.should_stop, q.init);
     nn::Model& model = *result.model;
@@ -97,10 +96,16 @@ TrackedResult train_tracked(const data::Workspace& ws, Registry& reg, const Trac
     r.model_version = registry::register_bundle(ws, reg, model, r.run_id);
     for (auto& [k, v] : model.info().metrics.items())
       if (v.is_number()) reg.log_metric(r.run_id, k, static_cast<std::int64_t>(result.history.size()), v.get<double>());
-    r.summary = {{"run_id", r.run_id}, {"run_dir", r.run_dir.string()}, {"bundle", r.bundle.string()},
-                 {"dataset_version", q.dataset_version}, {"epochs_run", result.history.size()},
-                 {"best_epoch", result.best_epoch}, {"stop_reason", result.stop_reason}, {"seconds", result.seconds},
-                 {"model_version", r.model_version}, {"metrics", model.info().metrics}};
+    r.summary = {{"run_id", r.run_id},
+                 {"run_dir", r.run_dir.string()},
+                 {"bundle", r.bundle.string()},
+                 {"dataset_version", q.dataset_version},
+                 {"epochs_run", result.history.size()},
+                 {"best_epoch", result.best_epoch},
+                 {"stop_reason", result.stop_reason},
+                 {"seconds", result.seconds},
+                 {"model_version", r.model_version},
+                 {"metrics", model.info().metrics}};
     util::atomic_write(r.run_dir / "summary.json", r.summary.dump(2) + "\n");
     reg.finish_run(r.run_id, registry::kSuccess);
     r.model = model;
@@ -120,12 +125,14 @@ TrackedResult train_to_file(const TrackedRequest& q, const fs::path& bundle) {
   if (train_set.empty()) throw InvalidInput("the train split is empty ({} pairs in all)", q.samples.size());
   if (q.log) q.log(fmt::format("training on {} train pairs at {} px", train_set.size(), o.model.input_size));
   LineSink sink(q.log);
-  auto result = train::train_model(train_set, train::only(q.samples, data::Split::kVal), o, &sink, q.should_stop, q.init);
+  auto result =
+      train::train_model(train_set, train::only(q.samples, data::Split::kVal), o, &sink, q.should_stop, q.init);
   result.model->save(bundle);
   TrackedResult r;
   r.bundle = bundle;
-  r.summary = {{"bundle", bundle.string()}, {"epochs_run", result.history.size()}, {"best_epoch", result.best_epoch},
-               {"stop_reason", result.stop_reason}, {"seconds", result.seconds}, {"metrics", result.model->info().metrics}};
+  r.summary = {{"bundle", bundle.string()},       {"epochs_run", result.history.size()},
+               {"best_epoch", result.best_epoch}, {"stop_reason", result.stop_reason},
+               {"seconds", result.seconds},       {"metrics", result.model->info().metrics}};
   r.model = *result.model;
   return r;
 }

@@ -29,9 +29,9 @@ struct TrackedRequest {
   std::vector<train::Sample> samples;  ///< all splits; train/val/test are taken from them
   std::string dataset_version;         ///< "" for a plain folder
   train::TrainOptions options;
-  std::string parent_run;              ///< e.g. the pipeline run
-  const nn::Model* init = nullptr;     ///< warm start
-  std::string init_label;              ///< how init was named (recorded as a tag)
+  std::string parent_run;           ///< e.g. the pipeline run
+  const nn::Model* init = nullptr;  ///< warm start
+  std::string init_label;           ///< how init was named (recorded as a tag)
   std::function<bool()> should_stop;
   /// Each epoch's line and notes go here (stderr for the CLI, a job log for the pipeline).
   std::function<void(const std::string&)> log;

@@ -8,8 +8,8 @@
 
 #include "wms/data/ingest.hpp"
 #include "wms/pipeline/runner.hpp"
-#include "wms/util/fs.hpp"
 #include "wms/util/clock.hpp"
+#include "wms/util/fs.hpp"
 
 namespace wms::pipeline {
 

@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "wms/util/clock.hpp"
 #include "wms/util/error.hpp"
 #include "wms/util/failpoint.hpp"
 #include "wms/util/fs.hpp"
 #include "wms/util/hash.hpp"
-#include "wms/util/clock.hpp"
 
 namespace wms::registry {
 namespace {
@@ -24,8 +24,13 @@ nlohmann::json production_record(Registry& reg, const ModelVersion& m) {
     }
   for (auto& [k, v] : m.metrics.items())
     if (v.is_number()) metrics[k] = v.get<double>();
-  return {{"version", m.version}, {"run_id", m.run}, {"stage", "Production"}, {"timestamp", util::iso_time(util::now_seconds())},
-          {"created_at", util::iso_time(created)}, {"metrics", metrics}, {"params", params}};
+  return {{"version", m.version},
+          {"run_id", m.run},
+          {"stage", "Production"},
+          {"timestamp", util::iso_time(util::now_seconds())},
+          {"created_at", util::iso_time(created)},
+          {"metrics", metrics},
+          {"params", params}};
 }
 
 void export_production_files(const data::Workspace& ws, const nlohmann::json& record) {
@@ -37,7 +42,9 @@ void export_production_files(const data::Workspace& ws, const nlohmann::json& re
 
 }  // namespace
 
-Registry open(const data::Workspace& ws) { return Registry(ws.registry_db()); }
+Registry open(const data::Workspace& ws) {
+  return Registry(ws.registry_db());
+}
 
 std::string current_actor() {
   const char* u = std::getenv("USER");
@@ -62,7 +69,8 @@ int register_bundle(const data::Workspace& ws, Registry& reg, const nn::Model& m
 namespace {
 
 std::int64_t move_production(const data::Workspace& ws, Registry& reg, int version, const std::string& actor,
-                             const std::string& reason, std::optional<std::int64_t> decision, const std::string& action) {
+                             const std::string& reason, std::optional<std::int64_t> decision,
+                             const std::string& action) {
   if (reason.empty()) throw InvalidInput("{}: give a --reason (it is kept in the alias history)", action);
   load_version(ws, reg, version);  // refuse a version that fails to load
   auto current = reg.alias(kProduction);
@@ -108,7 +116,8 @@ int rollback(const data::Workspace& ws, Registry& reg, std::optional<int> to, co
 
 std::optional<int> resolve_version(Registry& reg, const std::string& ref) {
   std::string s = ref;
-  if (!s.empty() && (s[0] == 'v' || s[0] == 'V') && s.size() > 1 && std::isdigit(static_cast<unsigned char>(s[1]))) s = s.substr(1);
+  if (!s.empty() && (s[0] == 'v' || s[0] == 'V') && s.size() > 1 && std::isdigit(static_cast<unsigned char>(s[1])))
+    s = s.substr(1);
   if (!s.empty() && s.find_first_not_of("0123456789") == std::string::npos) {
     int v = std::stoi(s);
     if (!reg.find_model(v)) throw NotFound("model version {} does not exist (see `wms models list`)", v);

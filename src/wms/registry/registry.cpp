@@ -9,9 +9,9 @@
 #include <random>
 
 #include "wms/registry/sqlite.hpp"
+#include "wms/util/clock.hpp"
 #include "wms/util/error.hpp"
 #include "wms/util/failpoint.hpp"
-#include "wms/util/clock.hpp"
 
 namespace wms::registry {
 namespace {
@@ -164,23 +164,38 @@ struct Registry::Impl {
 };
 
 nlohmann::json Run::to_json() const {
-  return {{"id", id}, {"kind", kind}, {"status", status}, {"started", util::iso_time(started)},
+  return {{"id", id},
+          {"kind", kind},
+          {"status", status},
+          {"started", util::iso_time(started)},
           {"ended", ended > 0 ? nlohmann::json(util::iso_time(ended)) : nlohmann::json(nullptr)},
-          {"seconds", ended > 0 ? ended - started : util::now_seconds() - started}, {"host", host}, {"git_commit", git_commit},
-          {"parent", parent}, {"dataset_version", dataset_version}, {"run_dir", run_dir}, {"error", error},
-          {"params", params}, {"tags", tags}};
+          {"seconds", ended > 0 ? ended - started : util::now_seconds() - started},
+          {"host", host},
+          {"git_commit", git_commit},
+          {"parent", parent},
+          {"dataset_version", dataset_version},
+          {"run_dir", run_dir},
+          {"error", error},
+          {"params", params},
+          {"tags", tags}};
 }
 
 nlohmann::json ModelVersion::to_json() const {
-  return {{"version", version}, {"bundle_md5", bundle_md5}, {"run", run}, {"dataset_version", dataset_version},
-          {"metrics", metrics}, {"created", util::iso_time(created)}, {"note", note}, {"aliases", aliases}};
+  return {
+      {"version", version}, {"bundle_md5", bundle_md5},           {"run", run},   {"dataset_version", dataset_version},
+      {"metrics", metrics}, {"created", util::iso_time(created)}, {"note", note}, {"aliases", aliases}};
 }
 
 nlohmann::json AliasEvent::to_json() const {
-  return {{"id", id}, {"alias", alias}, {"version", version ? nlohmann::json(*version) : nlohmann::json(nullptr)},
-          {"previous", previous ? nlohmann::json(*previous) : nlohmann::json(nullptr)}, {"time", util::iso_time(time)},
-          {"actor", actor}, {"reason", reason},
-          {"decision", decision ? nlohmann::json(*decision) : nlohmann::json(nullptr)}, {"action", action}};
+  return {{"id", id},
+          {"alias", alias},
+          {"version", version ? nlohmann::json(*version) : nlohmann::json(nullptr)},
+          {"previous", previous ? nlohmann::json(*previous) : nlohmann::json(nullptr)},
+          {"time", util::iso_time(time)},
+          {"actor", actor},
+          {"reason", reason},
+          {"decision", decision ? nlohmann::json(*decision) : nlohmann::json(nullptr)},
+          {"action", action}};
 }
 
 nlohmann::json DecisionRecord::to_json() const {
@@ -206,7 +221,9 @@ Registry::Registry(const fs::path& db_path) : impl_(std::make_unique<Impl>(db_pa
 
 Registry::~Registry() = default;
 
-int Registry::schema_version() { return user_version(impl_->db); }
+int Registry::schema_version() {
+  return user_version(impl_->db);
+}
 
 void Registry::create_at_version(const fs::path& db_path, int version) {
   Db db(db_path);
@@ -235,9 +252,16 @@ std::string Registry::create_run(const NewRun& r) {
   } while (taken.step());
   Stmt s(impl_->db, R"(INSERT INTO runs(id, kind, status, started, host, git_commit, parent, dataset_version, run_dir)
                        VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?))");
-  s.bind(1, id).bind(2, r.kind).bind(3, kRunning).bind(4, util::now_seconds()).bind(5, host_name()).bind(6, r.git_commit);
-  if (r.parent.empty()) s.bind_null(7);
-  else s.bind(7, r.parent);
+  s.bind(1, id)
+      .bind(2, r.kind)
+      .bind(3, kRunning)
+      .bind(4, util::now_seconds())
+      .bind(5, host_name())
+      .bind(6, r.git_commit);
+  if (r.parent.empty())
+    s.bind_null(7);
+  else
+    s.bind(7, r.parent);
   s.bind(8, r.dataset_version).bind(9, r.run_dir);
   s.run();
   t.commit();
@@ -263,7 +287,11 @@ void Registry::log_params(const std::string& id, const nlohmann::json& params) {
 
 void Registry::set_tag(const std::string& id, const std::string& key, const std::string& value) {
   Transaction t(impl_->db);
-  Stmt(impl_->db, "INSERT OR REPLACE INTO tags(run, key, value) VALUES(?, ?, ?)").bind(1, id).bind(2, key).bind(3, value).run();
+  Stmt(impl_->db, "INSERT OR REPLACE INTO tags(run, key, value) VALUES(?, ?, ?)")
+      .bind(1, id)
+      .bind(2, key)
+      .bind(3, value)
+      .run();
   t.commit();
 }
 
@@ -299,11 +327,16 @@ void Registry::log_metrics(const std::string& id, std::int64_t step, const nlohm
 void Registry::add_artifact(const std::string& id, const std::string& name, const std::string& md5, std::int64_t size) {
   Transaction t(impl_->db);
   Stmt(impl_->db, "INSERT OR REPLACE INTO artifacts(run, name, md5, size) VALUES(?, ?, ?, ?)")
-      .bind(1, id).bind(2, name).bind(3, md5).bind(4, size).run();
+      .bind(1, id)
+      .bind(2, name)
+      .bind(3, md5)
+      .bind(4, size)
+      .run();
   t.commit();
 }
 
-static const char* kRunColumns = "id, kind, status, started, ended, host, git_commit, parent, dataset_version, run_dir, error";
+static const char* kRunColumns =
+    "id, kind, status, started, ended, host, git_commit, parent, dataset_version, run_dir, error";
 
 std::vector<Run> Registry::list_runs(int limit, const std::string& kind) {
   std::string sql = fmt::format("SELECT {} FROM runs {} ORDER BY started DESC, id DESC LIMIT ?", kRunColumns,
@@ -318,7 +351,8 @@ std::vector<Run> Registry::list_runs(int limit, const std::string& kind) {
 }
 
 std::optional<Run> Registry::find_run(const std::string& ref) {
-  std::string sql = fmt::format("SELECT {} FROM runs WHERE id = ? OR id LIKE ? ESCAPE '\\' ORDER BY id LIMIT 2", kRunColumns);
+  std::string sql =
+      fmt::format("SELECT {} FROM runs WHERE id = ? OR id LIKE ? ESCAPE '\\' ORDER BY id LIMIT 2", kRunColumns);
   Stmt s(impl_->db, sql.c_str());
   std::string like;
   for (char c : ref) {
@@ -345,8 +379,9 @@ std::vector<Run> Registry::child_runs(const std::string& parent) {
 }
 
 std::vector<MetricPoint> Registry::metrics(const std::string& run_id, const std::string& name) {
-  Stmt s(impl_->db, name.empty() ? "SELECT name, step, value, time FROM metrics WHERE run = ? ORDER BY name, step, rowid"
-                                 : "SELECT name, step, value, time FROM metrics WHERE run = ? AND name = ? ORDER BY step, rowid");
+  Stmt s(impl_->db,
+         name.empty() ? "SELECT name, step, value, time FROM metrics WHERE run = ? ORDER BY name, step, rowid"
+                      : "SELECT name, step, value, time FROM metrics WHERE run = ? AND name = ? ORDER BY step, rowid");
   s.bind(1, run_id);
   if (!name.empty()) s.bind(2, name);
   std::vector<MetricPoint> out;
@@ -365,10 +400,13 @@ std::vector<Artifact> Registry::artifacts(const std::string& run_id) {
 int Registry::register_model(const std::string& bundle_md5, const std::string& run, const std::string& dataset_version,
                              const nlohmann::json& metrics, const std::string& note) {
   Transaction t(impl_->db);
-  Stmt s(impl_->db, "INSERT INTO models(bundle_md5, run, dataset_version, metrics, created, note) VALUES(?, ?, ?, ?, ?, ?)");
+  Stmt s(impl_->db,
+         "INSERT INTO models(bundle_md5, run, dataset_version, metrics, created, note) VALUES(?, ?, ?, ?, ?, ?)");
   s.bind(1, bundle_md5);
-  if (run.empty()) s.bind_null(2);
-  else s.bind(2, run);
+  if (run.empty())
+    s.bind_null(2);
+  else
+    s.bind(2, run);
   s.bind(3, dataset_version).bind(4, metrics.dump()).bind(5, util::now_seconds()).bind(6, note).run();
   int v = static_cast<int>(impl_->db.last_insert_id());
   t.commit();
@@ -376,14 +414,16 @@ int Registry::register_model(const std::string& bundle_md5, const std::string& r
 }
 
 std::optional<ModelVersion> Registry::find_model(int version) {
-  Stmt s(impl_->db, "SELECT version, bundle_md5, run, dataset_version, metrics, created, note FROM models WHERE version = ?");
+  Stmt s(impl_->db,
+         "SELECT version, bundle_md5, run, dataset_version, metrics, created, note FROM models WHERE version = ?");
   s.bind(1, version);
   if (!s.step()) return std::nullopt;
   return impl_->read_model(s);
 }
 
 std::vector<ModelVersion> Registry::list_models() {
-  Stmt s(impl_->db, "SELECT version, bundle_md5, run, dataset_version, metrics, created, note FROM models ORDER BY version DESC");
+  Stmt s(impl_->db,
+         "SELECT version, bundle_md5, run, dataset_version, metrics, created, note FROM models ORDER BY version DESC");
   std::vector<ModelVersion> out;
   while (s.step()) out.push_back(impl_->read_model(s));
   return out;
@@ -393,18 +433,21 @@ std::int64_t Registry::move_alias(const std::string& alias, std::optional<int> v
                                   const std::string& reason, std::optional<std::int64_t> decision,
                                   const std::string& displaced, const std::string& action) {
   if (action != "promote" && action != "rollback") throw Internal("move_alias: unknown action '{}'", action);
-  if (alias.empty() || alias.size() > 64 || alias.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") != std::string::npos)
+  if (alias.empty() || alias.size() > 64 ||
+      alias.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") != std::string::npos)
     throw InvalidInput("alias '{}': use 1-64 lower-case letters, digits, '-' or '_'", alias);
   Transaction t(impl_->db);
   if (version && !find_model(*version)) throw NotFound("model version {} does not exist", *version);
   std::optional<int> previous = this->alias(alias);
-  Stmt s(impl_->db, "INSERT INTO alias_events(alias, version, previous, time, actor, reason, decision, action) "
-                    "VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+  Stmt s(impl_->db,
+         "INSERT INTO alias_events(alias, version, previous, time, actor, reason, decision, action) "
+         "VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
   double now = util::now_seconds();
   if (!displaced.empty() && previous && previous != version) {
     std::optional<int> before = this->alias(displaced);
     s.bind(1, displaced).bind(2, previous).bind(3, before).bind(4, now).bind(5, actor);
-    s.bind(6, fmt::format("{} moved to version {}", alias, version ? std::to_string(*version) : "none")).bind(7, decision);
+    s.bind(6, fmt::format("{} moved to version {}", alias, version ? std::to_string(*version) : "none"))
+        .bind(7, decision);
     s.bind(8, std::string("promote"));
     s.run();
     s.reset();
@@ -426,16 +469,20 @@ std::optional<int> Registry::alias(const std::string& alias) {
 }
 
 std::optional<int> Registry::alias_at(const std::string& alias, double t) {
-  Stmt s(impl_->db, "SELECT version FROM alias_events WHERE alias = ? AND time <= ? ORDER BY time DESC, id DESC LIMIT 1");
+  Stmt s(impl_->db,
+         "SELECT version FROM alias_events WHERE alias = ? AND time <= ? ORDER BY time DESC, id DESC LIMIT 1");
   s.bind(1, alias).bind(2, t);
   if (!s.step()) return std::nullopt;
   return opt_int(s, 0);
 }
 
 std::vector<AliasEvent> Registry::alias_history(const std::string& alias) {
-  Stmt s(impl_->db, alias.empty()
-                        ? "SELECT id, alias, version, previous, time, actor, reason, decision, action FROM alias_events ORDER BY id"
-                        : "SELECT id, alias, version, previous, time, actor, reason, decision, action FROM alias_events WHERE alias = ? ORDER BY id");
+  Stmt s(
+      impl_->db,
+      alias.empty()
+          ? "SELECT id, alias, version, previous, time, actor, reason, decision, action FROM alias_events ORDER BY id"
+          : "SELECT id, alias, version, previous, time, actor, reason, decision, action FROM alias_events WHERE alias "
+            "= ? ORDER BY id");
   if (!alias.empty()) s.bind(1, alias);
   std::vector<AliasEvent> out;
   while (s.step()) out.push_back(impl_->read_event(s));
@@ -446,9 +493,14 @@ std::int64_t Registry::record_decision(const DecisionRecord& d) {
   Transaction t(impl_->db);
   Stmt s(impl_->db, R"(INSERT INTO decisions(time, candidate, champion, dataset_version, run, verdict, reason, body)
                        VALUES(?, ?, ?, ?, ?, ?, ?, ?))");
-  s.bind(1, d.time > 0 ? d.time : util::now_seconds()).bind(2, d.candidate).bind(3, d.champion).bind(4, d.dataset_version);
-  if (d.run.empty()) s.bind_null(5);
-  else s.bind(5, d.run);
+  s.bind(1, d.time > 0 ? d.time : util::now_seconds())
+      .bind(2, d.candidate)
+      .bind(3, d.champion)
+      .bind(4, d.dataset_version);
+  if (d.run.empty())
+    s.bind_null(5);
+  else
+    s.bind(5, d.run);
   s.bind(6, d.verdict).bind(7, d.reason).bind(8, d.body.dump()).run();
   std::int64_t id = impl_->db.last_insert_id();
   t.commit();
@@ -456,14 +508,18 @@ std::int64_t Registry::record_decision(const DecisionRecord& d) {
 }
 
 std::optional<DecisionRecord> Registry::find_decision(std::int64_t id) {
-  Stmt s(impl_->db, "SELECT id, time, candidate, champion, dataset_version, run, verdict, reason, body FROM decisions WHERE id = ?");
+  Stmt s(
+      impl_->db,
+      "SELECT id, time, candidate, champion, dataset_version, run, verdict, reason, body FROM decisions WHERE id = ?");
   s.bind(1, id);
   if (!s.step()) return std::nullopt;
   return impl_->read_decision(s);
 }
 
 std::vector<DecisionRecord> Registry::list_decisions(int limit) {
-  Stmt s(impl_->db, "SELECT id, time, candidate, champion, dataset_version, run, verdict, reason, body FROM decisions ORDER BY id DESC LIMIT ?");
+  Stmt s(impl_->db,
+         "SELECT id, time, candidate, champion, dataset_version, run, verdict, reason, body FROM decisions ORDER BY id "
+         "DESC LIMIT ?");
   s.bind(1, limit);
   std::vector<DecisionRecord> out;
   while (s.step()) out.push_back(impl_->read_decision(s));
@@ -481,31 +537,37 @@ nlohmann::json Registry::lineage_of_model(int version) {
         if (auto p = find_run(r->parent)) j["parent_run"] = p->to_json();
     }
   j["decisions"] = nlohmann::json::array();
-  Stmt d(impl_->db, "SELECT id, time, candidate, champion, dataset_version, run, verdict, reason, body FROM decisions "
-                    "WHERE candidate = ? OR champion = ? ORDER BY id");
+  Stmt d(impl_->db,
+         "SELECT id, time, candidate, champion, dataset_version, run, verdict, reason, body FROM decisions "
+         "WHERE candidate = ? OR champion = ? ORDER BY id");
   d.bind(1, version).bind(2, version);
   while (d.step()) j["decisions"].push_back(impl_->read_decision(d).to_json());
   j["alias_events"] = nlohmann::json::array();
-  Stmt e(impl_->db, "SELECT id, alias, version, previous, time, actor, reason, decision, action FROM alias_events "
-                    "WHERE version = ? OR previous = ? ORDER BY id");
+  Stmt e(impl_->db,
+         "SELECT id, alias, version, previous, time, actor, reason, decision, action FROM alias_events "
+         "WHERE version = ? OR previous = ? ORDER BY id");
   e.bind(1, version).bind(2, version);
   while (e.step()) j["alias_events"].push_back(impl_->read_event(e).to_json());
   return j;
 }
 
 nlohmann::json Registry::lineage_of_dataset(const std::string& dataset_version) {
-  nlohmann::json j = {{"dataset_version", dataset_version}, {"runs", nlohmann::json::array()},
-                      {"models", nlohmann::json::array()}, {"decisions", nlohmann::json::array()}};
+  nlohmann::json j = {{"dataset_version", dataset_version},
+                      {"runs", nlohmann::json::array()},
+                      {"models", nlohmann::json::array()},
+                      {"decisions", nlohmann::json::array()}};
   std::string sql = fmt::format("SELECT {} FROM runs WHERE dataset_version = ? ORDER BY started", kRunColumns);
   Stmt r(impl_->db, sql.c_str());
   r.bind(1, dataset_version);
   while (r.step()) j["runs"].push_back(impl_->read_run(r).to_json());
-  Stmt m(impl_->db, "SELECT version, bundle_md5, run, dataset_version, metrics, created, note FROM models "
-                    "WHERE dataset_version = ? ORDER BY version");
+  Stmt m(impl_->db,
+         "SELECT version, bundle_md5, run, dataset_version, metrics, created, note FROM models "
+         "WHERE dataset_version = ? ORDER BY version");
   m.bind(1, dataset_version);
   while (m.step()) j["models"].push_back(impl_->read_model(m).to_json());
-  Stmt d(impl_->db, "SELECT id, time, candidate, champion, dataset_version, run, verdict, reason, body FROM decisions "
-                    "WHERE dataset_version = ? ORDER BY id");
+  Stmt d(impl_->db,
+         "SELECT id, time, candidate, champion, dataset_version, run, verdict, reason, body FROM decisions "
+         "WHERE dataset_version = ? ORDER BY id");
   d.bind(1, dataset_version);
   while (d.step()) j["decisions"].push_back(impl_->read_decision(d).to_json());
   return j;

@@ -5,7 +5,8 @@
 namespace wms::registry {
 
 Db::Db(const std::filesystem::path& path, int busy_timeout_ms) : path_(path) {
-  int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
@@ -26,20 +27,15 @@ void Db::fail(int rc, const std::string& what) {
   std::string msg = fmt::format("{}: {} ({})", path_.string(), what, sqlite3_errmsg(db_));
   switch (rc & 0xff) {
     case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-      throw Conflict("{}; another wms process kept the registry busy, try again", msg);
+    case SQLITE_LOCKED: throw Conflict("{}; another wms process kept the registry busy, try again", msg);
     case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-      throw Corrupt("{}: the registry database is damaged", msg);
+    case SQLITE_NOTADB: throw Corrupt("{}: the registry database is damaged", msg);
     case SQLITE_FULL:
     case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
-    case SQLITE_READONLY:
-      throw IoError(path_.string(), msg);
-    case SQLITE_CONSTRAINT:
-      throw Conflict("{}", msg);
-    default:
-      throw Internal("{}", msg);
+    case SQLITE_READONLY: throw IoError(path_.string(), msg);
+    case SQLITE_CONSTRAINT: throw Conflict("{}", msg);
+    default: throw Internal("{}", msg);
   }
 }
 
@@ -55,7 +51,9 @@ Stmt::Stmt(Db& db, const char* sql) : db_(db) {
   if (rc != SQLITE_OK) db_.fail(rc, std::string("prepare: ") + sql);
 }
 
-Stmt::~Stmt() { sqlite3_finalize(s_); }
+Stmt::~Stmt() {
+  sqlite3_finalize(s_);
+}
 
 Stmt& Stmt::bind(int i, std::int64_t v) {
   sqlite3_bind_int64(s_, i, v);
@@ -91,15 +89,23 @@ void Stmt::reset() {
   sqlite3_clear_bindings(s_);
 }
 
-std::int64_t Stmt::int64(int col) const { return sqlite3_column_int64(s_, col); }
-double Stmt::real(int col) const { return sqlite3_column_double(s_, col); }
+std::int64_t Stmt::int64(int col) const {
+  return sqlite3_column_int64(s_, col);
+}
+double Stmt::real(int col) const {
+  return sqlite3_column_double(s_, col);
+}
 std::string Stmt::text(int col) const {
   const unsigned char* t = sqlite3_column_text(s_, col);
   return t ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(s_, col)) : std::string();
 }
-bool Stmt::is_null(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+bool Stmt::is_null(int col) const {
+  return sqlite3_column_type(s_, col) == SQLITE_NULL;
+}
 
-Transaction::Transaction(Db& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
+Transaction::Transaction(Db& db) : db_(db) {
+  db_.exec("BEGIN IMMEDIATE");
+}
 Transaction::~Transaction() {
   if (!done_) sqlite3_exec(db_.raw(), "ROLLBACK", nullptr, nullptr, nullptr);
 }

@@ -26,7 +26,9 @@ class Stmt {
   Stmt& bind(int i, const std::string& v);
   Stmt& bind_null(int i);
   template <typename T>
-  Stmt& bind(int i, const std::optional<T>& v) { return v ? bind(i, *v) : bind_null(i); }
+  Stmt& bind(int i, const std::optional<T>& v) {
+    return v ? bind(i, *v) : bind_null(i);
+  }
   Stmt& bind(int i, int v) { return bind(i, static_cast<std::int64_t>(v)); }
   Stmt& bind(int i, const char* v) { return bind(i, std::string(v)); }
 

@@ -14,6 +14,7 @@ int status_for(const Error& e) {
     case ErrorCode::kNotFound: return 404;
     case ErrorCode::kConflict: return 409;
     case ErrorCode::kUnavailable: return 503;
+    case ErrorCode::kDenied: return 502;  // an upstream (S3, PostgreSQL) refused wms, not the client
     default: return 500;
   }
 }

@@ -12,7 +12,8 @@ namespace {
 
 bool iequals(std::string_view a, std::string_view b) {
   auto low = [](char c) { return std::tolower(static_cast<unsigned char>(c)); };
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) { return low(x) == low(y); });
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) { return low(x) == low(y); });
 }
 
 std::string_view trim(std::string_view s) {
@@ -23,7 +24,8 @@ std::string_view trim(std::string_view s) {
 
 // RFC 9110 section 5.6.2: tchar.
 bool is_tchar(char ch) {
-  return std::isalnum(static_cast<unsigned char>(ch)) || std::string_view("!#$%&'*+-.^_`|~").find(ch) != std::string_view::npos;
+  return std::isalnum(static_cast<unsigned char>(ch)) ||
+         std::string_view("!#$%&'*+-.^_`|~").find(ch) != std::string_view::npos;
 }
 
 void reject(FrameStep& out, int status, std::string message) {
@@ -49,8 +51,14 @@ FrameStep RequestFramer::step(std::string& buf) {
     std::size_t end = std::string::npos;
     for (std::size_t i = scan_; i < buf.size(); ++i) {
       if (buf[i] != '\n') continue;
-      if (i + 1 < buf.size() && buf[i + 1] == '\n') { end = i + 2; break; }
-      if (i + 2 < buf.size() && buf[i + 1] == '\r' && buf[i + 2] == '\n') { end = i + 3; break; }
+      if (i + 1 < buf.size() && buf[i + 1] == '\n') {
+        end = i + 2;
+        break;
+      }
+      if (i + 2 < buf.size() && buf[i + 1] == '\r' && buf[i + 2] == '\n') {
+        end = i + 3;
+        break;
+      }
     }
     if (end == std::string::npos) {
       scan_ = buf.size() >= 2 ? buf.size() - 2 : 0;
@@ -133,13 +141,15 @@ std::optional<std::size_t> RequestFramer::parse_head(std::string& buf, std::size
     if (!line.empty()) {
       std::string_view name = line.substr(0, colon), value = trim(line.substr(colon + 1));
       if (!std::all_of(name.begin(), name.end(), is_tchar) ||
-          std::any_of(value.begin(), value.end(), [](unsigned char ch) { return (ch < 0x20 && ch != '\t') || ch == 0x7F; })) {
+          std::any_of(value.begin(), value.end(),
+                      [](unsigned char ch) { return (ch < 0x20 && ch != '\t') || ch == 0x7F; })) {
         reject(out, 400, "a header name that is not a token, or a control character in a value (RFC 9110 section 5)");
         return std::nullopt;
       }
       if (iequals(name, "content-length")) {
         std::uint64_t v = 0;
-        bool digits = !value.empty() && std::all_of(value.begin(), value.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+        bool digits =
+            !value.empty() && std::all_of(value.begin(), value.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
         if (digits && value.size() > 18) {  // more than any upload could be
           reject(out, 413, fmt::format("the body is over {} bytes", limits_.max_body_bytes));
           return std::nullopt;
@@ -169,7 +179,8 @@ std::optional<std::size_t> RequestFramer::parse_head(std::string& buf, std::size
   if (has_coding) {
     // RFC 9112 section 6.1: chunked must be the final coding; with Content-Length too
     // the message is a smuggling attempt or a broken proxy.
-    std::string_view last = trim(coding.substr(coding.rfind(',') == std::string_view::npos ? 0 : coding.rfind(',') + 1));
+    std::string_view last =
+        trim(coding.substr(coding.rfind(',') == std::string_view::npos ? 0 : coding.rfind(',') + 1));
     if (length) {
       reject(out, 400, "both Transfer-Encoding and Content-Length");
       return std::nullopt;
@@ -223,7 +234,10 @@ std::optional<std::size_t> RequestFramer::frame_chunks(std::string& buf, FrameSt
     std::uint64_t size = 0;
     bool ok = !hex.empty() && hex.size() <= 15;
     for (char ch : hex) {
-      int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+      int d = ch >= '0' && ch <= '9'   ? ch - '0'
+              : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+              : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                       : -1;
       ok &= d >= 0;
       size = size * 16 + static_cast<std::uint64_t>(std::max(d, 0));
     }

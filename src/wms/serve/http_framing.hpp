@@ -62,8 +62,8 @@ class RequestFramer {
 
   FramingLimits limits_;
   Phase phase_ = Phase::kIdle;
-  std::size_t scan_ = 0;       // head: where to resume looking for its end
-  std::size_t head_end_ = 0;   // body: where the head ends
+  std::size_t scan_ = 0;      // head: where to resume looking for its end
+  std::size_t head_end_ = 0;  // body: where the head ends
   bool chunked_ = false;
   std::uint64_t length_ = 0;   // Content-Length
   std::size_t chunk_pos_ = 0;  // chunked: next unparsed byte

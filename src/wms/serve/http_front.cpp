@@ -46,9 +46,10 @@ void HttpServer::Front::give(Conn c) {
 // so that the client sees the answer rather than a reset.
 void HttpServer::Front::reject(Conn& c, int status, const std::string& message) {
   std::string body = fmt::format(R"({{"error":{{"code":{},"message":"{}"}}}})", status, message);
-  std::string head = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n"
-                                 "Connection: close\r\n{}\r\n",
-                                 status, reason_phrase(status), body.size(), status == 503 ? "Retry-After: 1\r\n" : "");
+  std::string head = fmt::format(
+      "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n"
+      "Connection: close\r\n{}\r\n",
+      status, reason_phrase(status), body.size(), status == 503 ? "Retry-After: 1\r\n" : "");
   std::string out = head + body;
   [[maybe_unused]] auto n = ::send(c.fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   ::shutdown(c.fd, SHUT_WR);
@@ -122,7 +123,8 @@ void HttpServer::Front::dispatch(Conn& c, std::size_t end) {
 void HttpServer::Front::admit(Conn c) {
   // A new connection gets the head timeout to start; a kept-alive one the idle one.
   auto now = Clock::now();
-  c.deadline = now + seconds_of(c.idle_since == Clock::time_point{} ? limits.header_timeout : limits.keep_alive_timeout);
+  c.deadline =
+      now + seconds_of(c.idle_since == Clock::time_point{} ? limits.header_timeout : limits.keep_alive_timeout);
   c.idle_since = now;
   conns.push_back(std::move(c));
   if (auto end = frame(conns.back())) dispatch(conns.back(), *end);  // pipelined request already here

@@ -65,7 +65,6 @@ struct HttpServer::Front {
 
   Front(HttpServer& s, HttpLimits l, FrontRejectHook r) : server(s), limits(l), on_reject(std::move(r)) {}
 
-
   // The front thread (http_front.cpp).
   void loop();
   void notify();

@@ -87,7 +87,9 @@ HttpServer::HttpServer(HttpLimits limits, FrontRejectHook on_reject)
   new_task_queue = [] { return new InlineQueue; };
 }
 
-HttpServer::~HttpServer() { stop_front(); }
+HttpServer::~HttpServer() {
+  stop_front();
+}
 
 void HttpServer::start_front() {
   auto& f = *front_;

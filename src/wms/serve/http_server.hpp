@@ -42,13 +42,13 @@
 namespace wms::serve {
 
 struct HttpLimits {
-  int workers = 8;                            ///< requests handled at once
-  double header_timeout = 10;                 ///< seconds for a whole request head
-  double body_timeout = 60;                   ///< seconds for a whole body, from its head
-  double keep_alive_timeout = 5;              ///< idle seconds before a kept-alive connection is closed
-  double write_timeout = 10;                  ///< seconds to write one answer
-  std::size_t max_header_bytes = 16 << 10;    ///< request line + headers
-  std::uint64_t max_body_bytes = 20ull << 20; ///< bytes of body on the wire (chunk framing included)
+  int workers = 8;                             ///< requests handled at once
+  double header_timeout = 10;                  ///< seconds for a whole request head
+  double body_timeout = 60;                    ///< seconds for a whole body, from its head
+  double keep_alive_timeout = 5;               ///< idle seconds before a kept-alive connection is closed
+  double write_timeout = 10;                   ///< seconds to write one answer
+  std::size_t max_header_bytes = 16 << 10;     ///< request line + headers
+  std::uint64_t max_body_bytes = 20ull << 20;  ///< bytes of body on the wire (chunk framing included)
   std::size_t max_connections = 512;
   std::uint64_t max_buffered_bytes = 256ull << 20;  ///< request bodies held at once, front and workers
 };

@@ -15,7 +15,8 @@ namespace {
 void addr_of(int fd, bool peer, std::string& ip, int& port) {
   sockaddr_storage a{};
   socklen_t len = sizeof(a);
-  if ((peer ? getpeername(fd, reinterpret_cast<sockaddr*>(&a), &len) : getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len)) != 0)
+  if ((peer ? getpeername(fd, reinterpret_cast<sockaddr*>(&a), &len)
+            : getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len)) != 0)
     return;
   char host[NI_MAXHOST], serv[NI_MAXSERV];
   if (getnameinfo(reinterpret_cast<sockaddr*>(&a), len, host, sizeof(host), serv, sizeof(serv),
@@ -61,8 +62,12 @@ ssize_t BufferedStream::write(const char* ptr, size_t size) {
   return static_cast<ssize_t>(size);
 }
 
-void BufferedStream::get_remote_ip_and_port(std::string& ip, int& port) const { addr_of(fd_, true, ip, port); }
-void BufferedStream::get_local_ip_and_port(std::string& ip, int& port) const { addr_of(fd_, false, ip, port); }
+void BufferedStream::get_remote_ip_and_port(std::string& ip, int& port) const {
+  addr_of(fd_, true, ip, port);
+}
+void BufferedStream::get_local_ip_and_port(std::string& ip, int& port) const {
+  addr_of(fd_, false, ip, port);
+}
 
 BufferedStream::Clock::time_point BufferedStream::deadline() const {
   if (deadline_ == Clock::time_point{}) deadline_ = Clock::now() + timeout_;

@@ -59,15 +59,18 @@ void InferenceQueue::loop() {
     std::vector<std::exception_ptr> failed(batch.size());
     util::parallel_for(batch.size(), threads_, [&](std::size_t i) {
       try {
-        if (batch[i]->photo.empty()) batch[i]->photo = image::decode_image(batch[i]->bytes, "upload", batch[i]->limits).pixels;
+        if (batch[i]->photo.empty())
+          batch[i]->photo = image::decode_image(batch[i]->bytes, "upload", batch[i]->limits).pixels;
       } catch (...) {
         failed[i] = std::current_exception();
       }
     });
     std::vector<std::shared_ptr<Job>> ok;
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (failed[i]) batch[i]->done.set_exception(failed[i]);
-      else ok.push_back(batch[i]);
+      if (failed[i])
+        batch[i]->done.set_exception(failed[i]);
+      else
+        ok.push_back(batch[i]);
     }
     if (ok.empty()) continue;
     try {

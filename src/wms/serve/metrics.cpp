@@ -23,7 +23,8 @@ void Metrics::request(const std::string& route, int code, double seconds) {
   std::lock_guard lock(mu_);
   ++requests_[{route, code}];
   auto it = latency_.find(route);
-  if (it == latency_.end()) it = latency_.emplace(route, make({0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5})).first;
+  if (it == latency_.end())
+    it = latency_.emplace(route, make({0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5})).first;
   it->second.observe(seconds);
 }
 
@@ -68,24 +69,37 @@ void histogram(std::string& out, const std::string& name, const std::string& lab
 std::string Metrics::render() const {
   std::lock_guard lock(mu_);
   std::string out;
-  out += "# HELP wms_http_requests_total HTTP requests by route and status code.\n# TYPE wms_http_requests_total counter\n";
+  out +=
+      "# HELP wms_http_requests_total HTTP requests by route and status code.\n# TYPE wms_http_requests_total "
+      "counter\n";
   for (auto& [k, v] : requests_)
     out += fmt::format("wms_http_requests_total{{route=\"{}\",code=\"{}\"}} {}\n", k.first, k.second, v);
-  out += "# HELP wms_http_request_duration_seconds Time to answer a request.\n"
-         "# TYPE wms_http_request_duration_seconds histogram\n";
+  out +=
+      "# HELP wms_http_request_duration_seconds Time to answer a request.\n"
+      "# TYPE wms_http_request_duration_seconds histogram\n";
   for (auto& [route, h] : latency_)
-    histogram(out, "wms_http_request_duration_seconds", fmt::format("route=\"{}\"", route), h.bounds, h.counts, h.sum, h.count);
-  out += "# HELP wms_inference_seconds Time in the model (preprocess, forward, mask).\n# TYPE wms_inference_seconds histogram\n";
+    histogram(out, "wms_http_request_duration_seconds", fmt::format("route=\"{}\"", route), h.bounds, h.counts, h.sum,
+              h.count);
+  out +=
+      "# HELP wms_inference_seconds Time in the model (preprocess, forward, mask).\n# TYPE wms_inference_seconds "
+      "histogram\n";
   histogram(out, "wms_inference_seconds", "", inference_.bounds, inference_.counts, inference_.sum, inference_.count);
-  out += fmt::format("# HELP wms_requests_in_flight Predictions being served now.\n# TYPE wms_requests_in_flight gauge\n"
-                     "wms_requests_in_flight {}\n", in_flight_);
-  out += fmt::format("# HELP wms_overload_rejections_total Requests refused with 503 because the queue was full.\n"
-                     "# TYPE wms_overload_rejections_total counter\nwms_overload_rejections_total {}\n", overload_);
-  out += fmt::format("# HELP wms_model_info The model version being served.\n# TYPE wms_model_info gauge\n"
-                     "wms_model_info{{version=\"{}\"}} 1\n", model_version_);
-  out += fmt::format("# HELP wms_model_last_reload_timestamp_seconds When the served model was loaded.\n"
-                     "# TYPE wms_model_last_reload_timestamp_seconds gauge\nwms_model_last_reload_timestamp_seconds {}\n",
-                     last_reload_);
+  out += fmt::format(
+      "# HELP wms_requests_in_flight Predictions being served now.\n# TYPE wms_requests_in_flight gauge\n"
+      "wms_requests_in_flight {}\n",
+      in_flight_);
+  out += fmt::format(
+      "# HELP wms_overload_rejections_total Requests refused with 503 because the queue was full.\n"
+      "# TYPE wms_overload_rejections_total counter\nwms_overload_rejections_total {}\n",
+      overload_);
+  out += fmt::format(
+      "# HELP wms_model_info The model version being served.\n# TYPE wms_model_info gauge\n"
+      "wms_model_info{{version=\"{}\"}} 1\n",
+      model_version_);
+  out += fmt::format(
+      "# HELP wms_model_last_reload_timestamp_seconds When the served model was loaded.\n"
+      "# TYPE wms_model_last_reload_timestamp_seconds gauge\nwms_model_last_reload_timestamp_seconds {}\n",
+      last_reload_);
   return out;
 }
 

@@ -30,13 +30,13 @@ class Metrics {
   static Histogram make(std::vector<double> bounds);
 
   mutable std::mutex mu_;
-  std::map<std::pair<std::string, int>, unsigned long long> requests_;  // guarded by mu_
-  std::map<std::string, Histogram> latency_;                            // guarded by mu_
+  std::map<std::pair<std::string, int>, unsigned long long> requests_;       // guarded by mu_
+  std::map<std::string, Histogram> latency_;                                 // guarded by mu_
   Histogram inference_ = make({0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});  // guarded by mu_
-  int in_flight_ = 0;                                                   // guarded by mu_
-  int model_version_ = 0;                                               // guarded by mu_
-  double last_reload_ = 0;                                              // guarded by mu_
-  unsigned long long overload_ = 0;                                     // guarded by mu_
+  int in_flight_ = 0;                                                        // guarded by mu_
+  int model_version_ = 0;                                                    // guarded by mu_
+  double last_reload_ = 0;                                                   // guarded by mu_
+  unsigned long long overload_ = 0;                                          // guarded by mu_
 };
 
 }  // namespace wms::serve

@@ -10,7 +10,11 @@ namespace wms::serve {
 
 ModelFollower::ModelFollower(const data::Workspace& ws, train::PredictOptions predict, double reload_seconds,
                              InferenceQueue& queue, std::function<void(int)> on_loaded)
-    : ws_(ws), predict_(std::move(predict)), reload_seconds_(reload_seconds), queue_(queue), on_loaded_(std::move(on_loaded)) {}
+    : ws_(ws),
+      predict_(std::move(predict)),
+      reload_seconds_(reload_seconds),
+      queue_(queue),
+      on_loaded_(std::move(on_loaded)) {}
 
 void ModelFollower::start() {
   stopping_ = false;

@@ -34,7 +34,8 @@ json run_details(const data::Workspace& ws, registry::Registry& reg, const regis
 
 json body_object(const httplib::Request& req, const char* shape) {
   auto body = json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) throw HttpError(400, std::string("the body must be a JSON object") + shape);
+  if (body.is_discarded() || !body.is_object())
+    throw HttpError(400, std::string("the body must be a JSON object") + shape);
   return body;
 }
 
@@ -42,7 +43,9 @@ json body_object(const httplib::Request& req, const char* shape) {
 
 void add_registry_routes(httplib::Server& http, const data::Workspace& ws, Metrics& metrics,
                          std::function<void(const httplib::Request&)> require_token) {
-  auto get = [&](const char* pattern, const char* route, Handler f) { http.Get(pattern, guarded(metrics, route, std::move(f))); };
+  auto get = [&](const char* pattern, const char* route, Handler f) {
+    http.Get(pattern, guarded(metrics, route, std::move(f)));
+  };
   get("/v1/models", "/v1/models", [&ws](const httplib::Request&, httplib::Response& res) {
     auto reg = registry::open(ws);
     json j = json::array();
@@ -76,12 +79,13 @@ void add_registry_routes(httplib::Server& http, const data::Workspace& ws, Metri
     for (auto& r : reg.list_runs(limit, param_or(req, "kind", ""))) j.push_back(r.to_json());
     send_json(res, 200, j);
   });
-  get(R"(/v1/runs/([A-Za-z0-9._-]{1,128}))", "/v1/runs/{id}", [&ws](const httplib::Request& req, httplib::Response& res) {
-    auto reg = registry::open(ws);
-    auto r = reg.find_run(req.matches[1]);
-    if (!r) throw HttpError(404, "no such run");
-    send_json(res, 200, run_details(ws, reg, *r));
-  });
+  get(R"(/v1/runs/([A-Za-z0-9._-]{1,128}))", "/v1/runs/{id}",
+      [&ws](const httplib::Request& req, httplib::Response& res) {
+        auto reg = registry::open(ws);
+        auto r = reg.find_run(req.matches[1]);
+        if (!r) throw HttpError(404, "no such run");
+        send_json(res, 200, run_details(ws, reg, *r));
+      });
   get("/v1/pipelines", "/v1/pipelines", [&ws](const httplib::Request&, httplib::Response& res) {
     auto reg = registry::open(ws);
     json j = json::array();
@@ -94,27 +98,31 @@ void add_registry_routes(httplib::Server& http, const data::Workspace& ws, Metri
     send_json(res, 200, j);
   });
   http.Post(R"(/v1/models/(\d{1,9})/promote)",
-            guarded(metrics, "/v1/models/{version}/promote", [&ws, require_token](const httplib::Request& req, httplib::Response& res) {
-              require_token(req);
-              std::string reason = body_object(req, " {\"reason\": ...}").value("reason", "");
-              if (reason.empty()) throw HttpError(400, "give a \"reason\"");
-              auto lock = ws.lock(5);
-              auto reg = registry::open(ws);
-              int v = std::stoi(req.matches[1]);
-              registry::promote(ws, reg, v, "api", reason);
-              send_json(res, 200, {{"production", v}});
-            }));
-  http.Post("/v1/models/rollback",
-            guarded(metrics, "/v1/models/rollback", [&ws, require_token](const httplib::Request& req, httplib::Response& res) {
-              require_token(req);
-              json body = body_object(req, "");
-              std::optional<int> to;
-              if (body.contains("version") && body["version"].is_number_integer()) to = body["version"].get<int>();
-              auto lock = ws.lock(5);
-              auto reg = registry::open(ws);
-              int v = registry::rollback(ws, reg, to, "api", body.value("reason", std::string("rollback over HTTP")));
-              send_json(res, 200, {{"production", v}});
-            }));
+            guarded(metrics, "/v1/models/{version}/promote",
+                    [&ws, require_token](const httplib::Request& req, httplib::Response& res) {
+                      require_token(req);
+                      std::string reason = body_object(req, " {\"reason\": ...}").value("reason", "");
+                      if (reason.empty()) throw HttpError(400, "give a \"reason\"");
+                      auto lock = ws.lock(5);
+                      auto reg = registry::open(ws);
+                      int v = std::stoi(req.matches[1]);
+                      registry::promote(ws, reg, v, "api", reason);
+                      send_json(res, 200, {{"production", v}});
+                    }));
+  http.Post("/v1/models/rollback", guarded(metrics, "/v1/models/rollback",
+                                           [&ws, require_token](const httplib::Request& req, httplib::Response& res) {
+                                             require_token(req);
+                                             json body = body_object(req, "");
+                                             std::optional<int> to;
+                                             if (body.contains("version") && body["version"].is_number_integer())
+                                               to = body["version"].get<int>();
+                                             auto lock = ws.lock(5);
+                                             auto reg = registry::open(ws);
+                                             int v = registry::rollback(
+                                                 ws, reg, to, "api",
+                                                 body.value("reason", std::string("rollback over HTTP")));
+                                             send_json(res, 200, {{"production", v}});
+                                           }));
 }
 
 }  // namespace wms::serve

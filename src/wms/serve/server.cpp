@@ -77,16 +77,20 @@ struct Server::Impl {
   // the size, with or without a model).
   std::string photo_type(const httplib::Request& req) {
     std::string type = media_type(req.get_header_value("Content-Type"));
-    if (type != "multipart/form-data" && type != "image/jpeg" && type != "image/png" && type != "application/octet-stream")
-      throw HttpError(415, fmt::format("the body is {}; send the photo as image/jpeg or image/png (raw body, e.g. curl "
-                                       "--data-binary @photo.jpg -H 'Content-Type: image/jpeg'), or multipart/form-data "
-                                       "with an 'image' field (curl -F image=@photo.jpg)",
-                                       type.empty() ? "of no media type" : "'" + type + "'"));
+    if (type != "multipart/form-data" && type != "image/jpeg" && type != "image/png" &&
+        type != "application/octet-stream")
+      throw HttpError(415,
+                      fmt::format("the body is {}; send the photo as image/jpeg or image/png (raw body, e.g. curl "
+                                  "--data-binary @photo.jpg -H 'Content-Type: image/jpeg'), or multipart/form-data "
+                                  "with an 'image' field (curl -F image=@photo.jpg)",
+                                  type.empty() ? "of no media type" : "'" + type + "'"));
     return type;
   }
 
   std::string photo_of(const std::string& type, const httplib::ContentReader& read) {
-    auto too_large = [&] { return HttpError(413, fmt::format("the photo is over {} bytes (--max-upload-bytes)", o.max_upload_bytes)); };
+    auto too_large = [&] {
+      return HttpError(413, fmt::format("the photo is over {} bytes (--max-upload-bytes)", o.max_upload_bytes));
+    };
     if (type == "multipart/form-data") {
       std::string photo;
       int part = 0, photo_part = 0;  // the first 'image' or 'file' part is the photo
@@ -152,12 +156,21 @@ struct Server::Impl {
     }
     std::string png = image::encode_png(p.mask);
     if (req.get_header_value("Accept").find("application/json") != std::string::npos) {
-      json bbox = p.area ? json{{"x", p.bbox.x}, {"y", p.bbox.y}, {"w", p.bbox.width}, {"h", p.bbox.height}} : json(nullptr);
-      send_json(res, 200, {{"model_version", s->version}, {"width", p.mask.cols}, {"height", p.mask.rows},
-                           {"bbox", bbox}, {"area", p.area}, {"mean_confidence", p.mean_confidence},
-                           {"timings_ms", {{"decode_and_preprocess", p.ms_preprocess}, {"inference", p.ms_inference},
-                                           {"postprocess", p.ms_postprocess}, {"total", infer_s * 1e3}}},
-                           {"mask_png_base64", util::base64(png)}});
+      json bbox =
+          p.area ? json{{"x", p.bbox.x}, {"y", p.bbox.y}, {"w", p.bbox.width}, {"h", p.bbox.height}} : json(nullptr);
+      send_json(res, 200,
+                {{"model_version", s->version},
+                 {"width", p.mask.cols},
+                 {"height", p.mask.rows},
+                 {"bbox", bbox},
+                 {"area", p.area},
+                 {"mean_confidence", p.mean_confidence},
+                 {"timings_ms",
+                  {{"decode_and_preprocess", p.ms_preprocess},
+                   {"inference", p.ms_inference},
+                   {"postprocess", p.ms_postprocess},
+                   {"total", infer_s * 1e3}}},
+                 {"mask_png_base64", util::base64(png)}});
       return;
     }
     res.set_content(png, "image/png");
@@ -179,31 +192,34 @@ struct Server::Impl {
       send_error(res, 500, "internal error");
     });
     http.Get("/", guarded(metrics, "/", [](const httplib::Request&, httplib::Response& res) {
-      res.set_content(dashboard_html(), "text/html; charset=utf-8");
-    }));
+               res.set_content(dashboard_html(), "text/html; charset=utf-8");
+             }));
     http.Get("/healthz", guarded(metrics, "/healthz", [](const httplib::Request&, httplib::Response& res) {
-      send_json(res, 200, {{"status", "ok"}});
-    }));
+               send_json(res, 200, {{"status", "ok"}});
+             }));
     http.Get("/readyz", guarded(metrics, "/readyz", [this](const httplib::Request&, httplib::Response& res) {
-      if (auto s = follower.current()) return send_json(res, 200, {{"ready", true}, {"model_version", s->version}});
-      send_json(res, 503, {{"ready", false}, {"reason", follower.not_ready()}});
-      res.set_header("Retry-After", "2");
-    }));
+               if (auto s = follower.current())
+                 return send_json(res, 200, {{"ready", true}, {"model_version", s->version}});
+               send_json(res, 503, {{"ready", false}, {"reason", follower.not_ready()}});
+               res.set_header("Retry-After", "2");
+             }));
     http.Get("/metrics", guarded(metrics, "/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
-    }));
+               res.set_content(metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
+             }));
     http.Get("/v1/predict", guarded(metrics, "/v1/predict", [](const httplib::Request&, httplib::Response& res) {
-      res.set_header("Allow", "POST");
-      throw HttpError(405, "POST the photo to /v1/predict");
-    }));
-    http.Post("/v1/predict", [this](const httplib::Request& q, httplib::Response& r, const httplib::ContentReader& read) {
-      answer(metrics, "/v1/predict", r, [&] { predict(q, r, read); });
-    });
+               res.set_header("Allow", "POST");
+               throw HttpError(405, "POST the photo to /v1/predict");
+             }));
+    http.Post("/v1/predict",
+              [this](const httplib::Request& q, httplib::Response& r, const httplib::ContentReader& read) {
+                answer(metrics, "/v1/predict", r, [&] { predict(q, r, read); });
+              });
     add_registry_routes(http, ws, metrics, [this](const httplib::Request& req) { require_token(req); });
   }
 };
 
-Server::Server(const data::Workspace& ws, ServeOptions options) : impl_(std::make_unique<Impl>(ws, std::move(options))) {
+Server::Server(const data::Workspace& ws, ServeOptions options)
+    : impl_(std::make_unique<Impl>(ws, std::move(options))) {
   impl_->routes();
   // Answers go out at once: with Nagle's algorithm a response written in two pieces
   // (headers, body) on a keep-alive connection waits for the client's delayed ACK,
@@ -211,13 +227,18 @@ Server::Server(const data::Workspace& ws, ServeOptions options) : impl_(std::mak
   impl_->http.set_tcp_nodelay(true);
 }
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+}
 
 void Server::start() {
   auto& i = *impl_;
-  if (i.o.port == 0) i.bound_port = i.http.bind_to_any_port(i.o.host);
-  else i.bound_port = i.http.bind_to_port(i.o.host, i.o.port) ? i.o.port : -1;
-  if (i.bound_port <= 0) throw Unavailable("cannot listen on {}:{} (in use, or not an address of this machine)", i.o.host, i.o.port);
+  if (i.o.port == 0)
+    i.bound_port = i.http.bind_to_any_port(i.o.host);
+  else
+    i.bound_port = i.http.bind_to_port(i.o.host, i.o.port) ? i.o.port : -1;
+  if (i.bound_port <= 0)
+    throw Unavailable("cannot listen on {}:{} (in use, or not an address of this machine)", i.o.host, i.o.port);
   i.queue.start();
   i.http.start_front();
   i.listener = std::thread([&i] { i.http.listen_after_bind(); });
@@ -227,10 +248,13 @@ void Server::start() {
   i.follower.start();
 }
 
-int Server::port() const { return impl_->bound_port; }
+int Server::port() const {
+  return impl_->bound_port;
+}
 
 void Server::wait(const std::function<bool()>& should_stop) {
-  while (!impl_->stopping && !(should_stop && should_stop())) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  while (!impl_->stopping && !(should_stop && should_stop()))
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   stop();
 }
 

@@ -3,15 +3,16 @@
 #include <filesystem>
 
 #include "wms/train/presets.hpp"
-#include "wms/util/options.hpp"
 #include "wms/util/error.hpp"
+#include "wms/util/options.hpp"
 
 namespace wms::train {
 
-const util::Names<Scheduler> kSchedulerNames{{{Scheduler::kPlateau, "plateau"}, {Scheduler::kOneCycle, "onecycle"},
-                                               {Scheduler::kCosine, "cosine"}}};
+const util::Names<Scheduler> kSchedulerNames{
+    {{Scheduler::kPlateau, "plateau"}, {Scheduler::kOneCycle, "onecycle"}, {Scheduler::kCosine, "cosine"}}};
 const util::Names<Loss> kLossNames{{{Loss::kBce, "bce"}, {Loss::kBceDice, "bce_dice"}}};
-const util::Names<Select> kSelectNames{{{Select::kValLoss, "val_loss"}, {Select::kValDice, "val_dice"}, {Select::kLast, "last"}}};
+const util::Names<Select> kSelectNames{
+    {{Select::kValLoss, "val_loss"}, {Select::kValDice, "val_dice"}, {Select::kLast, "last"}}};
 
 const util::OptionTable<TrainOptions>& train_option_table() {
   using util::Range;
@@ -19,15 +20,18 @@ const util::OptionTable<TrainOptions>& train_option_table() {
       util::OptionTable<TrainOptions>()
           .add("model.input_size", "input_size", WMS_MEMBER(model.input_size), "side the photo is resized to (px)",
                Range::closed(16, 4096).step(16))
-          .add("model.base_filters", "base_filters", WMS_MEMBER(model.base_filters), "U-Net width", Range::closed(1, 256))
-          .add("model.threshold", "threshold", WMS_MEMBER(model.threshold), "probability above which a pixel is the window",
-               Range::open(0, 1))
-          .add("model.flip_average", "flip_average", WMS_MEMBER(model.flip_average), "also predict on the mirror image, average")
-          .add("model.scales", "scales", WMS_MEMBER(model.scales), "views at these multiples of input_size, combined by maximum",
-               Range::closed(0.25, 4))
+          .add("model.base_filters", "base_filters", WMS_MEMBER(model.base_filters), "U-Net width",
+               Range::closed(1, 256))
+          .add("model.threshold", "threshold", WMS_MEMBER(model.threshold),
+               "probability above which a pixel is the window", Range::open(0, 1))
+          .add("model.flip_average", "flip_average", WMS_MEMBER(model.flip_average),
+               "also predict on the mirror image, average")
+          .add("model.scales", "scales", WMS_MEMBER(model.scales),
+               "views at these multiples of input_size, combined by maximum", Range::closed(0.25, 4))
           .add("model.largest_component", "largest_component", WMS_MEMBER(model.largest_component),
                "keep only the largest predicted region")
-          .add("training.epochs", "epochs", WMS_MEMBER(epochs), "upper bound; early stopping may end sooner", Range::at_least(1))
+          .add("training.epochs", "epochs", WMS_MEMBER(epochs), "upper bound; early stopping may end sooner",
+               Range::at_least(1))
           .add("training.batch_size", "batch_size", WMS_MEMBER(batch_size), "photos per step", Range::closed(1, 1024))
           .add("training.learning_rate", "learning_rate", WMS_MEMBER(learning_rate), "Adam; the peak for onecycle",
                Range::above(0))
@@ -37,8 +41,8 @@ const util::OptionTable<TrainOptions>& train_option_table() {
           .add("training.scheduler.kind", "scheduler", WMS_MEMBER(scheduler), "learning-rate schedule", kSchedulerNames)
           .add("training.scheduler.factor", "scheduler_factor", WMS_MEMBER(plateau_factor), "plateau: rate multiplier",
                Range::open(0, 1))
-          .add("training.scheduler.patience", "scheduler_patience", WMS_MEMBER(plateau_patience), "plateau: epochs to wait",
-               Range::at_least(0))
+          .add("training.scheduler.patience", "scheduler_patience", WMS_MEMBER(plateau_patience),
+               "plateau: epochs to wait", Range::at_least(0))
           .add("training.scheduler.min_lr", "min_lr", WMS_MEMBER(min_lr), "plateau: lowest rate", Range::at_least(0))
           .add("training.scheduler.warmup_fraction", "warmup_fraction", WMS_MEMBER(warmup_fraction),
                "onecycle/cosine: share of steps warming up", Range::half_open(0, 1))
@@ -70,14 +74,16 @@ const util::OptionTable<TrainOptions>& train_option_table() {
                Range::closed(0, 1))
           .add("augmentation.color_jitter_prob", "color_jitter_prob", WMS_MEMBER(augment.brightness_prob),
                "probability of a brightness change", Range::closed(0, 1))
-          .add("augmentation.brightness_low", "brightness_low", WMS_MEMBER(augment.brightness_low), "brightness factor from",
-               Range::above(0))
-          .add("augmentation.brightness_high", "brightness_high", WMS_MEMBER(augment.brightness_high), "brightness factor to",
-               Range::above(0))
+          .add("augmentation.brightness_low", "brightness_low", WMS_MEMBER(augment.brightness_low),
+               "brightness factor from", Range::above(0))
+          .add("augmentation.brightness_high", "brightness_high", WMS_MEMBER(augment.brightness_high),
+               "brightness factor to", Range::above(0))
           .add("augmentation.scale_prob", "scale_prob", WMS_MEMBER(augment.scale_prob), "probability of a zoom",
                Range::closed(0, 1))
-          .add("augmentation.scale_low", "scale_low", WMS_MEMBER(augment.scale_low), "zoom factor from", Range::above(0))
-          .add("augmentation.scale_high", "scale_high", WMS_MEMBER(augment.scale_high), "zoom factor to", Range::closed(0, 4));
+          .add("augmentation.scale_low", "scale_low", WMS_MEMBER(augment.scale_low), "zoom factor from",
+               Range::above(0))
+          .add("augmentation.scale_high", "scale_high", WMS_MEMBER(augment.scale_high), "zoom factor to",
+               Range::closed(0, 4));
   return t;
 }
 
@@ -86,10 +92,12 @@ void validate(const TrainOptions& o, const std::string& source) {
   auto bad = [&](const char* key, const std::string& rule) { throw InvalidInput("{}: {}: {}", source, key, rule); };
   if (o.model.scales.empty() || o.model.scales.size() > 4) bad("model.scales", "must list 1 to 4 numbers");
   if (o.crop_size > o.model.input_size)
-    bad("training.crop_size", fmt::format("must be no larger than model.input_size (found {} > {})", o.crop_size, o.model.input_size));
+    bad("training.crop_size",
+        fmt::format("must be no larger than model.input_size (found {} > {})", o.crop_size, o.model.input_size));
   const auto& a = o.augment;
   if (a.scale_low > a.scale_high)
-    bad("augmentation.scale_low", fmt::format("must be <= augmentation.scale_high (found {} > {})", a.scale_low, a.scale_high));
+    bad("augmentation.scale_low",
+        fmt::format("must be <= augmentation.scale_high (found {} > {})", a.scale_low, a.scale_high));
   if (a.brightness_low > a.brightness_high)
     bad("augmentation.brightness_low",
         fmt::format("must be <= augmentation.brightness_high (found {} > {})", a.brightness_low, a.brightness_high));
@@ -130,6 +138,8 @@ util::Config load_train_config(const std::string& ref) {
 
 namespace wms::train {
 
-nlohmann::json to_json(const TrainOptions& o) { return train_option_table().record(o); }
+nlohmann::json to_json(const TrainOptions& o) {
+  return train_option_table().record(o);
+}
 
 }  // namespace wms::train

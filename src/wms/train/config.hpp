@@ -15,8 +15,8 @@
 
 #include "wms/image/augment.hpp"
 #include "wms/nn/model.hpp"
-#include "wms/util/config.hpp"
 #include "wms/train/runtime.hpp"
+#include "wms/util/config.hpp"
 #include "wms/util/options.hpp"
 
 namespace wms::train {
@@ -36,17 +36,17 @@ extern const util::Names<Loss> kLossNames;
 extern const util::Names<Select> kSelectNames;
 
 struct TrainOptions {
-  nn::ModelConfig model;           ///< model.input_size (512), model.base_filters (16)
-  int epochs = 100;                ///< upper bound; early stopping may end sooner
+  nn::ModelConfig model;  ///< model.input_size (512), model.base_filters (16)
+  int epochs = 100;       ///< upper bound; early stopping may end sooner
   int batch_size = 4;
-  double learning_rate = 1e-4;     ///< Adam; the peak rate for onecycle
-  double weight_decay = 1e-4;      ///< Adam's L2 term, as PyTorch's Adam
-  int early_stopping_patience = 5; ///< epochs without a better selection metric; 0 = off
+  double learning_rate = 1e-4;      ///< Adam; the peak rate for onecycle
+  double weight_decay = 1e-4;       ///< Adam's L2 term, as PyTorch's Adam
+  int early_stopping_patience = 5;  ///< epochs without a better selection metric; 0 = off
   Scheduler scheduler = Scheduler::kPlateau;
   double plateau_factor = 0.5;
   int plateau_patience = 3;
   double min_lr = 1e-6;
-  double warmup_fraction = 0.3;    ///< onecycle/cosine: share of steps spent warming up
+  double warmup_fraction = 0.3;  ///< onecycle/cosine: share of steps spent warming up
   Loss loss = Loss::kBce;
   double dice_weight = 1.0;
   Select select = Select::kValLoss;
@@ -64,13 +64,13 @@ struct TrainOptions {
   double crop_foreground = 0.5;
   /// Warm start (training from an existing model): its own, shorter schedule.
   /// 0 = the same as a training from scratch.
-  int warm_epochs = 0;              ///< training.warm_start.epochs
-  double warm_learning_rate = 0;    ///< training.warm_start.learning_rate (peak)
+  int warm_epochs = 0;            ///< training.warm_start.epochs
+  double warm_learning_rate = 0;  ///< training.warm_start.learning_rate (peak)
   image::AugmentOptions augment;
   std::uint64_t seed = 42;
-  unsigned threads = 0;            ///< 0: every core
+  unsigned threads = 0;  ///< 0: every core
   Device device = Device::kAuto;
-  bool channels_last = true;       ///< memory format for the convolutions (speed only)
+  bool channels_last = true;  ///< memory format for the convolutions (speed only)
   /// "fp32", "bf16" (mixed precision: bf16 convolutions, fp32 weights and loss) or
   /// "auto" (bf16 where the CPU has native bf16).
   Precision precision = Precision::kFp32;

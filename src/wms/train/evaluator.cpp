@@ -23,13 +23,17 @@ nlohmann::json scores_json(const nn::MaskScores& s) {
 }  // namespace
 
 nlohmann::json EvalResult::to_json(bool per_image) const {
-  nlohmann::json j = {{"images", images.size()}, {"seconds", seconds}, {"score_size", score_size},
+  nlohmann::json j = {{"images", images.size()},
+                      {"seconds", seconds},
+                      {"score_size", score_size},
                       {"at_score_size", scores_json(mean_input)},
                       {"at_full_resolution", scores_json(mean_full)}};
   if (per_image) {
     j["per_image"] = nlohmann::json::array();
     for (const auto& i : images)
-      j["per_image"].push_back({{"stem", i.stem}, {"split", i.split}, {"at_score_size", scores_json(i.at_input)},
+      j["per_image"].push_back({{"stem", i.stem},
+                                {"split", i.split},
+                                {"at_score_size", scores_json(i.at_input)},
                                 {"at_full_resolution", scores_json(i.at_full)}});
   }
   return j;
@@ -45,9 +49,9 @@ std::string EvalResult::to_csv() const {
     return q + "\"";
   };
   for (const auto& i : images)
-    out += fmt::format("{},{},{:.6f},{:.6f},{:.6f},{:.3f},{:.6f},{:.6f},{:.6f},{:.3f}\n", field(i.stem), i.split, i.at_input.dice,
-                       i.at_input.iou, i.at_input.accuracy, i.at_input.hausdorff, i.at_full.dice, i.at_full.iou,
-                       i.at_full.accuracy, i.at_full.hausdorff);
+    out += fmt::format("{},{},{:.6f},{:.6f},{:.6f},{:.3f},{:.6f},{:.6f},{:.6f},{:.3f}\n", field(i.stem), i.split,
+                       i.at_input.dice, i.at_input.iou, i.at_input.accuracy, i.at_input.hausdorff, i.at_full.dice,
+                       i.at_full.iou, i.at_full.accuracy, i.at_full.hausdorff);
   return out;
 }
 

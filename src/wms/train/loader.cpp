@@ -66,10 +66,17 @@ Batch make_batch(const std::vector<const CachedSample*>& items, int size, const 
 
 BatchLoader::BatchLoader(std::vector<const CachedSample*> items, int size, int batch_size,
                          image::AugmentOptions augment, std::uint64_t seed, CropOptions crop, int prefetch)
-    : items_(std::move(items)), size_(size), batch_size_(batch_size), prefetch_(prefetch), augment_(augment),
-      seed_(seed), crop_(crop) {}
+    : items_(std::move(items)),
+      size_(size),
+      batch_size_(batch_size),
+      prefetch_(prefetch),
+      augment_(augment),
+      seed_(seed),
+      crop_(crop) {}
 
-BatchLoader::~BatchLoader() { stop(); }
+BatchLoader::~BatchLoader() {
+  stop();
+}
 
 void BatchLoader::stop() {
   {
@@ -102,7 +109,8 @@ void BatchLoader::run(int epoch) {
     std::shuffle(order.begin(), order.end(), rng);
     for (std::size_t start = 0; start < order.size(); start += batch_size_) {
       std::vector<const CachedSample*> group;
-      for (std::size_t k = start; k < std::min(order.size(), start + batch_size_); ++k) group.push_back(items_[order[k]]);
+      for (std::size_t k = start; k < std::min(order.size(), start + batch_size_); ++k)
+        group.push_back(items_[order[k]]);
       std::uint64_t batch_seed = rng();
       Batch b = make_batch(group, size_, &augment_, batch_seed, crop_);
       std::unique_lock lock(mu_);

@@ -22,10 +22,10 @@
 namespace wms::train {
 
 struct Batch {
-  int n = 0;              ///< images in this batch
-  int size = 0;           ///< height = width (the crop's when cropping)
-  std::vector<float> x;   ///< n x 3 x size x size
-  std::vector<float> y;   ///< n x 1 x size x size (0/1)
+  int n = 0;             ///< images in this batch
+  int size = 0;          ///< height = width (the crop's when cropping)
+  std::vector<float> x;  ///< n x 3 x size x size
+  std::vector<float> y;  ///< n x 1 x size x size (0/1)
 };
 
 /// Random crops: crop x crop windows; a share `foreground` of them contain the mask's
@@ -67,10 +67,10 @@ class BatchLoader {
   std::thread worker_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Batch> ready_;       // guarded by mu_
-  int remaining_ = 0;             // batches of this epoch not yet taken; guarded by mu_
-  bool stopping_ = false;         // guarded by mu_
-  std::exception_ptr error_;      // guarded by mu_
+  std::deque<Batch> ready_;   // guarded by mu_
+  int remaining_ = 0;         // batches of this epoch not yet taken; guarded by mu_
+  bool stopping_ = false;     // guarded by mu_
+  std::exception_ptr error_;  // guarded by mu_
 };
 
 }  // namespace wms::train

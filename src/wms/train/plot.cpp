@@ -10,7 +10,8 @@ namespace wms::train {
 std::string curves_svg(const std::vector<EpochMetrics>& h, const std::string& title) {
   const int w = 640, ht = 320, pad = 40;
   std::string out = fmt::format(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"12\">"
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" "
+      "font-size=\"12\">"
       "<rect width=\"100%\" height=\"100%\" fill=\"white\"/><text x=\"{}\" y=\"20\">{}</text>",
       w, ht, pad, title);
   if (h.empty()) return out + "</svg>\n";

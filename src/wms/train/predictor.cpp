@@ -14,7 +14,9 @@
 namespace wms::train {
 namespace {
 using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
 }  // namespace
 
 struct Predictor::State {
@@ -39,9 +41,12 @@ Predictor::Predictor(nn::Model model, PredictOptions options)
 
 Predictor::~Predictor() = default;
 
-Prediction Predictor::predict(const cv::Mat& bgr) { return std::move(predict_batch({bgr})[0]); }
+Prediction Predictor::predict(const cv::Mat& bgr) {
+  return std::move(predict_batch({bgr})[0]);
+}
 
-Prediction Predictor::predict_bytes(std::string_view bytes, const std::string& name, const image::DecodeLimits& limits) {
+Prediction Predictor::predict_bytes(std::string_view bytes, const std::string& name,
+                                    const image::DecodeLimits& limits) {
   auto t0 = Clock::now();
   auto decoded = image::decode_image(bytes, name, limits);
   double decode_ms = ms_since(t0);
@@ -79,7 +84,8 @@ std::vector<Prediction> Predictor::predict_batch(const std::vector<cv::Mat>& pho
     torch::InferenceMode guard;
     nn::Bf16Autocast mixed(state_->bf16);
     auto forward = [&](const torch::Tensor& x) {
-      return torch::sigmoid(model_.impl().net->forward(x.contiguous(torch::MemoryFormat::ChannelsLast)).to(torch::kFloat32));
+      return torch::sigmoid(
+          model_.impl().net->forward(x.contiguous(torch::MemoryFormat::ChannelsLast)).to(torch::kFloat32));
     };
     for (const auto& view : views) {
       auto x = view.to(state_->device);

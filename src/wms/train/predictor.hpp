@@ -23,7 +23,7 @@ namespace wms::train {
 
 struct PredictOptions {
   Device device = Device::kAuto;
-  unsigned threads = 0;            ///< 0: every core
+  unsigned threads = 0;  ///< 0: every core
   /// Keep only the largest region (a meter has one window); also on when the model says so.
   bool largest_component = false;
   /// fp32 | bf16 | auto (bf16 where the CPU has it natively: measured on the real test split,
@@ -32,10 +32,10 @@ struct PredictOptions {
 };
 
 struct Prediction {
-  cv::Mat mask;          ///< CV_8UC1 0/255 at the photo's size
-  cv::Mat probability;   ///< CV_32FC1 at the model's input size
-  cv::Rect bbox;         ///< of the mask; empty when nothing was found
-  std::int64_t area = 0; ///< foreground pixels of the mask
+  cv::Mat mask;                ///< CV_8UC1 0/255 at the photo's size
+  cv::Mat probability;         ///< CV_32FC1 at the model's input size
+  cv::Rect bbox;               ///< of the mask; empty when nothing was found
+  std::int64_t area = 0;       ///< foreground pixels of the mask
   double mean_confidence = 0;  ///< mean probability over the predicted foreground (input size)
   double ms_preprocess = 0, ms_inference = 0, ms_postprocess = 0;
 };

@@ -21,7 +21,8 @@ Device resolve_device(Device requested) {
   switch (requested) {
     case Device::kCpu: return Device::kCpu;
     case Device::kCuda:
-      if (!torch::cuda::is_available()) throw Unavailable("--device cuda: no usable CUDA device in this build or machine");
+      if (!torch::cuda::is_available())
+        throw Unavailable("--device cuda: no usable CUDA device in this build or machine");
       return Device::kCuda;
     case Device::kAuto: break;
   }

@@ -5,7 +5,10 @@
 namespace wms::train {
 
 nlohmann::json EpochMetrics::to_json() const {
-  nlohmann::json j = {{"epoch", epoch}, {"train_loss", train_loss}, {"lr", learning_rate}, {"seconds", seconds},
+  nlohmann::json j = {{"epoch", epoch},
+                      {"train_loss", train_loss},
+                      {"lr", learning_rate},
+                      {"seconds", seconds},
                       {"images_per_second", images_per_second}};
   if (validated) {
     j["val_loss"] = val_loss;
@@ -15,6 +18,8 @@ nlohmann::json EpochMetrics::to_json() const {
   return j;
 }
 
-void JsonlSink::epoch(const EpochMetrics& m) { util::append_line(path_, m.to_json().dump()); }
+void JsonlSink::epoch(const EpochMetrics& m) {
+  util::append_line(path_, m.to_json().dump());
+}
 
 }  // namespace wms::train

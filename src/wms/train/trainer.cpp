@@ -19,7 +19,9 @@ namespace wms::train {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 void set_lr(torch::optim::Adam& opt, double lr, std::optional<double> beta1 = std::nullopt) {
   for (auto& g : opt.param_groups()) {
@@ -81,8 +83,8 @@ struct ValResult {
   double loss = 0, dice = 0, iou = 0;
 };
 
-ValResult validate(nn::UNetImpl& net, const std::vector<const CachedSample*>& items, int size, const torch::Device& device,
-                   bool channels_last, bool bf16, const nn::LossOptions& loss_options) {
+ValResult validate(nn::UNetImpl& net, const std::vector<const CachedSample*>& items, int size,
+                   const torch::Device& device, bool channels_last, bool bf16, const nn::LossOptions& loss_options) {
   ValResult r;
   if (items.empty()) return r;
   net.eval();
@@ -90,7 +92,8 @@ ValResult validate(nn::UNetImpl& net, const std::vector<const CachedSample*>& it
   std::vector<nn::MaskScores> scores;
   const int chunk = 8;
   for (std::size_t start = 0; start < items.size(); start += chunk) {
-    std::vector<const CachedSample*> group(items.begin() + start, items.begin() + std::min(items.size(), start + chunk));
+    std::vector<const CachedSample*> group(items.begin() + start,
+                                           items.begin() + std::min(items.size(), start + chunk));
     Batch b = make_batch(group, size, nullptr, 0);
     auto x = to_device(b, false, device, channels_last);
     auto y = to_device(b, true, device, false);
@@ -115,11 +118,13 @@ ValResult validate(nn::UNetImpl& net, const std::vector<const CachedSample*>& it
 
 // The model a run starts from: fresh weights (with the final bias at the training
 // foreground share's logit when asked), or a copy of the warm-start model.
-nn::Model initial_model(const TrainOptions& o, const nn::Model* init, const std::vector<const CachedSample*>& train_items) {
+nn::Model initial_model(const TrainOptions& o, const nn::Model* init,
+                        const std::vector<const CachedSample*>& train_items) {
   nn::Model model = init ? init->clone() : nn::Model(o.model, o.seed);
-  if (init && (init->info().config.base_filters != o.model.base_filters || init->info().config.in_channels != o.model.in_channels))
-    throw InvalidInput("warm start: the model has base_filters {} but the options ask for {}", init->info().config.base_filters,
-                       o.model.base_filters);
+  if (init && (init->info().config.base_filters != o.model.base_filters ||
+               init->info().config.in_channels != o.model.in_channels))
+    throw InvalidInput("warm start: the model has base_filters {} but the options ask for {}",
+                       init->info().config.base_filters, o.model.base_filters);
   model.info().config = o.model;
   model.info().seed = o.seed;
   model.info().params = to_json(o);
@@ -240,8 +245,8 @@ TrainResult train_model(const std::vector<Sample>& train, const std::vector<Samp
     int batches = loader.start_epoch(epoch);
     util::Progress progress(fmt::format("epoch {}/{}", epoch, o.epochs), static_cast<std::size_t>(batches));
     std::size_t seen = 0;
-    double train_loss = run_epoch(
-        {net, opt, loader, device, o, bf16, loss_options}, epoch, progress, seen, should_stop, [&] {
+    double train_loss =
+        run_epoch({net, opt, loader, device, o, bf16, loss_options}, epoch, progress, seen, should_stop, [&] {
           if (o.scheduler == Scheduler::kPlateau) return;
           auto [l, b1] = schedule.at(step++);
           lr = l;

@@ -53,9 +53,17 @@ double parse_iso_time(const std::string& text) {
   return static_cast<double>(timegm(&tm));
 }
 
-FakeClock::FakeClock(double t) { set(t); }
-FakeClock::~FakeClock() { fake_now.store(std::nan(""), std::memory_order_release); }
-void FakeClock::set(double t) { fake_now.store(t, std::memory_order_release); }
-void FakeClock::advance(double s) { fake_now.store(fake_now.load() + s, std::memory_order_release); }
+FakeClock::FakeClock(double t) {
+  set(t);
+}
+FakeClock::~FakeClock() {
+  fake_now.store(std::nan(""), std::memory_order_release);
+}
+void FakeClock::set(double t) {
+  fake_now.store(t, std::memory_order_release);
+}
+void FakeClock::advance(double s) {
+  fake_now.store(fake_now.load() + s, std::memory_order_release);
+}
 
 }  // namespace wms::util

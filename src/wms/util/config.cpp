@@ -1,5 +1,6 @@
 #include "wms/util/config.hpp"
 
+#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include "wms/util/error.hpp"
@@ -57,7 +58,10 @@ T scalar(const YAML::Node& n, const std::string& source, const std::string& key,
     if (!n.IsScalar()) throw YAML::Exception(YAML::Mark::null_mark(), "not a scalar");
     return n.as<T>();
   } catch (const YAML::Exception&) {
-    std::string found = n.IsScalar() ? "'" + n.Scalar() + "'" : n.IsSequence() ? "a list" : n.IsMap() ? "a mapping" : "nothing";
+    std::string found = n.IsScalar()     ? "'" + n.Scalar() + "'"
+                        : n.IsSequence() ? "a list"
+                        : n.IsMap()      ? "a mapping"
+                                         : "nothing";
     throw InvalidInput("{}: {}: expected {}, found {} (rule config.type)", source, key, type, found);
   }
 }
@@ -106,8 +110,96 @@ std::map<std::string, std::string> Config::get_string_map(const std::string& key
   if (!n.IsDefined() || n.IsNull()) return out;
   if (!n.IsMap()) throw InvalidInput("{}: {}: expected a mapping (rule config.type)", source_, key);
   for (const auto& kv : n)
-    out[kv.first.as<std::string>()] = scalar<std::string>(kv.second, source_, key + "." + kv.first.as<std::string>(), "a string");
+    out[kv.first.as<std::string>()] =
+        scalar<std::string>(kv.second, source_, key + "." + kv.first.as<std::string>(), "a string");
   return out;
+}
+
+std::vector<std::string> Config::children(const std::string& key) const {
+  std::vector<std::string> out;
+  auto n = find(doc_->root, key);
+  if (!n.IsDefined() || n.IsNull()) return out;
+  if (!n.IsMap()) throw InvalidInput("{}: {}: expected a mapping (rule config.type)", source_, key);
+  for (const auto& kv : n) out.push_back(kv.first.as<std::string>());
+  return out;
+}
+
+Config Config::sub(const std::string& key) const {
+  Config c;
+  auto doc = std::make_shared<Doc>();
+  auto n = find(doc_->root, key);
+  if (n.IsDefined() && !n.IsNull()) {
+    if (!n.IsMap()) throw InvalidInput("{}: {}: expected a mapping (rule config.type)", source_, key);
+    doc->root = n;
+  }
+  c.doc_ = doc;
+  c.source_ = source_ + " (" + key + ")";
+  return c;
+}
+
+namespace {
+
+// A key as YAML reads it: bare when it is a plain word, else a quoted string.
+std::string yaml_key(const std::string& k) {
+  bool plain = !k.empty() && k.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") ==
+                                 std::string::npos;
+  return plain ? k : nlohmann::json(k).dump();
+}
+
+void emit_block(std::string& out, const nlohmann::ordered_json& v, int indent) {
+  for (const auto& [k, item] : v.items()) {
+    out += std::string(indent, ' ') + yaml_key(k) + ":";
+    if (item.is_object()) {
+      out += "\n";
+      emit_block(out, item, indent + 2);
+    } else {
+      out += " " + item.dump() + "\n";
+    }
+  }
+}
+
+}  // namespace
+
+void write_yaml_section(const std::filesystem::path& file, const std::string& key, const nlohmann::ordered_json& value) {
+  std::string text = std::filesystem::exists(file) ? read_file(file, 1 << 20) : "";
+  Config::parse(text, file.string());  // refuse to edit a file that is not YAML
+  // The section: its `key:` line at column 0 and every following line that is blank or
+  // indented; it ends at the next line that starts in column 0 (a key or a comment).
+  std::vector<std::string> lines;
+  for (std::size_t b = 0; b < text.size();) {
+    auto e = text.find('\n', b);
+    if (e == std::string::npos) e = text.size();
+    lines.push_back(text.substr(b, e - b));
+    b = e + 1;
+  }
+  auto is_key_line = [&](const std::string& l) {
+    return l.rfind(key + ":", 0) == 0 || l.rfind("\"" + key + "\":", 0) == 0;
+  };
+  std::size_t begin = lines.size(), end = lines.size();
+  for (std::size_t i = 0; i < lines.size(); ++i)
+    if (is_key_line(lines[i])) {
+      begin = i;
+      for (end = i + 1; end < lines.size(); ++end) {
+        const std::string& l = lines[end];
+        if (!l.empty() && l[0] != ' ' && l[0] != '\t') break;
+      }
+      while (end > begin + 1 && lines[end - 1].find_first_not_of(" \t") == std::string::npos) --end;  // keep blank lines
+      break;
+    }
+  std::string section;
+  if (!value.is_null()) {
+    section = key + ":\n";
+    emit_block(section, value, 2);
+    if (value.empty()) section = key + ": {}\n";
+  }
+  std::string out;
+  for (std::size_t i = 0; i < begin && i < lines.size(); ++i) out += lines[i] + "\n";
+  if (begin == lines.size() && !out.empty() && out != "\n" && !section.empty()) out += "\n";
+  out += section;
+  for (std::size_t i = end; i < lines.size(); ++i) out += lines[i] + (i + 1 < lines.size() ? "\n" : "");
+  if (!out.empty() && out.back() != '\n') out += "\n";
+  Config::parse(out, file.string());
+  atomic_write(file, out);
 }
 
 }  // namespace wms::util

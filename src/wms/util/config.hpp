@@ -7,6 +7,8 @@
 // safe to read from several threads.
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -34,6 +36,13 @@ class Config {
   /// A mapping of scalars, e.g. validation.severity: {mask.regions: error}.
   std::map<std::string, std::string> get_string_map(const std::string& key) const;
 
+  /// The keys of a mapping, in file order ({} when absent). Throws InvalidInput when
+  /// the key holds something else.
+  std::vector<std::string> children(const std::string& key) const;
+  /// The mapping under `key` as a Config of its own (empty when absent), named
+  /// "SOURCE (KEY)" in messages: for sections with a variable name, like remote.NAME.
+  Config sub(const std::string& key) const;
+
   const std::string& source() const { return source_; }
 
  private:
@@ -41,5 +50,14 @@ class Config {
   std::shared_ptr<const Doc> doc_;
   std::string source_ = "(defaults)";
 };
+
+/// Rewrites one top-level section of a YAML file (`key:` and the indented lines under
+/// it) as `value` in block style (mappings of mappings and scalars; strings quoted as
+/// JSON strings, which YAML reads alike), or removes it when value is null; appends it
+/// when absent. Every other line, comments included, stays as it was. The result is
+/// parsed before it replaces the file (atomically). Throws InvalidInput when the file
+/// is not valid YAML, IoError when it cannot be written. Not for concurrent writers:
+/// the caller holds the workspace lock.
+void write_yaml_section(const std::filesystem::path& file, const std::string& key, const nlohmann::ordered_json& value);
 
 }  // namespace wms::util

@@ -14,6 +14,7 @@ std::string_view error_code_name(ErrorCode code) {
     case ErrorCode::kUnavailable: return "UNAVAILABLE";
     case ErrorCode::kCancelled: return "CANCELLED";
     case ErrorCode::kInternal: return "INTERNAL";
+    case ErrorCode::kDenied: return "DENIED";
   }
   return "UNKNOWN";
 }
@@ -28,6 +29,7 @@ int exit_code_for(ErrorCode code) {
     case ErrorCode::kUnavailable: return 8;
     case ErrorCode::kCancelled: return 130;
     case ErrorCode::kInternal: return 70;
+    case ErrorCode::kDenied: return 9;
   }
   return 70;
 }

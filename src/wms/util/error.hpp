@@ -26,6 +26,7 @@ enum class ErrorCode : int {
   kUnavailable = 6,   ///< try again later
   kCancelled = 7,     ///< the user interrupted
   kInternal = 8,      ///< a bug in wms
+  kDenied = 9,        ///< a server refused the credentials or the permission
 };
 
 std::string_view error_code_name(ErrorCode code);
@@ -42,13 +43,12 @@ class Error : public std::runtime_error {
   ErrorCode code_;
 };
 
-#define WMS_DEFINE_ERROR(Name, Code)                                        \
-  class Name : public Error {                                               \
-   public:                                                                  \
-    explicit Name(const std::string& message) : Error(Code, message) {}     \
-    template <typename... Args>                                             \
-    Name(fmt::format_string<Args...> f, Args&&... args)                     \
-        : Error(Code, fmt::format(f, std::forward<Args>(args)...)) {}       \
+#define WMS_DEFINE_ERROR(Name, Code)                                                                                  \
+  class Name : public Error {                                                                                         \
+   public:                                                                                                            \
+    explicit Name(const std::string& message) : Error(Code, message) {}                                               \
+    template <typename... Args>                                                                                       \
+    Name(fmt::format_string<Args...> f, Args&&... args) : Error(Code, fmt::format(f, std::forward<Args>(args)...)) {} \
   };
 
 WMS_DEFINE_ERROR(InvalidInput, ErrorCode::kInvalidInput)
@@ -58,6 +58,7 @@ WMS_DEFINE_ERROR(Corrupt, ErrorCode::kCorrupt)
 WMS_DEFINE_ERROR(Unavailable, ErrorCode::kUnavailable)
 WMS_DEFINE_ERROR(Cancelled, ErrorCode::kCancelled)
 WMS_DEFINE_ERROR(Internal, ErrorCode::kInternal)
+WMS_DEFINE_ERROR(Denied, ErrorCode::kDenied)
 #undef WMS_DEFINE_ERROR
 
 /// An operating-system failure on a file; the message always names the file.

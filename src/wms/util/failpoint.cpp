@@ -1,10 +1,10 @@
 #include "wms/util/failpoint.hpp"
 
+#include <unistd.h>
 #include <cerrno>
 #include <cstdlib>
 #include <map>
 #include <string>
-#include <unistd.h>
 
 #include "wms/util/error.hpp"
 

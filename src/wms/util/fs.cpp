@@ -1,13 +1,13 @@
 #include "wms/util/fs.hpp"
 
-#include <cerrno>
-#include <chrono>
 #include <fcntl.h>
-#include <random>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <thread>
 #include <unistd.h>
+#include <cerrno>
+#include <chrono>
+#include <random>
+#include <thread>
 
 #include "wms/util/error.hpp"
 #include "wms/util/failpoint.hpp"
@@ -164,8 +164,7 @@ FileLock::FileLock(const fs::path& path, std::string_view what, double wait_seco
     }
     if (std::chrono::steady_clock::now() >= deadline) {
       ::close(fd_);
-      throw Conflict("{} is busy: another wms process holds {} (wait for it to finish)", what,
-                     path.string());
+      throw Conflict("{} is busy: another wms process holds {} (wait for it to finish)", what, path.string());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

@@ -2,9 +2,9 @@
 
 #include <openssl/evp.h>
 
-#include <cerrno>
 #include <fcntl.h>
 #include <unistd.h>
+#include <cerrno>
 
 #include "wms/util/error.hpp"
 
@@ -24,8 +24,7 @@ std::string to_hex(const unsigned char* d, unsigned n) {
 std::string digest(const EVP_MD* md, std::string_view bytes) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned n = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), out, &n, md, nullptr) != 1)
-    throw Internal("EVP_Digest failed");
+  if (EVP_Digest(bytes.data(), bytes.size(), out, &n, md, nullptr) != 1) throw Internal("EVP_Digest failed");
   return to_hex(out, n);
 }
 
@@ -37,8 +36,7 @@ struct Md5::Impl {
 };
 
 Md5::Md5() : impl_(std::make_unique<Impl>()) {
-  if (!impl_->ctx || EVP_DigestInit_ex(impl_->ctx, EVP_md5(), nullptr) != 1)
-    throw Internal("md5 init failed");
+  if (!impl_->ctx || EVP_DigestInit_ex(impl_->ctx, EVP_md5(), nullptr) != 1) throw Internal("md5 init failed");
 }
 Md5::~Md5() = default;
 
@@ -53,13 +51,17 @@ std::string Md5::hex() {
   return to_hex(out, n);
 }
 
-std::string md5_hex(std::string_view bytes) { return digest(EVP_md5(), bytes); }
-std::string sha256_hex(std::string_view bytes) { return digest(EVP_sha256(), bytes); }
+std::string md5_hex(std::string_view bytes) {
+  return digest(EVP_md5(), bytes);
+}
+std::string sha256_hex(std::string_view bytes) {
+  return digest(EVP_sha256(), bytes);
+}
 
 std::string base64(std::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(bytes.data()),
-                          static_cast<int>(bytes.size()));
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
   out.resize(static_cast<std::size_t>(n));
   return out;
 }

@@ -21,9 +21,8 @@ std::string HttpResponse::what() const {
   return error.empty() ? fmt::format("HTTP {}", status) : error;
 }
 
-HttpResponse http_request(const std::string& method, const std::string& url,
-                          const std::vector<std::string>& headers, const std::string& body,
-                          double timeout_seconds) {
+HttpResponse http_request(const std::string& method, const std::string& url, const std::vector<std::string>& headers,
+                          const std::string& body, double timeout_seconds) {
   HttpResponse r;
   CURL* curl = curl_easy_init();
   if (!curl) {
@@ -56,8 +55,7 @@ std::string redact_url(const std::string& url) {
   auto scheme = url.find("://");
   if (scheme == std::string::npos) return "(url)";
   auto end = url.find_first_of("/?#", scheme + 3);
-  std::string host =
-      url.substr(scheme + 3, end == std::string::npos ? std::string::npos : end - scheme - 3);
+  std::string host = url.substr(scheme + 3, end == std::string::npos ? std::string::npos : end - scheme - 3);
   auto at = host.rfind('@');  // user:password@host
   if (at != std::string::npos) host = host.substr(at + 1);
   return url.substr(0, scheme + 3) + host;

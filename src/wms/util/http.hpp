@@ -19,9 +19,8 @@ struct HttpResponse {
 
 /// method: GET, POST, PUT, PATCH, DELETE. headers: "Name: value" lines. Only http
 /// and https URLs are followed; no redirects.
-HttpResponse http_request(const std::string& method, const std::string& url,
-                          const std::vector<std::string>& headers, const std::string& body,
-                          double timeout_seconds);
+HttpResponse http_request(const std::string& method, const std::string& url, const std::vector<std::string>& headers,
+                          const std::string& body, double timeout_seconds);
 
 /// scheme://host of a URL (what logs may show: URLs often embed tokens).
 std::string redact_url(const std::string& url);

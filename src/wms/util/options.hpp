@@ -36,7 +36,10 @@
 #include "wms/util/error.hpp"
 
 /// The accessor of a table row: WMS_MEMBER(model.input_size) reads and writes o.model.input_size.
-#define WMS_MEMBER(path) [](auto& o_) -> auto& { return o_.path; }
+#define WMS_MEMBER(path)  \
+  [](auto& o_) -> auto& { \
+    return o_.path;       \
+  }
 
 namespace wms::util {
 
@@ -95,7 +98,8 @@ struct Range {
   /// "must be in [0, 1)", "must be >= 1", "must be a multiple of 16 in [16, 4096]".
   std::string rule() const {
     std::string what = multiple_of ? fmt::format("a multiple of {} ", multiple_of) : "";
-    if (std::isinf(hi)) return fmt::format("must be {}{} {}", what.empty() ? "" : what + "and ", lo_open ? ">" : ">=", lo);
+    if (std::isinf(hi))
+      return fmt::format("must be {}{} {}", what.empty() ? "" : what + "and ", lo_open ? ">" : ">=", lo);
     return fmt::format("must be {}in {}{}, {}{}", what, lo_open ? "(" : "[", lo, hi, hi_open ? ")" : "]");
   }
 };
@@ -121,7 +125,7 @@ class OptionTable {
     std::string key;    ///< in wms.yaml, dotted ("training.epochs")
     std::string param;  ///< in the recorded params ("epochs")
     std::string help;
-    std::string rule;   ///< what the value must be ("" when anything of its type goes)
+    std::string rule;  ///< what the value must be ("" when anything of its type goes)
     std::function<void(O&, const Config&)> read;
     std::function<std::optional<std::string>(const O&)> check;  ///< nullopt, or "must be ... (found ...)"
     std::function<nlohmann::json(const O&)> record;
@@ -129,7 +133,8 @@ class OptionTable {
 
   /// A numeric, boolean, string or list option. `at` (WMS_MEMBER) gives the member.
   template <class At>
-  OptionTable&& add(std::string key, std::string param, At at, std::string help, std::optional<Range> range = std::nullopt) && {
+  OptionTable&& add(std::string key, std::string param, At at, std::string help,
+                    std::optional<Range> range = std::nullopt) && {
     using T = std::remove_cvref_t<std::invoke_result_t<At, O&>>;
     Row r{std::move(key), std::move(param), std::move(help), range ? range->rule() : "", {}, {}, {}};
     r.read = [at, key = r.key](O& o, const Config& c) {
@@ -153,7 +158,8 @@ class OptionTable {
 
   /// An option with its own rule (a list of strings, ...).
   template <class At, class T = std::remove_cvref_t<std::invoke_result_t<At, O&>>>
-  OptionTable&& add(std::string key, std::string param, At at, std::string help, Check<T> check, std::string rule_text = "") && {
+  OptionTable&& add(std::string key, std::string param, At at, std::string help, Check<T> check,
+                    std::string rule_text = "") && {
     std::move(*this).add(std::move(key), std::move(param), at, std::move(help));
     Row& r = rows_.back();
     r.rule = std::move(rule_text);
@@ -226,16 +232,22 @@ class OptionTable {
  private:
   template <class T>
   static T read_value(const Config& c, const std::string& key, const T& fallback) {
-    if constexpr (std::is_same_v<T, bool>) return c.get_bool(key, fallback);
+    if constexpr (std::is_same_v<T, bool>)
+      return c.get_bool(key, fallback);
     else if constexpr (std::is_integral_v<T>) {
       auto v = c.get_int(key, static_cast<std::int64_t>(fallback));
       if (std::is_unsigned_v<T> && v < 0) throw InvalidInput("{}: {}: must be >= 0 (found {})", c.source(), key, v);
-      if (static_cast<std::int64_t>(static_cast<T>(v)) != v) throw InvalidInput("{}: {}: {} is out of range", c.source(), key, v);
+      if (static_cast<std::int64_t>(static_cast<T>(v)) != v)
+        throw InvalidInput("{}: {}: {} is out of range", c.source(), key, v);
       return static_cast<T>(v);
-    } else if constexpr (std::is_floating_point_v<T>) return c.get_double(key, fallback);
-    else if constexpr (std::is_same_v<T, std::string>) return c.get_string(key, fallback);
-    else if constexpr (std::is_same_v<T, std::vector<double>>) return c.get_double_list(key, fallback);
-    else static_assert(sizeof(T) == 0, "no Config reader for this option type");
+    } else if constexpr (std::is_floating_point_v<T>)
+      return c.get_double(key, fallback);
+    else if constexpr (std::is_same_v<T, std::string>)
+      return c.get_string(key, fallback);
+    else if constexpr (std::is_same_v<T, std::vector<double>>)
+      return c.get_double_list(key, fallback);
+    else
+      static_assert(sizeof(T) == 0, "no Config reader for this option type");
   }
 
   std::vector<Row> rows_;

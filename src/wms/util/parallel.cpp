@@ -1,9 +1,9 @@
 #include "wms/util/parallel.hpp"
 
+#include <sched.h>
 #include <atomic>
 #include <exception>
 #include <mutex>
-#include <sched.h>
 #include <thread>
 #include <vector>
 

@@ -2,10 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <unistd.h>
 
 namespace wms::util {
 namespace {
@@ -19,8 +19,7 @@ bool progress_wanted() {
 }  // namespace
 
 Progress::Progress(std::string label, std::size_t total)
-    : label_(std::move(label)), total_(total), enabled_(progress_wanted()),
-      start_(std::chrono::steady_clock::now()) {}
+    : label_(std::move(label)), total_(total), enabled_(progress_wanted()), start_(std::chrono::steady_clock::now()) {}
 
 Progress::~Progress() {
   if (enabled_) draw(true);
@@ -52,8 +51,8 @@ void Progress::draw(bool final) {
   std::string bar(filled, '#');
   bar.resize(width, '.');
   std::string eta = (rate > 0 && done < total_) ? fmt::format(" eta {:.0f}s", (total_ - done) / rate) : "";
-  std::fprintf(stderr, "\r%s [%s] %zu/%zu %.1f/s%s %s\033[K%s", label_.c_str(), bar.c_str(), done,
-               total_, rate, eta.c_str(), note_.c_str(), final ? "\n" : "");
+  std::fprintf(stderr, "\r%s [%s] %zu/%zu %.1f/s%s %s\033[K%s", label_.c_str(), bar.c_str(), done, total_, rate,
+               eta.c_str(), note_.c_str(), final ? "\n" : "");
   std::fflush(stderr);
 }
 

@@ -31,7 +31,7 @@ class Progress {
   const std::chrono::steady_clock::time_point start_;
   std::atomic<std::size_t> done_{0};
   std::mutex mu_;
-  std::string note_;                                  // guarded by mu_
+  std::string note_;                                 // guarded by mu_
   std::chrono::steady_clock::time_point last_draw_;  // guarded by mu_
 };
 

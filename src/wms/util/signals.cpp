@@ -1,9 +1,9 @@
 #include "wms/util/signals.hpp"
 
+#include <unistd.h>
 #include <atomic>
 #include <csignal>
 #include <ctime>
-#include <unistd.h>
 
 namespace wms::util {
 namespace {
@@ -12,7 +12,7 @@ std::atomic<long long> g_first_ns{0};  ///< when the first signal came; 0: none 
 
 long long now_ns() {
   timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);  // async-signal-safe
+  clock_gettime(CLOCK_MONOTONIC, &ts);                                       // async-signal-safe
   return static_cast<long long>(ts.tv_sec) * 1000000000LL + ts.tv_nsec + 1;  // never 0
 }
 
@@ -42,6 +42,8 @@ void install_interrupt_handler() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-bool interrupted() { return g_first_ns.load() != 0; }
+bool interrupted() {
+  return g_first_ns.load() != 0;
+}
 
 }  // namespace wms::util

@@ -47,7 +47,9 @@ std::optional<GitRepo> GitRepo::open_containing(const fs::path& dir) {
   return GitRepo(std::move(impl));
 }
 
-fs::path GitRepo::workdir() const { return git_repository_workdir(impl_->repo); }
+fs::path GitRepo::workdir() const {
+  return git_repository_workdir(impl_->repo);
+}
 
 std::string GitRepo::head_branch() const {
   Owned<git_reference, git_reference_free> head;
@@ -68,7 +70,8 @@ std::string GitRepo::commit_files(const std::string& branch, const std::string& 
                                   const std::map<std::string, std::string>& files, const std::string& message) {
   git_repository* repo = impl_->repo;
   git_oid parent_id;
-  check(git_reference_name_to_id(&parent_id, repo, ("refs/heads/" + parent_branch).c_str()), "find branch " + parent_branch);
+  check(git_reference_name_to_id(&parent_id, repo, ("refs/heads/" + parent_branch).c_str()),
+        "find branch " + parent_branch);
   Owned<git_commit, git_commit_free> parent;
   check(git_commit_lookup(&parent.p, repo, &parent_id), "read commit");
   Owned<git_tree, git_tree_free> base;
@@ -98,7 +101,8 @@ std::string GitRepo::commit_files(const std::string& branch, const std::string& 
   check(git_commit_create(&commit_id, repo, nullptr, sig.p, sig.p, "UTF-8", message.c_str(), tree.p, 1, parents),
         "commit");
   Owned<git_reference, git_reference_free> out;
-  check(git_reference_create(&out.p, repo, ref.c_str(), &commit_id, /*force=*/1, ("wms: " + message.substr(0, message.find('\n'))).c_str()),
+  check(git_reference_create(&out.p, repo, ref.c_str(), &commit_id, /*force=*/1,
+                             ("wms: " + message.substr(0, message.find('\n'))).c_str()),
         "update " + ref);
   char hex[GIT_OID_HEXSZ + 1] = {};
   git_oid_tostr(hex, sizeof hex, &commit_id);
@@ -120,12 +124,10 @@ struct PushState {
   std::string rejected;
 };
 
-int credentials(git_credential** out, const char*, const char*, unsigned int allowed,
-                void* payload) {
+int credentials(git_credential** out, const char*, const char*, unsigned int allowed, void* payload) {
   auto* st = static_cast<PushState*>(payload);
   // Asked again means the token was refused: stop instead of looping.
-  if (st->token->empty() || ++st->asked > 1 || !(allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT))
-    return GIT_PASSTHROUGH;
+  if (st->token->empty() || ++st->asked > 1 || !(allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT)) return GIT_PASSTHROUGH;
   return git_credential_userpass_plaintext_new(out, "x-access-token", st->token->c_str());
 }
 
@@ -136,11 +138,9 @@ int update_reference(const char* refname, const char* status, void* payload) {
 
 }  // namespace
 
-void GitRepo::push(const std::string& remote_name, const std::string& branch,
-                   const std::string& token) {
+void GitRepo::push(const std::string& remote_name, const std::string& branch, const std::string& token) {
   Owned<git_remote, git_remote_free> remote;
-  check(git_remote_lookup(&remote.p, impl_->repo, remote_name.c_str()),
-        "find remote " + remote_name);
+  check(git_remote_lookup(&remote.p, impl_->repo, remote_name.c_str()), "find remote " + remote_name);
   PushState st{&token};
   git_push_options opts;
   git_push_options_init(&opts, GIT_PUSH_OPTIONS_VERSION);
@@ -150,11 +150,9 @@ void GitRepo::push(const std::string& remote_name, const std::string& branch,
   std::string spec = "+refs/heads/" + branch + ":refs/heads/" + branch;
   char* specs[] = {spec.data()};
   git_strarray refspecs = {specs, 1};
-  check(git_remote_push(remote.p, &refspecs, &opts),
-        fmt::format("push {} to {}", branch, remote_name));
+  check(git_remote_push(remote.p, &refspecs, &opts), fmt::format("push {} to {}", branch, remote_name));
   if (!st.rejected.empty())
-    throw IoError("git",
-                  fmt::format("push {} to {}: rejected ({})", branch, remote_name, st.rejected));
+    throw IoError("git", fmt::format("push {} to {}: rejected ({})", branch, remote_name, st.rejected));
 }
 
 }  // namespace wms::vcs

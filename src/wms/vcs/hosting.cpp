@@ -29,31 +29,24 @@ std::string service_message(const util::HttpResponse& r) {
   std::string out = r.what();
   auto j = json::parse(r.body, nullptr, false);
   if (!j.is_object()) return out;
-  if (j.contains("message") && j["message"].is_string())
-    out += ": " + j["message"].get<std::string>();
+  if (j.contains("message") && j["message"].is_string()) out += ": " + j["message"].get<std::string>();
   if (std::string more = error_messages(j); !more.empty()) out += "; " + more;
   return out;
 }
 
 struct Api {
   const HostingOptions& o;
-  util::HttpResponse call(const std::string& method, const std::string& url,
-                          const json& body = nullptr) const {
-    std::vector<std::string> headers = {
-        "Accept: application/vnd.github+json", "X-GitHub-Api-Version: 2022-11-28",
-        std::string("User-Agent: wms/") + kVersion, "Authorization: Bearer " + o.token};
+  util::HttpResponse call(const std::string& method, const std::string& url, const json& body = nullptr) const {
+    std::vector<std::string> headers = {"Accept: application/vnd.github+json", "X-GitHub-Api-Version: 2022-11-28",
+                                        std::string("User-Agent: wms/") + kVersion, "Authorization: Bearer " + o.token};
     if (!body.is_null()) headers.push_back("Content-Type: application/json");
-    return util::http_request(method, url, headers, body.is_null() ? "" : body.dump(),
-                              o.timeout_seconds);
+    return util::http_request(method, url, headers, body.is_null() ? "" : body.dump(), o.timeout_seconds);
   }
-  std::string rest(const std::string& path) const {
-    return o.api_url + "/repos/" + o.repository + path;
-  }
+  std::string rest(const std::string& path) const { return o.api_url + "/repos/" + o.repository + path; }
   // GitHub: https://api.github.com/graphql; Enterprise: https://HOST/api/graphql.
   std::string graphql() const {
     const std::string v3 = "/api/v3";
-    if (o.api_url.size() > v3.size() &&
-        o.api_url.compare(o.api_url.size() - v3.size(), v3.size(), v3) == 0)
+    if (o.api_url.size() > v3.size() && o.api_url.compare(o.api_url.size() - v3.size(), v3.size(), v3) == 0)
       return o.api_url.substr(0, o.api_url.size() - v3.size()) + "/api/graphql";
     return o.api_url + "/graphql";
   }
@@ -65,7 +58,8 @@ const util::OptionTable<HostingOptions>& hosting_option_table() {
   static const auto t =
       util::OptionTable<HostingOptions>()
           .add("git.hosting.repository", "repository", WMS_MEMBER(repository), "owner/name of the hosted repository")
-          .add("git.hosting.api_url", "api_url", WMS_MEMBER(api_url), "the REST API's root (GitHub Enterprise: .../api/v3)")
+          .add("git.hosting.api_url", "api_url", WMS_MEMBER(api_url),
+               "the REST API's root (GitHub Enterprise: .../api/v3)")
           .add("git.hosting.remote", "remote", WMS_MEMBER(remote), "the git remote the branch is pushed to")
           .add("git.hosting.base", "base", WMS_MEMBER(base), "the PR's base branch; empty: the checked-out one")
           .add("git.hosting.auto_merge", "auto_merge", WMS_MEMBER(auto_merge), "ask for auto-merge (squash)")
@@ -82,24 +76,20 @@ std::optional<HostingOptions> hosting_options(const util::Config& c) {
   auto slash = o.repository.find('/');
   if (slash == std::string::npos || slash == 0 || slash + 1 == o.repository.size() ||
       o.repository.find_first_of("/?#% ", slash + 1) != std::string::npos)
-    throw InvalidInput("{}: git.hosting.repository: must be owner/name (got '{}')", c.source(),
-                       o.repository);
+    throw InvalidInput("{}: git.hosting.repository: must be owner/name (got '{}')", c.source(), o.repository);
   while (!o.api_url.empty() && o.api_url.back() == '/') o.api_url.pop_back();
   if (o.api_url.rfind("https://", 0) != 0 && o.api_url.rfind("http://", 0) != 0)
-    throw InvalidInput("{}: git.hosting.api_url: must start with https:// (or http://)",
-                       c.source());
+    throw InvalidInput("{}: git.hosting.api_url: must start with https:// (or http://)", c.source());
   const std::string& env = o.token_env;
   const char* token = std::getenv(env.c_str());
   if (!token || !*token)
-    throw InvalidInput("{}: git.hosting.token_env: the environment variable {} is not set",
-                       c.source(), env);
+    throw InvalidInput("{}: git.hosting.token_env: the environment variable {} is not set", c.source(), env);
   o.token = token;
   return o;
 }
 
-PullRequest open_pull_request(const HostingOptions& o, const std::string& head,
-                              const std::string& base, const std::string& title,
-                              const std::string& body) {
+PullRequest open_pull_request(const HostingOptions& o, const std::string& head, const std::string& base,
+                              const std::string& title, const std::string& body) {
   Api api{o};
   const std::string owner = o.repository.substr(0, o.repository.find('/'));
   PullRequest pr;
@@ -110,12 +100,11 @@ PullRequest open_pull_request(const HostingOptions& o, const std::string& head,
     if (j.is_array() && !j.empty() && j[0].is_object()) found = j[0];
   }
   if (found.is_null()) {
-    auto created = api.call("POST", api.rest("/pulls"),
-                            {{"title", title}, {"head", head}, {"base", base}, {"body", body}});
+    auto created =
+        api.call("POST", api.rest("/pulls"), {{"title", title}, {"head", head}, {"base", base}, {"body", body}});
     if (!created.ok())
-      throw IoError(util::redact_url(o.api_url),
-                    fmt::format("opening the pull request {} -> {} in {} failed: {}", head, base,
-                                o.repository, service_message(created)));
+      throw IoError(util::redact_url(o.api_url), fmt::format("opening the pull request {} -> {} in {} failed: {}", head,
+                                                             base, o.repository, service_message(created)));
     found = json::parse(created.body, nullptr, false);
   } else {
     pr.reused = true;
@@ -140,9 +129,8 @@ PullRequest open_pull_request(const HostingOptions& o, const std::string& head,
   }
   if (errors.find("clean status") != std::string::npos) {
     // Nothing to wait for: merge now, as `gh pr merge --auto --squash` does.
-    auto m =
-        api.call("PUT", api.rest(fmt::format("/pulls/{}/merge", pr.number)),
-                 {{"merge_method", "squash"}, {"commit_title", title}, {"commit_message", body}});
+    auto m = api.call("PUT", api.rest(fmt::format("/pulls/{}/merge", pr.number)),
+                      {{"merge_method", "squash"}, {"commit_title", title}, {"commit_message", body}});
     if (m.ok()) {
       pr.merge = "merged";
       return pr;

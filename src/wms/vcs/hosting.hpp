@@ -56,8 +56,7 @@ struct PullRequest {
 /// Opens (or finds) the PR head -> base and requests auto-merge. Throws IoError
 /// naming the call and the service's message when the PR cannot be opened; a refused
 /// auto-merge is reported in merge_note, not thrown (the PR stays open for a person).
-PullRequest open_pull_request(const HostingOptions& o, const std::string& head,
-                              const std::string& base, const std::string& title,
-                              const std::string& body);
+PullRequest open_pull_request(const HostingOptions& o, const std::string& head, const std::string& base,
+                              const std::string& title, const std::string& body);
 
 }  // namespace wms::vcs

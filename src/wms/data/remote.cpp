@@ -1,0 +1,693 @@
+#include "wms/data/remote.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <set>
+
+#include "wms/util/config.hpp"
+#include "wms/util/error.hpp"
+#include "wms/util/fs.hpp"
+#include "wms/util/hash.hpp"
+#include "wms/util/options.hpp"
+#include "wms/util/parallel.hpp"
+
+namespace wms::data {
+
+const util::Names<Addressing> kAddressingNames{
+    {{Addressing::kAuto, "auto"}, {Addressing::kPath, "path"}, {Addressing::kVirtual, "virtual"}}};
+
+namespace {
+
+// DVC's options that hold secrets: they belong in the environment or a profile.
+constexpr const char* kSecretOptions[] = {"access_key_id", "secret_access_key", "session_token", "sse_customer_key"};
+
+bool is_secret(const std::string& option) {
+  return std::any_of(std::begin(kSecretOptions), std::end(kSecretOptions), [&](const char* s) { return option == s; });
+}
+
+[[noreturn]] void refuse_secret(const std::string& where) {
+  throw InvalidInput(
+      "{}: credentials are never kept in wms.yaml (it is committed); set AWS_ACCESS_KEY_ID and "
+      "AWS_SECRET_ACCESS_KEY, or name a profile of ~/.aws/credentials (remote option 'profile')",
+      where);
+}
+
+bool valid_name(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+  return true;
+}
+
+std::string bare(const std::string& object) {
+  return object.ends_with(".dir") ? object.substr(0, object.size() - 4) : object;
+}
+
+// A remote's options as wms.yaml holds them: only what differs from the defaults.
+nlohmann::ordered_json stored_options(const RemoteConfig& r) {
+  const auto& table = remote_option_table();
+  nlohmann::json now = table.record(r), defaults = table.record(RemoteConfig{});
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  for (const auto& row : table.rows())
+    if (row.key == "url" || now[row.param] != defaults[row.param]) out[row.key] = now[row.param];
+  return out;
+}
+
+void write_remotes(const Workspace& ws, const std::vector<RemoteConfig>& remotes) {
+  nlohmann::ordered_json section = nlohmann::ordered_json::object();
+  for (const auto& r : remotes) section[r.name] = stored_options(r);
+  util::write_yaml_section(ws.config_path(), "remote", remotes.empty() ? nlohmann::ordered_json() : section);
+}
+
+std::vector<RemoteConfig> all_remotes(const util::Config& c) {
+  std::vector<RemoteConfig> out;
+  for (const auto& n : remote_names(c)) out.push_back(remote_config(c, n));
+  return out;
+}
+
+// A listing's entries, whether or not its files are in the store yet (sizes unknown).
+Listing entries_of(const Store& store, const std::string& dir) {
+  return parse_dir_json(store.read(dir), store.object_path(dir).string());
+}
+
+std::string human_bytes(std::uint64_t b) {
+  if (b >= (1ull << 30)) return fmt::format("{:.1f} GB", b / 1073741824.0);
+  if (b >= (1ull << 20)) return fmt::format("{:.1f} MB", b / 1048576.0);
+  return fmt::format("{:.1f} kB", b / 1024.0);
+}
+
+}  // namespace
+
+const util::OptionTable<RemoteConfig>& remote_option_table() {
+  using util::Range;
+  static const auto t =
+      util::OptionTable<RemoteConfig>()
+          .add("url", "url", WMS_MEMBER(url), "s3://bucket/prefix",
+               util::Check<std::string>([](const std::string& u) -> std::optional<std::string> {
+                 try {
+                   parse_s3_url(u);
+                   return std::nullopt;
+                 } catch (const InvalidInput&) {
+                   return "must be s3://BUCKET[/PREFIX] with an S3 bucket name";
+                 }
+               }),
+               "s3://BUCKET[/PREFIX]")
+          .add("endpointurl", "endpointurl", WMS_MEMBER(endpointurl), "the server, for storage other than AWS",
+               util::Check<std::string>([](const std::string& u) -> std::optional<std::string> {
+                 if (u.empty() || u.rfind("http://", 0) == 0 || u.rfind("https://", 0) == 0) return std::nullopt;
+                 return "must start with http:// or https://";
+               }),
+               "http(s)://HOST[:PORT]")
+          .add("region", "region", WMS_MEMBER(region), "the bucket's region (default: AWS_REGION, the profile's)")
+          .add("profile", "profile", WMS_MEMBER(profile), "a profile of the AWS credentials file")
+          .add("credentialpath", "credentialpath", WMS_MEMBER(credentialpath), "the AWS credentials file")
+          .add("addressing_style", "addressing_style", WMS_MEMBER(addressing_style), "auto: path-style with an endpointurl",
+               kAddressingNames)
+          .add("ssl_verify", "ssl_verify", WMS_MEMBER(ssl_verify), "check the server's TLS certificate")
+          .add("jobs", "jobs", WMS_MEMBER(jobs), "parallel connections; 0 = 4 x cores", Range::closed(0, 256))
+          .add("connect_timeout", "connect_timeout", WMS_MEMBER(connect_timeout), "seconds", Range::above(0))
+          .add("read_timeout", "read_timeout", WMS_MEMBER(read_timeout), "seconds for one request", Range::above(0))
+          .add("retries", "retries", WMS_MEMBER(retries), "after a 5xx, 429 or lost connection", Range::closed(0, 20));
+  return t;
+}
+
+std::vector<std::string> remote_names(const util::Config& c) { return c.children("remote"); }
+
+std::string default_remote_name(const util::Config& c) { return c.get_string("core.remote", ""); }
+
+RemoteConfig remote_config(const util::Config& c, const std::string& name_or_default) {
+  std::string name = name_or_default.empty() ? default_remote_name(c) : name_or_default;
+  auto names = remote_names(c);
+  if (name.empty())
+    throw NotFound("{}: no default remote (core.remote); add one with `wms remote add --default NAME s3://BUCKET/PREFIX`",
+                   c.source());
+  if (std::find(names.begin(), names.end(), name) == names.end())
+    throw NotFound("{}: no remote '{}' (configured: {})", c.source(), name,
+                   names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", ")));
+  util::Config section = c.sub("remote." + name);
+  const auto& table = remote_option_table();
+  for (const auto& key : section.children("")) {
+    if (is_secret(key)) refuse_secret(fmt::format("{}: remote.{}.{}", c.source(), name, key));
+    bool known = std::any_of(table.rows().begin(), table.rows().end(), [&](const auto& r) { return r.key == key; });
+    if (!known) {
+      std::vector<std::string> keys;
+      for (const auto& r : table.rows()) keys.push_back(r.key);
+      throw InvalidInput("{}: remote.{}.{}: not a remote option (options: {})", c.source(), name, key,
+                         fmt::join(keys, ", "));
+    }
+  }
+  RemoteConfig r;
+  r.name = name;
+  table.read(r, section);
+  if (r.url.empty()) throw InvalidInput("{}: remote.{}.url: required (s3://BUCKET[/PREFIX])", c.source(), name);
+  return r;
+}
+
+void add_remote(const Workspace& ws, const RemoteConfig& remote, bool make_default) {
+  if (!valid_name(remote.name))
+    throw InvalidInput("remote name '{}': must be 1 to 64 of A-Z, a-z, 0-9, '-' and '_'", remote.name);
+  remote_option_table().validate(remote, "wms remote add " + remote.name);
+  util::Config c = util::Config::load(ws.config_path());
+  auto remotes = all_remotes(c);
+  for (const auto& r : remotes)
+    if (r.name == remote.name)
+      throw Conflict("{}: remote '{}' exists already ({}); `wms remote modify` changes it", c.source(), r.name, r.url);
+  remotes.push_back(remote);
+  write_remotes(ws, remotes);
+  if (make_default || default_remote_name(c).empty()) set_default_remote(ws, remote.name);
+}
+
+void modify_remote(const Workspace& ws, const std::string& name, const std::string& option, const std::string& value) {
+  if (is_secret(option)) refuse_secret("remote." + name + "." + option);
+  util::Config c = util::Config::load(ws.config_path());
+  auto remotes = all_remotes(c);
+  auto it = std::find_if(remotes.begin(), remotes.end(), [&](const auto& r) { return r.name == name; });
+  if (it == remotes.end()) remote_config(c, name);  // throws NotFound with the list
+  const auto& table = remote_option_table();
+  bool known = std::any_of(table.rows().begin(), table.rows().end(), [&](const auto& r) { return r.key == option; });
+  if (!known) {
+    std::vector<std::string> keys;
+    for (const auto& r : table.rows()) keys.push_back(r.key);
+    throw InvalidInput("remote.{}.{}: not a remote option (options: {})", name, option, fmt::join(keys, ", "));
+  }
+  // The value is read as YAML would read it in wms.yaml, then checked by the table.
+  util::Config one = util::Config::parse(option + ": " + nlohmann::json(value).dump() + "\n",
+                                         fmt::format("wms remote modify {} {}", name, option));
+  if (value == "true" || value == "false" || value.find_first_not_of("0123456789.") == std::string::npos)
+    one = util::Config::parse(option + ": " + value + "\n", fmt::format("wms remote modify {} {}", name, option));
+  table.read(*it, one);
+  write_remotes(ws, remotes);
+}
+
+void set_default_remote(const Workspace& ws, const std::string& name) {
+  util::Config c = util::Config::load(ws.config_path());
+  remote_config(c, name);  // exists
+  nlohmann::ordered_json core = nlohmann::ordered_json::object();
+  for (const auto& [k, v] : c.get_string_map("core")) core[k] = v;
+  core["remote"] = name;
+  util::write_yaml_section(ws.config_path(), "core", core);
+}
+
+void remove_remote(const Workspace& ws, const std::string& name) {
+  util::Config c = util::Config::load(ws.config_path());
+  remote_config(c, name);  // throws NotFound
+  auto remotes = all_remotes(c);
+  remotes.erase(std::remove_if(remotes.begin(), remotes.end(), [&](const auto& r) { return r.name == name; }),
+                remotes.end());
+  write_remotes(ws, remotes);
+  if (default_remote_name(c) == name) {
+    nlohmann::ordered_json core = nlohmann::ordered_json::object();
+    for (const auto& [k, v] : c.get_string_map("core"))
+      if (k != "remote") core[k] = v;
+    util::write_yaml_section(ws.config_path(), "core", core.empty() ? nlohmann::ordered_json() : core);
+  }
+}
+
+nlohmann::json TransferSummary::to_json() const {
+  return {{"transferred", transferred}, {"present", present}, {"bytes", bytes},     {"missing", missing},
+          {"corrupt", corrupt},         {"requests", requests}, {"seconds", seconds}};
+}
+
+std::string TransferSummary::text(const std::string& verb) const {
+  std::string out = verb == "verified"
+                        ? fmt::format("verified {} objects in {:.1f} s: {} present and intact", present + missing.size() +
+                                      corrupt.size(), seconds, present)
+                        : fmt::format("{} {} objects ({}) in {:.1f} s, {} already there", verb, transferred,
+                                      human_bytes(bytes), seconds, present);
+  if (!missing.empty()) out += fmt::format("\n{} missing:", missing.size());
+  for (const auto& m : missing) out += "\n  " + m;
+  if (!corrupt.empty()) out += fmt::format("\n{} corrupt (not stored):", corrupt.size());
+  for (const auto& m : corrupt) out += "\n  " + m;
+  return out;
+}
+
+VersionObjects version_objects(const Workspace& ws, const Version& v) {
+  Store store = ws.store();
+  VersionObjects o{v.id, {v.images, v.masks}, {}};
+  std::set<std::string> seen;
+  for (const auto& dir : o.dirs)
+    for (const auto& e : entries_of(store, dir))
+      if (seen.insert(e.md5).second) o.files.push_back(e.md5);
+  return o;
+}
+
+// Clients to borrow, one per worker; each keeps its connection alive.
+struct Remote::Pool {
+  S3Options options;
+  std::string bucket;
+  std::mutex mu;
+  std::vector<std::unique_ptr<S3Client>> idle;
+  std::atomic<std::uint64_t> requests{0};
+
+  struct Lease {
+    Pool& pool;
+    std::unique_ptr<S3Client> client;
+    ~Lease() {
+      std::lock_guard lock(pool.mu);
+      pool.idle.push_back(std::move(client));
+    }
+    S3Client& operator*() { return *client; }
+    S3Client* operator->() { return client.get(); }
+  };
+  Lease borrow() {
+    std::lock_guard lock(mu);
+    if (idle.empty()) return Lease{*this, std::make_unique<S3Client>(options, bucket)};
+    auto c = std::move(idle.back());
+    idle.pop_back();
+    return Lease{*this, std::move(c)};
+  }
+  std::uint64_t total_requests() {
+    std::lock_guard lock(mu);
+    std::uint64_t n = 0;
+    for (auto& c : idle) n += c->requests();
+    return n;
+  }
+};
+
+Remote::Remote(const Workspace& ws, RemoteConfig config) : ws_(ws), config_(std::move(config)) {
+  url_ = parse_s3_url(config_.url);
+  s3_.endpoint = config_.endpointurl;
+  if (s3_.endpoint.empty()) {
+    const char* e = std::getenv("AWS_ENDPOINT_URL_S3");
+    if (!e || !*e) e = std::getenv("AWS_ENDPOINT_URL");
+    if (e && *e) s3_.endpoint = e;
+  }
+  s3_.region = config_.region.empty() ? find_region(config_.profile) : config_.region;
+  s3_.path_style = config_.addressing_style == Addressing::kPath ||
+                   (config_.addressing_style == Addressing::kAuto && !s3_.endpoint.empty());
+  s3_.ssl_verify = config_.ssl_verify;
+  s3_.connect_timeout_seconds = config_.connect_timeout;
+  s3_.timeout_seconds = config_.read_timeout;
+  s3_.retries = config_.retries;
+  s3_.label = config_.label();
+  try {
+    s3_.credentials = find_credentials(config_.profile, config_.credentialpath);
+  } catch (const InvalidInput& e) {
+    throw InvalidInput("{}: {}", config_.label(), e.what());
+  }
+  pool_ = std::make_unique<Pool>();
+  pool_->options = s3_;
+  pool_->bucket = url_.bucket;
+}
+
+Remote::~Remote() = default;
+Remote::Remote(Remote&&) noexcept = default;
+
+std::string Remote::key_of(const std::string& object, bool legacy) const {
+  std::string base = url_.prefix.empty() ? "" : url_.prefix + "/";
+  return base + (legacy ? "" : "files/md5/") + object.substr(0, 2) + "/" + object.substr(2);
+}
+
+namespace {
+
+std::string record_key(const S3Url& u, const std::string& id) {
+  return (u.prefix.empty() ? "" : u.prefix + "/") + "wms/versions/" + id + ".json";
+}
+
+// Runs f(client, i) for i in [0, n) on `jobs` workers, stopping at should_stop.
+template <class Pool, class F>
+void run_jobs(Pool& pool, std::size_t n, int jobs, const std::function<bool()>& should_stop, F f) {
+  unsigned workers = jobs > 0 ? static_cast<unsigned>(jobs) : 4 * util::available_cores();
+  util::parallel_for(n, std::min<unsigned>(workers, std::max<std::size_t>(n, 1)), [&](std::size_t i) {
+    if (should_stop && should_stop()) throw Cancelled("interrupted; what was transferred stays, rerun to finish");
+    auto client = pool.borrow();
+    f(*client, i);
+  });
+}
+
+}  // namespace
+
+VersionObjects Remote::objects_of(const Version& v) const { return version_objects(ws_, v); }
+
+TransferSummary Remote::push(const std::vector<Version>& versions, const std::vector<std::string>& objects) {
+  auto start = std::chrono::steady_clock::now();
+  TransferSummary s;
+  Store store = ws_.store();
+  // What is wanted: listings, their files, and the extra objects.
+  std::vector<std::string> dirs;
+  std::vector<std::vector<std::string>> dir_files;
+  for (const auto& v : versions)
+    for (const auto& dir : {v.images, v.masks}) {
+      if (std::find(dirs.begin(), dirs.end(), dir) != dirs.end()) continue;
+      dirs.push_back(dir);
+      std::vector<std::string> files;
+      for (const auto& e : entries_of(store, dir)) files.push_back(e.md5);
+      dir_files.push_back(std::move(files));
+    }
+  // A listing already on the remote stands for its files (it went up after them).
+  std::vector<char> dir_there(dirs.size(), 0);
+  run_jobs(*pool_, dirs.size(), config_.jobs, should_stop,
+           [&](S3Client& c, std::size_t i) { dir_there[i] = c.head(key_of(dirs[i])).has_value(); });
+  std::set<std::string> covered, wanted;
+  for (std::size_t i = 0; i < dirs.size(); ++i)
+    for (const auto& f : dir_files[i]) (dir_there[i] ? covered : wanted).insert(f);
+  for (const auto& o : objects) wanted.insert(o);
+  std::vector<std::string> check;
+  for (const auto& f : wanted)
+    if (!covered.count(f)) check.push_back(f);
+  s.present += covered.size();
+  // Files: HEAD each, upload what is missing.
+  std::vector<char> state(check.size(), 0);  // 0 uploaded, 1 present, 2 not in the local store
+  std::atomic<std::uint64_t> bytes{0}, done{0};
+  run_jobs(*pool_, check.size(), config_.jobs, should_stop, [&](S3Client& c, std::size_t i) {
+    const std::string key = key_of(check[i]);
+    if (c.head(key)) {
+      state[i] = 1;
+    } else if (!store.has(check[i])) {
+      state[i] = 2;
+    } else {
+      std::string body = store.read(check[i]);
+      c.put(key, body);
+      bytes += body.size();
+    }
+    if (log && check.size() >= 200 && (++done % (check.size() / 10) == 0))
+      log(fmt::format("{}: checked {}/{} objects", config_.name, done.load(), check.size()));
+  });
+  std::set<std::string> failed;
+  for (std::size_t i = 0; i < check.size(); ++i) {
+    if (state[i] == 0) ++s.transferred;
+    if (state[i] == 1) ++s.present;
+    if (state[i] == 2) {
+      failed.insert(check[i]);
+      s.missing.push_back(check[i] + " (not in the local store)");
+    }
+  }
+  // Listings whose files are all there, then the version records.
+  std::vector<std::size_t> up;
+  for (std::size_t i = 0; i < dirs.size(); ++i) {
+    if (dir_there[i]) {
+      ++s.present;
+      continue;
+    }
+    bool complete = std::none_of(dir_files[i].begin(), dir_files[i].end(), [&](const auto& f) { return failed.count(f); });
+    if (complete) up.push_back(i);
+    else s.missing.push_back(dirs[i] + " (not uploaded: some of its files are missing)");
+  }
+  run_jobs(*pool_, up.size(), config_.jobs, should_stop, [&](S3Client& c, std::size_t k) {
+    std::string body = store.read(dirs[up[k]]);
+    c.put(key_of(dirs[up[k]]), body);
+    bytes += body.size();
+  });
+  s.transferred += up.size();
+  std::vector<const Version*> records;
+  for (const auto& v : versions) {
+    auto complete = [&](const std::string& d) {
+      auto i = std::find(dirs.begin(), dirs.end(), d) - dirs.begin();
+      return dir_there[i] || std::find(up.begin(), up.end(), static_cast<std::size_t>(i)) != up.end();
+    };
+    if (complete(v.images) && complete(v.masks)) records.push_back(&v);
+  }
+  run_jobs(*pool_, records.size(), config_.jobs, should_stop, [&](S3Client& c, std::size_t k) {
+    std::string key = record_key(url_, records[k]->id);
+    if (c.head(key)) return;
+    c.put(key, records[k]->to_json().dump(2) + "\n");
+  });
+  s.bytes = bytes;
+  s.requests = pool_->total_requests();
+  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return s;
+}
+
+std::optional<Version> Remote::record_of(const std::string& id, TransferSummary& s) {
+  Dataset ds(ws_);
+  if (ds.has(id)) return ds.get(id);
+  if (!util::is_md5_hex(id)) {
+    try {
+      return ds.get(id);  // a prefix of a local version
+    } catch (const NotFound&) {
+      throw NotFound("{}: version '{}': give the whole 32-digit id of a version on the remote", config_.label(), id);
+    }
+  }
+  auto c = pool_->borrow();
+  std::string key = record_key(url_, id);
+  try {
+    std::string text = c->get(key);
+    return version_from_json(nlohmann::json::parse(text), config_.label() + ": " + key);
+  } catch (const NotFound&) {
+    s.missing.push_back(id + " (no version record " + key + ")");
+  } catch (const nlohmann::json::exception&) {
+    s.corrupt.push_back(id + " (" + key + " is not a version record)");
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+// Fetches one object into the store, md5-checked. Returns its size, or records the
+// problem in `missing`/`corrupt` (guarded by mu) and returns nullopt.
+std::optional<std::size_t> fetch(S3Client& c, const Store& store, const std::string& object,
+                                 const std::vector<std::string>& keys, std::mutex& mu, TransferSummary& s) {
+  for (const auto& key : keys) {
+    std::string body;
+    try {
+      body = c.get(key);
+    } catch (const NotFound&) {
+      continue;
+    }
+    if (util::md5_hex(body) != bare(object)) {
+      std::lock_guard lock(mu);
+      s.corrupt.push_back(fmt::format("{} ({}: its bytes hash to {})", object, key, util::md5_hex(body)));
+      return std::nullopt;
+    }
+    try {
+      store.put_object(object, body);
+    } catch (const Corrupt& e) {  // a .dir that is not a listing
+      std::lock_guard lock(mu);
+      s.corrupt.push_back(fmt::format("{} ({}: {})", object, key, e.what()));
+      return std::nullopt;
+    }
+    return body.size();
+  }
+  std::lock_guard lock(mu);
+  s.missing.push_back(object + " (not on the remote: " + keys.front() + ")");
+  return std::nullopt;
+}
+
+}  // namespace
+
+TransferSummary Remote::pull(const std::vector<std::string>& version_ids, const std::vector<std::string>& objects) {
+  auto start = std::chrono::steady_clock::now();
+  TransferSummary s;
+  Store store = ws_.store();
+  Dataset ds(ws_);
+  std::mutex mu;
+  std::atomic<std::uint64_t> bytes{0};
+  std::vector<Version> versions;
+  for (const auto& id : version_ids)
+    if (auto v = record_of(id, s)) versions.push_back(*v);
+  // Listings first: they name the files.
+  std::vector<std::string> dirs;
+  for (const auto& v : versions)
+    for (const auto& d : {v.images, v.masks})
+      if (std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(d);
+  std::vector<std::string> dirs_needed;
+  for (const auto& d : dirs) {
+    if (store.has(d)) ++s.present;
+    else dirs_needed.push_back(d);
+  }
+  run_jobs(*pool_, dirs_needed.size(), config_.jobs, should_stop, [&](S3Client& c, std::size_t i) {
+    if (auto n = fetch(c, store, dirs_needed[i], {key_of(dirs_needed[i]), key_of(dirs_needed[i], true)}, mu, s)) {
+      bytes += *n;
+      std::lock_guard lock(mu);
+      ++s.transferred;
+    }
+  });
+  // Files of the listings (3.x layout, then 2.x's) and the extra objects.
+  std::set<std::string> wanted(objects.begin(), objects.end());
+  for (const auto& d : dirs)
+    if (store.has(d))
+      for (const auto& e : entries_of(store, d)) wanted.insert(e.md5);
+  std::vector<std::string> need;
+  for (const auto& f : wanted) {
+    if (store.has(f)) ++s.present;
+    else need.push_back(f);
+  }
+  std::atomic<std::uint64_t> done{0};
+  run_jobs(*pool_, need.size(), config_.jobs, should_stop, [&](S3Client& c, std::size_t i) {
+    if (auto n = fetch(c, store, need[i], {key_of(need[i]), key_of(need[i], true)}, mu, s)) {
+      bytes += *n;
+      std::lock_guard lock(mu);
+      ++s.transferred;
+    }
+    if (log && need.size() >= 200 && (++done % (need.size() / 10) == 0))
+      log(fmt::format("{}: pulled {}/{} objects", config_.name, done.load(), need.size()));
+  });
+  // A version is recorded locally once all its objects are here.
+  for (const auto& v : versions) {
+    if (ds.has(v.id)) continue;
+    bool complete = store.has(v.images) && store.has(v.masks);
+    if (complete)
+      for (const auto& d : {v.images, v.masks})
+        for (const auto& e : entries_of(store, d)) complete = complete && store.has(e.md5);
+    if (complete) ds.import_record(v, config_.label());
+  }
+  s.bytes = bytes;
+  s.requests = pool_->total_requests();
+  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return s;
+}
+
+std::optional<Version> Remote::pull_pointers(const std::string& action, TransferSummary& s) {
+  auto start = std::chrono::steady_clock::now();
+  Store store = ws_.store();
+  std::mutex mu;
+  std::string dirs[2];
+  int k = 0;
+  for (const auto& folder : {ws_.images_dir(), ws_.masks_dir()}) {
+    fs::path pointer = folder.string() + ".dvc";
+    DvcOut out = parse_dvc_file(util::read_file(pointer, 1 << 20), pointer.string());
+    if (!out.md5.ends_with(".dir")) throw InvalidInput("{}: points at a file, not a directory", pointer.string());
+    dirs[k++] = out.md5;
+  }
+  TransferSummary part;
+  std::vector<std::string> need;
+  for (const auto& d : dirs) {
+    if (store.has(d)) ++part.present;
+    else need.push_back(d);
+  }
+  run_jobs(*pool_, need.size(), config_.jobs, should_stop, [&](S3Client& c, std::size_t i) {
+    if (fetch(c, store, need[i], {key_of(need[i]), key_of(need[i], true)}, mu, part)) {
+      std::lock_guard lock(mu);
+      ++part.transferred;
+    }
+  });
+  s = part;
+  if (!s.ok()) return std::nullopt;
+  // The files, through pull() of the listings as extra objects' owners.
+  std::vector<std::string> files;
+  for (const auto& d : dirs)
+    for (const auto& e : entries_of(store, d)) files.push_back(e.md5);
+  TransferSummary rest = pull({}, files);
+  s.transferred += rest.transferred;
+  s.present += rest.present;
+  s.bytes += rest.bytes;
+  s.missing = rest.missing;
+  s.corrupt = rest.corrupt;
+  s.requests = pool_->total_requests();
+  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!s.ok()) return std::nullopt;
+  // The version's own record (its lineage) when wms pushed it; else a new one.
+  Dataset ds(ws_);
+  TransferSummary ignored;
+  if (auto pushed = record_of(version_id(dirs[0], dirs[1]), ignored)) {
+    ds.import_record(*pushed, config_.label());
+    return ds.get(pushed->id);
+  }
+  return ds.record(dirs[0], dirs[1], ds.head(), action);
+}
+
+std::vector<Remote::Status> Remote::status(const std::vector<Version>& versions) {
+  Store store = ws_.store();
+  std::vector<Status> out;
+  for (const auto& v : versions) {
+    VersionObjects o = objects_of(v);
+    std::vector<std::string> all = o.dirs;
+    all.insert(all.end(), o.files.begin(), o.files.end());
+    std::vector<char> there(all.size(), 0);
+    run_jobs(*pool_, all.size(), config_.jobs, should_stop,
+             [&](S3Client& c, std::size_t i) { there[i] = c.head(key_of(all[i])).has_value(); });
+    Status st{v.id, all.size(), {}, {}};
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      if (!there[i]) st.not_on_remote.push_back(all[i]);
+      if (!store.has(all[i])) st.not_local.push_back(all[i]);
+    }
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+TransferSummary Remote::verify(const std::vector<std::string>& version_ids, bool deep) {
+  auto start = std::chrono::steady_clock::now();
+  TransferSummary s;
+  Store store = ws_.store();
+  std::mutex mu;
+  for (const auto& id : version_ids) {
+    auto v = record_of(id, s);
+    if (!v) continue;
+    // Each listing: from the remote (it is what is being verified), md5-checked.
+    std::vector<Entry> entries;
+    for (const auto& dir : {v->images, v->masks}) {
+      auto c = pool_->borrow();
+      std::string text;
+      try {
+        text = c->get(key_of(dir));
+      } catch (const NotFound&) {
+        s.missing.push_back(dir + " (listing of version " + v->short_id() + ")");
+        continue;
+      }
+      if (util::md5_hex(text) != bare(dir)) {
+        s.corrupt.push_back(dir + " (listing of version " + v->short_id() + ": its bytes hash to " + util::md5_hex(text) + ")");
+        continue;
+      }
+      ++s.present;
+      for (auto& e : parse_dir_json(text, key_of(dir))) entries.push_back(e);
+    }
+    run_jobs(*pool_, entries.size(), config_.jobs, should_stop, [&](S3Client& c, std::size_t i) {
+      const Entry& e = entries[i];
+      const std::string key = key_of(e.md5);
+      std::string problem;
+      if (deep) {
+        try {
+          std::string body = c.get(key);
+          if (util::md5_hex(body) != e.md5) problem = "corrupt: its bytes hash to " + util::md5_hex(body);
+        } catch (const NotFound&) {
+          problem = "missing";
+        }
+      } else if (auto size = c.head(key); !size) {
+        problem = "missing";
+      } else if (store.has(e.md5)) {
+        auto local = fs::file_size(store.object_path(e.md5));
+        if (*size != local) problem = fmt::format("corrupt: {} bytes on the remote, {} here", *size, local);
+      }
+      std::lock_guard lock(mu);
+      if (problem.empty()) ++s.present;
+      else if (problem == "missing") s.missing.push_back(fmt::format("{} ({} of version {})", e.md5, e.relpath, v->short_id()));
+      else s.corrupt.push_back(fmt::format("{} ({} of version {}; {})", e.md5, e.relpath, v->short_id(), problem));
+    });
+  }
+  s.requests = pool_->total_requests();
+  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return s;
+}
+
+std::vector<S3Object> Remote::gc(const std::vector<std::string>& keep_versions,
+                                 const std::vector<std::string>& keep_objects, bool dry_run) {
+  Store store = ws_.store();
+  auto c = pool_->borrow();
+  std::set<std::string> keep(keep_objects.begin(), keep_objects.end());
+  std::vector<std::string> versions = keep_versions;
+  // Every version record on the remote counts as referenced too.
+  std::string records_prefix = record_key(url_, "");
+  records_prefix.resize(records_prefix.size() - 5);  // drop ".json"
+  for (const auto& o : c->list(records_prefix)) {
+    std::string id = o.key.substr(records_prefix.size());
+    if (id.ends_with(".json")) versions.push_back(id.substr(0, id.size() - 5));
+  }
+  TransferSummary ignored;
+  for (const auto& id : versions) {
+    auto v = record_of(id, ignored);
+    if (!v) throw Unavailable("{}: version {} is referenced but its record cannot be read; nothing deleted", config_.label(), id);
+    for (const auto& dir : {v->images, v->masks}) {
+      keep.insert(dir);
+      std::string text = store.has(dir) ? store.read(dir) : c->get(key_of(dir));
+      for (const auto& e : parse_dir_json(text, key_of(dir))) keep.insert(e.md5);
+    }
+  }
+  std::string files_prefix = key_of("00").substr(0, key_of("00").size() - 3);  // <prefix>/files/md5/
+  std::vector<S3Object> garbage;
+  for (const auto& o : c->list(files_prefix)) {
+    std::string rest = o.key.substr(files_prefix.size());  // "ab/cdef..."
+    std::string object = rest.size() > 3 ? rest.substr(0, 2) + rest.substr(3) : rest;
+    if (!keep.count(object)) garbage.push_back(o);
+  }
+  if (!dry_run)
+    run_jobs(*pool_, garbage.size(), config_.jobs, should_stop,
+             [&](S3Client& cl, std::size_t i) { cl.remove(garbage[i].key); });
+  return garbage;
+}
+
+}  // namespace wms::data
