@@ -19,6 +19,9 @@ PACKAGES=(
   python3-torch python3-numpy python3-opencv python3-pil
   # the dashboard's browser test: Debian's Chromium, driven by playwright-core (npm)
   chromium curl
+  # the remote tests: an S3 server that checks SigV4 (OpenStack Swift's s3api, run on
+  # 127.0.0.1 by tests/servers/swift_s3.sh) and an independent S3 client (boto3, awscli)
+  python3-swift python3-boto3 awscli
 )
 
 # `scripts/setup.sh --bench` adds what the benchmarks need: the PyTorch peer's

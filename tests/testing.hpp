@@ -34,6 +34,9 @@ RunResult run_wms(const std::string& args, const std::string& env = "");
 /// Runs a shell command line (stdout/stderr captured), with WMS_PROGRESS=0.
 RunResult run_shell(const std::string& command);
 
+/// A path quoted for /bin/sh.
+std::string qp(const fs::path& p);
+
 /// Writes bytes to a file (creating folders).
 void write_bytes(const fs::path& p, const std::string& bytes);
 

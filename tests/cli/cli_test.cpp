@@ -14,7 +14,9 @@ namespace {
 using testing::run_wms;
 using testing::TempDir;
 
-std::string q(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+std::string q(const std::filesystem::path& p) {
+  return "'" + p.string() + "'";
+}
 
 TEST(Cli, HelpListsCommandsAndExitCodes) {
   auto r = run_wms("--help");
@@ -56,7 +58,9 @@ TEST(Cli, ValidateExitsOneOnErrorsWithAJsonReport) {
 
   // A photo without its mask.
   std::filesystem::create_directories(t / "bad" / "masks");
-  testing::write_bytes(t / "bad" / "images" / "id_1_value_1_1.jpg", util::read_file(t / "good" / "images" / std::filesystem::directory_iterator(t / "good" / "images")->path().filename()));
+  testing::write_bytes(t / "bad" / "images" / "id_1_value_1_1.jpg",
+                       util::read_file(t / "good" / "images" /
+                                       std::filesystem::directory_iterator(t / "good" / "images")->path().filename()));
   auto bad = run_wms("validate --alone --json " + q(t / "bad"));
   EXPECT_EQ(bad.exit_code, 1);
   auto j = nlohmann::json::parse(bad.out);
@@ -76,7 +80,8 @@ TEST(Cli, DataAddStatusLogDiffCheckout) {
   auto a1 = run_wms("data add --json -w " + q(ws) + " " + q(t / "b1"));
   ASSERT_EQ(a1.exit_code, 0) << a1.out << a1.err;
   std::string v1 = nlohmann::json::parse(a1.out)["version"];
-  auto a2 = run_wms("data add --json -w " + q(ws) + " --images " + q(t / "b2" / "images") + " --masks " + q(t / "b2" / "masks"));
+  auto a2 = run_wms("data add --json -w " + q(ws) + " --images " + q(t / "b2" / "images") + " --masks " +
+                    q(t / "b2" / "masks"));
   ASSERT_EQ(a2.exit_code, 0) << a2.err;
   std::string v2 = nlohmann::json::parse(a2.out)["version"];
   auto st = nlohmann::json::parse(run_wms("data status --json -w " + q(ws)).out);
@@ -86,7 +91,8 @@ TEST(Cli, DataAddStatusLogDiffCheckout) {
   auto log = nlohmann::json::parse(run_wms("data log --json -w " + q(ws)).out);
   ASSERT_EQ(log.size(), 2u);
   EXPECT_EQ(log[1]["id"], v1);
-  auto diff = nlohmann::json::parse(run_wms("data diff --json -w " + q(ws) + " " + v1.substr(0, 8) + " " + v2.substr(0, 8)).out);
+  auto diff = nlohmann::json::parse(
+      run_wms("data diff --json -w " + q(ws) + " " + v1.substr(0, 8) + " " + v2.substr(0, 8)).out);
   EXPECT_EQ(diff["added"].size(), 6u);
   EXPECT_EQ(run_wms("data checkout -w " + q(ws) + " " + v1.substr(0, 8)).exit_code, 0);
   st = nlohmann::json::parse(run_wms("data status --json -w " + q(ws)).out);
@@ -162,7 +168,9 @@ namespace {
 using testing::run_wms;
 using testing::TempDir;
 
-std::string qp(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+std::string qp(const std::filesystem::path& p) {
+  return "'" + p.string() + "'";
+}
 
 struct TrainedWorkspace {
   TempDir t;
@@ -204,7 +212,8 @@ TEST(CliModel, EvalAndPredictWithOverlayAndABadPhoto) {
 
   testing::write_bytes(w.t / "in" / "broken.jpg", "not a photo");
   std::filesystem::copy(w.t / "b" / "images", w.t / "in", std::filesystem::copy_options::recursive);
-  auto pr = run_wms("predict --json --overlay --model " + qp(w.bundle) + " " + qp(w.t / "in") + " --out " + qp(w.t / "out"));
+  auto pr =
+      run_wms("predict --json --overlay --model " + qp(w.bundle) + " " + qp(w.t / "in") + " --out " + qp(w.t / "out"));
   EXPECT_EQ(pr.exit_code, 3) << "one photo could not be read";
   auto results = nlohmann::json::parse(pr.out);
   ASSERT_EQ(results.size(), 31u);
@@ -227,8 +236,10 @@ TEST(CliModel, ImportExportRoundTrip) {
   TrainedWorkspace w;
   ASSERT_EQ(run_wms("model export " + qp(w.bundle) + " --out " + qp(w.t / "m.pth")).exit_code, 0);
   ASSERT_EQ(run_wms("model import " + qp(w.t / "m.pth") + " --input-size 32 --out " + qp(w.t / "m2.wms")).exit_code, 0);
-  auto a = run_wms("predict --json --model " + qp(w.bundle) + " " + qp(w.t / "b" / "images") + " --out " + qp(w.t / "o1"));
-  auto b = run_wms("predict --json --model " + qp(w.t / "m2.wms") + " " + qp(w.t / "b" / "images") + " --out " + qp(w.t / "o2"));
+  auto a =
+      run_wms("predict --json --model " + qp(w.bundle) + " " + qp(w.t / "b" / "images") + " --out " + qp(w.t / "o1"));
+  auto b = run_wms("predict --json --model " + qp(w.t / "m2.wms") + " " + qp(w.t / "b" / "images") + " --out " +
+                   qp(w.t / "o2"));
   for (auto& e : std::filesystem::directory_iterator(w.t / "o1"))
     if (e.path().extension() == ".png")
       EXPECT_EQ(util::read_file(e.path()), util::read_file(w.t / "o2" / e.path().filename())) << e.path();
@@ -261,11 +272,11 @@ TEST(CliModel, CommandLineOptionsAreValidatedLikeTheConfig) {
   struct Case {
     std::string flags, key, found;
   };
-  for (const Case& c : {Case{"--lr -1", "training.learning_rate", "found -1"},
-                        Case{"--input-size 500", "model.input_size", "found 500"},
-                        Case{"--epochs 0", "training.epochs", "found 0"},
-                        Case{"--batch-size 0", "training.batch_size", "found 0"},
-                        Case{"--precision fp64", "training.precision", "fp64"}}) {
+  for (const Case& c :
+       {Case{"--lr -1", "training.learning_rate", "found -1"},
+        Case{"--input-size 500", "model.input_size", "found 500"}, Case{"--epochs 0", "training.epochs", "found 0"},
+        Case{"--batch-size 0", "training.batch_size", "found 0"},
+        Case{"--precision fp64", "training.precision", "fp64"}}) {
     auto r = train(c.flags);
     EXPECT_EQ(r.exit_code, 3) << c.flags << ": " << r.err;
     EXPECT_NE(r.err.find(c.key), std::string::npos) << c.flags << ": " << r.err;
@@ -294,7 +305,9 @@ namespace {
 using testing::run_wms;
 using testing::TempDir;
 
-std::string qr(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+std::string qr(const std::filesystem::path& p) {
+  return "'" + p.string() + "'";
+}
 
 TEST(CliRegistry, TrainRegistersPromoteGateRollbackHistory) {
   TempDir t;

@@ -210,7 +210,8 @@ TEST(DataAdd, DuplicatePhotoOfTheDatasetIsKeptOnceOrRefusedIfItsMaskDiffers) {
   std::string stem = imgs[0].stem().string();
   // Same photo and mask under a new name: a warning, stored once.
   wms::testing::write_bytes(f.t / "b2" / "images" / "id_500_value_1_1.jpg", util::read_file(imgs[0]));
-  wms::testing::write_bytes(f.t / "b2" / "masks" / "id_500_value_1_1.jpg", util::read_file(b1 / "masks" / (stem + ".jpg")));
+  wms::testing::write_bytes(f.t / "b2" / "masks" / "id_500_value_1_1.jpg",
+                            util::read_file(b1 / "masks" / (stem + ".jpg")));
   auto r = f.add(f.t / "b2");
   EXPECT_TRUE(r.validation.report.ok()) << r.validation.report.to_text();
   ASSERT_EQ(r.validation.report.issues.size(), 1u);
@@ -218,10 +219,12 @@ TEST(DataAdd, DuplicatePhotoOfTheDatasetIsKeptOnceOrRefusedIfItsMaskDiffers) {
   EXPECT_EQ(r.validation.report.new_images, 0u);
   // Same photo, another photo's mask: an error.
   wms::testing::write_bytes(f.t / "b3" / "images" / "id_501_value_1_1.jpg", util::read_file(imgs[0]));
-  wms::testing::write_bytes(f.t / "b3" / "masks" / "id_501_value_1_1.jpg", util::read_file(b1 / "masks" / (imgs[1].stem().string() + ".jpg")));
+  wms::testing::write_bytes(f.t / "b3" / "masks" / "id_501_value_1_1.jpg",
+                            util::read_file(b1 / "masks" / (imgs[1].stem().string() + ".jpg")));
   auto r3 = f.add(f.t / "b3");
   bool conflict = false;
-  for (const auto& i : r3.validation.report.issues) conflict |= i.rule == "dup.mask_conflict" || i.rule == "pair.size_mismatch";
+  for (const auto& i : r3.validation.report.issues)
+    conflict |= i.rule == "dup.mask_conflict" || i.rule == "pair.size_mismatch";
   EXPECT_TRUE(conflict) << r3.validation.report.to_text();
 }
 
@@ -257,7 +260,8 @@ TEST(DataAdd, InvalidBatchChangesNothing) {
 // An add that fails at any commit step leaves the previous version intact, and a
 // rerun then succeeds.
 TEST(DataAdd, FailureAtEachStepKeepsThePreviousVersion) {
-  for (std::string point : {"store.after_put", "data_add.after_objects", "data_add.after_version", "atomic_write.before_fsync"}) {
+  for (std::string point :
+       {"store.after_put", "data_add.after_objects", "data_add.after_version", "atomic_write.before_fsync"}) {
     Fixture f;
     f.add(f.batch("b1", 5, 1, 1));
     auto b2 = f.batch("b2", 4, 100, 2);

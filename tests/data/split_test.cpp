@@ -29,8 +29,8 @@ TEST(Split, FollowsTheFractions) {
 TEST(Split, BoundariesUseTheFirst52Bits) {
   SplitFractions f;
   EXPECT_EQ(split_of("00000000000000000000000000000000", f), Split::kTrain);
-  EXPECT_EQ(split_of("cccccccccccc00000000000000000000", f), Split::kTrain);   // u just below 0.8
-  EXPECT_EQ(split_of("cccccccccccd00000000000000000000", f), Split::kVal);     // u just above 0.8
+  EXPECT_EQ(split_of("cccccccccccc00000000000000000000", f), Split::kTrain);  // u just below 0.8
+  EXPECT_EQ(split_of("cccccccccccd00000000000000000000", f), Split::kVal);    // u just above 0.8
   EXPECT_EQ(split_of("ffffffffffffffffffffffffffffffff", f), Split::kTest);
 }
 

@@ -6,15 +6,15 @@
 
 #include "testing.hpp"
 #include "wms/data/synth.hpp"
+#include "wms/image/decode.hpp"
 #include "wms/util/config.hpp"
 #include "wms/util/error.hpp"
 #include "wms/util/fs.hpp"
 #include "wms/util/hash.hpp"
-#include "wms/image/decode.hpp"
 
+#include <sys/stat.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
-#include <sys/stat.h>
 
 #include <map>
 #include <set>
@@ -59,9 +59,11 @@ TEST(Validate, ReportsEveryPlantedFlawWithItsRule) {
   auto flaws = synthesize_bad(t / "bad");
   auto v = validate_batch(BatchSource::from_dir(t / "bad"), {}, options());
   EXPECT_FALSE(v.report.ok());
-  for (const auto& f : flaws) EXPECT_TRUE(has_issue(v.report, f.rule, f.file)) << f.rule << " on " << f.file << "\n" << v.report.to_text();
+  for (const auto& f : flaws)
+    EXPECT_TRUE(has_issue(v.report, f.rule, f.file)) << f.rule << " on " << f.file << "\n" << v.report.to_text();
   // Nothing flawed makes it into the valid pairs.
-  for (const auto& p : v.pairs) EXPECT_TRUE(p.stem == "photo_1" || p.stem == "id_9112_value_2_2" || p.stem == "id_9113_value_2_3") << p.stem;
+  for (const auto& p : v.pairs)
+    EXPECT_TRUE(p.stem == "photo_1" || p.stem == "id_9112_value_2_2" || p.stem == "id_9113_value_2_3") << p.stem;
 }
 
 TEST(Validate, EveryRuleIsCoveredByTheBadBatch) {
@@ -70,8 +72,9 @@ TEST(Validate, EveryRuleIsCoveredByTheBadBatch) {
   std::set<std::string> planted;
   for (const auto& f : flaws) planted.insert(f.rule);
   // Rules not planted by synthesize_bad are covered by their own tests below.
-  std::set<std::string> own_tests = {"file.name", "file.format", "image.channels", "pair.extension_differs",
-                                     "dataset.name_conflict", "batch.empty", "file.type", "name.case_clash"};
+  std::set<std::string> own_tests = {
+      "file.name",   "file.format", "image.channels", "pair.extension_differs", "dataset.name_conflict",
+      "batch.empty", "file.type",   "name.case_clash"};
   for (const auto& r : rules()) EXPECT_TRUE(planted.count(r.id) || own_tests.count(r.id)) << r.id;
 }
 
@@ -147,7 +150,7 @@ TEST(Validate, DotFilesAndOsJunkAreIgnoredAndCounted) {
   auto v = validate_batch(BatchSource::from_dir(t / "b"), {}, options());
   EXPECT_TRUE(v.report.ok()) << v.report.to_text();
   EXPECT_TRUE(v.report.issues.empty()) << v.report.to_text();
-  EXPECT_EQ(v.report.files_ignored, 7u);  // the files inside .git/ and __MACOSX/ count too
+  EXPECT_EQ(v.report.files_ignored, 7u);                    // the files inside .git/ and __MACOSX/ count too
   EXPECT_EQ(v.report.ignored.front(), "images/.DS_Store");  // named, in the report and its JSON
   EXPECT_EQ(v.report.ignored.back(), "masks/desktop.ini");
   EXPECT_EQ(v.report.pairs_valid, 3u);
@@ -174,7 +177,8 @@ TEST(Validate, NestedImageWithAFlatMaskSaysWhereTheMaskIs) {
   ASSERT_TRUE(has_issue(v.report, "pair.mask_missing", "images/day2/" + s + ".jpg")) << v.report.to_text();
   ASSERT_TRUE(has_issue(v.report, "pair.image_missing", "masks/" + s + ".jpg")) << v.report.to_text();
   for (const auto& i : v.report.issues)
-    if (i.rule == "pair.mask_missing") EXPECT_NE(i.message.find("another folder level"), std::string::npos) << i.message;
+    if (i.rule == "pair.mask_missing")
+      EXPECT_NE(i.message.find("another folder level"), std::string::npos) << i.message;
 }
 
 // A batch with nothing to pair is an error, not "PASSED — 0 pairs found".
@@ -263,7 +267,9 @@ TEST(Validate, UnknownContentIsNamed) {
   auto s = stems(t / "b");
   auto img = [&](int k) { return t / "b/images" / (s[k] + ".jpg"); };
   wms::testing::write_bytes(img(0), "version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 12\n");
-  wms::testing::write_bytes(img(1), std::string("\0\0\0\x18" "ftypheic\0\0\0\0", 16));
+  wms::testing::write_bytes(img(1), std::string("\0\0\0\x18"
+                                                "ftypheic\0\0\0\0",
+                                                16));
   wms::testing::write_bytes(img(2), std::string("RIFF\x10\0\0\0WEBPVP8 ", 16));
   wms::testing::write_bytes(img(3), "<html><body>404 Not Found</body></html>");
   auto v = validate_batch(BatchSource::from_dir(t / "b"), {}, options());
@@ -288,7 +294,8 @@ TEST(Validate, FileFormatAndChannelsAndExtensionRules) {
   std::sort(imgs.begin(), imgs.end());
   // A text file named .jpg.
   wms::testing::write_bytes(t / "b" / "images" / "id_1_value_0_0.jpg", "this is not a photo");
-  wms::testing::write_bytes(t / "b" / "masks" / "id_1_value_0_0.jpg", util::read_file(t / "b" / "masks" / imgs[0].filename()));
+  wms::testing::write_bytes(t / "b" / "masks" / "id_1_value_0_0.jpg",
+                            util::read_file(t / "b" / "masks" / imgs[0].filename()));
   // A gray photo with a PNG mask.
   auto gray = image::decode_image(util::read_file(imgs[1]), "x").pixels;
   cv::Mat g;
@@ -333,7 +340,8 @@ TEST(Validate, NamesWithControlCharactersAreRefused) {
   for (const auto& i : v.report.issues)
     if (i.rule == "file.name")
       EXPECT_TRUE(i.message.find("byte 0x0A at position 4") != std::string::npos ||
-                  i.message.find("byte 0xE9 at position 4") != std::string::npos) << i.message;
+                  i.message.find("byte 0xE9 at position 4") != std::string::npos)
+          << i.message;
 }
 
 TEST(Validate, MissingFolderIsNotFound) {
@@ -352,15 +360,18 @@ TEST(Validate, MissingFolderIsNotFound) {
 TEST(Validate, SeverityOverridesAndOffSwitch) {
   TempDir t;
   auto flaws = synthesize_bad(t / "bad");
-  auto cfg = util::Config::parse("validation:\n  severity:\n    mask.regions: error\n    name.pattern: off\n", "wms.yaml");
+  auto cfg =
+      util::Config::parse("validation:\n  severity:\n    mask.regions: error\n    name.pattern: off\n", "wms.yaml");
   auto o = validation_options(cfg);
   auto v = validate_batch(BatchSource::from_dir(t / "bad"), {}, o);
   for (const auto& i : v.report.issues) {
     EXPECT_NE(i.rule, "name.pattern");
     if (i.rule == "mask.regions") EXPECT_EQ(i.severity, Severity::kError);
   }
-  EXPECT_THROW(validation_options(util::Config::parse("validation:\n  severity:\n    no.such: error\n", "w")), InvalidInput);
-  EXPECT_THROW(validation_options(util::Config::parse("validation:\n  severity:\n    mask.regions: loud\n", "w")), InvalidInput);
+  EXPECT_THROW(validation_options(util::Config::parse("validation:\n  severity:\n    no.such: error\n", "w")),
+               InvalidInput);
+  EXPECT_THROW(validation_options(util::Config::parse("validation:\n  severity:\n    mask.regions: loud\n", "w")),
+               InvalidInput);
 }
 
 // validation: options are read by one table: a value out of its range names the key,
@@ -405,7 +416,8 @@ TEST(Validate, ForegroundShareLimitIsInclusive) {
   o.min_foreground_pixels = 400;
   EXPECT_TRUE(validate_batch(BatchSource::from_dir(t / "b"), {}, o).report.ok());
   o.min_foreground_pixels = 401;
-  EXPECT_TRUE(has_issue(validate_batch(BatchSource::from_dir(t / "b"), {}, o).report, "mask.empty", "id_1_value_1_1.png"));
+  EXPECT_TRUE(
+      has_issue(validate_batch(BatchSource::from_dir(t / "b"), {}, o).report, "mask.empty", "id_1_value_1_1.png"));
 }
 
 TEST(Validate, ReportJsonCarriesOutputsAndIssues) {

@@ -13,9 +13,12 @@ cv::Mat gradient(int w, int h, int type = CV_8UC3) {
   cv::Mat m(h, w, type);
   for (int y = 0; y < h; ++y)
     for (int x = 0; x < w; ++x) {
-      if (type == CV_8UC3) m.at<cv::Vec3b>(y, x) = cv::Vec3b(x * 5 % 256, y * 7 % 256, (x + y) % 256);
-      else if (type == CV_8UC4) m.at<cv::Vec4b>(y, x) = cv::Vec4b(x % 256, y % 256, 9, 255);
-      else m.at<uchar>(y, x) = static_cast<uchar>((x * y) % 256);
+      if (type == CV_8UC3)
+        m.at<cv::Vec3b>(y, x) = cv::Vec3b(x * 5 % 256, y * 7 % 256, (x + y) % 256);
+      else if (type == CV_8UC4)
+        m.at<cv::Vec4b>(y, x) = cv::Vec4b(x % 256, y % 256, 9, 255);
+      else
+        m.at<uchar>(y, x) = static_cast<uchar>((x * y) % 256);
     }
   return m;
 }

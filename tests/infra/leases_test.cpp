@@ -17,7 +17,9 @@ struct FakeProvider : Provider {
   int started = 0;
   std::vector<std::string> stopped;
   std::string name() const override { return "fake"; }
-  Instance start(const std::string& run) override { return {"fake", "i-" + run + "-" + std::to_string(++started), "10.0.0.1"}; }
+  Instance start(const std::string& run) override {
+    return {"fake", "i-" + run + "-" + std::to_string(++started), "10.0.0.1"};
+  }
   void stop(const Instance& i) override { stopped.push_back(i.id); }
 };
 

@@ -52,7 +52,8 @@ TEST(Notify, DeliversJsonSlackAndDiscordBodies) {
   auto body = nlohmann::json::parse(r.last_body);
   EXPECT_EQ(body["event"], "improved");
   EXPECT_EQ(body["run_id"], "p1");
-  EXPECT_EQ(nlohmann::json::parse(webhook_body("slack", "invalid", {{"run_id", "p2"}}))["text"], "wms pipeline p2: invalid");
+  EXPECT_EQ(nlohmann::json::parse(webhook_body("slack", "invalid", {{"run_id", "p2"}}))["text"],
+            "wms pipeline p2: invalid");
   EXPECT_TRUE(nlohmann::json::parse(webhook_body("discord", "failed", {{"run_id", "p3"}})).contains("content"));
 }
 
@@ -97,15 +98,18 @@ TEST(Notify, RedactsSecretsFromUrls) {
 TEST(Notify, ConfigReadsUrlFromTheEnvironment) {
   setenv("WMS_TEST_HOOK", "https://example.com/hook/SECRET", 1);
   auto o = notify_options(util::Config::parse(
-      "notify:\n  webhooks:\n    - url_env: WMS_TEST_HOOK\n      format: discord\n      events: [improved, failed]\n", "w"));
+      "notify:\n  webhooks:\n    - url_env: WMS_TEST_HOOK\n      format: discord\n      events: [improved, failed]\n",
+      "w"));
   ASSERT_EQ(o.webhooks.size(), 1u);
   EXPECT_EQ(o.webhooks[0].url, "https://example.com/hook/SECRET");
   EXPECT_EQ(o.webhooks[0].events, (std::vector<std::string>{"improved", "failed"}));
   unsetenv("WMS_TEST_HOOK");
-  EXPECT_THROW(notify_options(util::Config::parse("notify:\n  webhooks:\n    - url_env: WMS_TEST_HOOK\n", "w")), InvalidInput);
-  EXPECT_THROW(notify_options(util::Config::parse("notify:\n  webhooks:\n    - url: ftp://x\n", "w")), InvalidInput);
-  EXPECT_THROW(notify_options(util::Config::parse("notify:\n  webhooks:\n    - url: http://x\n      format: xml\n", "w")),
+  EXPECT_THROW(notify_options(util::Config::parse("notify:\n  webhooks:\n    - url_env: WMS_TEST_HOOK\n", "w")),
                InvalidInput);
+  EXPECT_THROW(notify_options(util::Config::parse("notify:\n  webhooks:\n    - url: ftp://x\n", "w")), InvalidInput);
+  EXPECT_THROW(
+      notify_options(util::Config::parse("notify:\n  webhooks:\n    - url: http://x\n      format: xml\n", "w")),
+      InvalidInput);
 }
 
 }  // namespace

@@ -17,7 +17,9 @@ using testing::run_shell;
 using testing::run_wms;
 using testing::TempDir;
 
-std::string q(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+std::string q(const std::filesystem::path& p) {
+  return "'" + p.string() + "'";
+}
 
 // A workspace with a tiny, fast training setup and generated batches.
 struct Loop {
@@ -160,8 +162,8 @@ TEST(Pipeline, StaleLeaseIsReapedByTheNextRun) {
 TEST(Pipeline, CtrlCDuringTrainingStopsInfraAndIsCancelled) {
   Loop l("training: {epochs: 500, batch_size: 8}\n");
   auto b = l.batch("b1", 40, 1, 1);
-  auto r = run_shell("timeout --preserve-status -s INT 5 " + std::string(WMS_BIN) + " pipeline run --json -w " + q(l.ws) +
-                     " " + q(b));
+  auto r = run_shell("timeout --preserve-status -s INT 5 " + std::string(WMS_BIN) + " pipeline run --json -w " +
+                     q(l.ws) + " " + q(b));
   EXPECT_EQ(r.exit_code, 130) << r.err;
   ASSERT_FALSE(r.out.empty()) << "no status printed: " << r.err;
   auto st = nlohmann::json::parse(r.out);
@@ -185,7 +187,8 @@ TEST(Pipeline, SecondRunOnABusyWorkspaceIsRefusedClearly) {
   pid.erase(pid.find_last_not_of(" \n") + 1);
   // The first run holds the workspace once it has recorded itself (no fixed sleep: a
   // loaded machine starts it late).
-  for (int i = 0; i < 600 && run_wms("pipeline list --json -w " + q(l.ws)).out.find("running") == std::string::npos; ++i)
+  for (int i = 0; i < 600 && run_wms("pipeline list --json -w " + q(l.ws)).out.find("running") == std::string::npos;
+       ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   auto second = l.pipeline(b);
   EXPECT_EQ(second.exit_code, 5) << second.err;
@@ -196,8 +199,9 @@ TEST(Pipeline, SecondRunOnABusyWorkspaceIsRefusedClearly) {
 }
 
 TEST(Pipeline, AWebhookThatIsDownDoesNotFailTheRun) {
-  Loop l("notify:\n  timeout_seconds: 1\n  retries: 1\n  backoff_seconds: 0.05\n  webhooks:\n"
-         "    - url: http://127.0.0.1:9/hook?token=SECRET\n      format: slack\n");
+  Loop l(
+      "notify:\n  timeout_seconds: 1\n  retries: 1\n  backoff_seconds: 0.05\n  webhooks:\n"
+      "    - url: http://127.0.0.1:9/hook?token=SECRET\n      format: slack\n");
   auto r = l.pipeline(l.batch("b1", 24, 1, 1));
   EXPECT_EQ(r.exit_code, 0) << r.err;
   auto st = nlohmann::json::parse(r.out);
@@ -256,7 +260,8 @@ TEST(PipelineGit, ImprovedMergesThePointersNotImprovedLeavesTheBranch) {
   std::string branch2 = nlohmann::json::parse(r2.out)["jobs"][0]["outputs"]["branch"];
   EXPECT_EQ(git("rev-parse --verify -q " + branch2).exit_code, 0);
   EXPECT_EQ(git("rev-parse main").out, main_before);
-  EXPECT_TRUE(std::filesystem::exists(l.ws / ".wms" / "runs" / nlohmann::json::parse(r2.out)["run_id"].get<std::string>() / "pr.md"));
+  EXPECT_TRUE(std::filesystem::exists(l.ws / ".wms" / "runs" /
+                                      nlohmann::json::parse(r2.out)["run_id"].get<std::string>() / "pr.md"));
 }
 
 // Git mode with a hosted repository: the data branch is pushed and its pull request
@@ -270,7 +275,10 @@ TEST(PipelineGit, ImprovedOpensTheHostedPullRequestWithAutoMerge) {
   };
   ASSERT_EQ(run_shell("git init -q --bare " + q(l.t / "remote.git")).exit_code, 0);
   ASSERT_EQ(git("init -q -b main && git add -A && git -c user.name=t -c user.email=t@t commit -qm init && "
-                "git remote add origin " + q(l.t / "remote.git")).exit_code, 0);
+                "git remote add origin " +
+                q(l.t / "remote.git"))
+                .exit_code,
+            0);
   std::string main_before = git("rev-parse main").out;
 
   // Without the token the run is refused before anything happens.
@@ -308,10 +316,15 @@ TEST(PipelineGit, ImprovedOpensTheHostedPullRequestWithAutoMerge) {
 TEST(PipelineGit, ARefusedHostedPullRequestIsReportedAndTheRunStillAccepts) {
   testing::FakeGitHub gh;
   gh.create_status = 422;
-  Loop l("git:\n  hosting:\n    repository: acme/meters\n    api_url: " + gh.url() + "\n    token_env: WMS_TEST_GH_TOKEN\n");
+  Loop l("git:\n  hosting:\n    repository: acme/meters\n    api_url: " + gh.url() +
+         "\n    token_env: WMS_TEST_GH_TOKEN\n");
   ASSERT_EQ(run_shell("git init -q --bare " + q(l.t / "remote.git")).exit_code, 0);
-  ASSERT_EQ(run_shell("cd " + q(l.ws) + " && git init -q -b main && git add -A && git -c user.name=t -c user.email=t@t "
-                      "commit -qm init && git remote add origin " + q(l.t / "remote.git")).exit_code, 0);
+  ASSERT_EQ(run_shell("cd " + q(l.ws) +
+                      " && git init -q -b main && git add -A && git -c user.name=t -c user.email=t@t "
+                      "commit -qm init && git remote add origin " +
+                      q(l.t / "remote.git"))
+                .exit_code,
+            0);
   auto r = l.pipeline(l.batch("b1", 24, 1, 1), "WMS_TEST_GH_TOKEN=tok");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto st = nlohmann::json::parse(r.out);

@@ -12,9 +12,9 @@
 
 #include "testing.hpp"
 #include "wms/registry/promotion.hpp"
+#include "wms/util/clock.hpp"
 #include "wms/util/error.hpp"
 #include "wms/util/fs.hpp"
-#include "wms/util/clock.hpp"
 
 namespace wms::registry {
 namespace {
@@ -35,12 +35,13 @@ TEST(Registry, MigratesAnOlderDatabaseKeepingItsRuns) {
   {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((t / "r.db").c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db,
-                           "INSERT INTO runs(id, kind, status, started, dataset_version) VALUES('train-old', 'train', "
-                           "'success', 1700000000, 'abc');"
-                           "INSERT INTO metrics(run, name, step, value, time) VALUES('train-old', 'val_dice', 1, 0.5, 1);",
-                           nullptr, nullptr, nullptr),
-              SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_exec(db,
+                     "INSERT INTO runs(id, kind, status, started, dataset_version) VALUES('train-old', 'train', "
+                     "'success', 1700000000, 'abc');"
+                     "INSERT INTO metrics(run, name, step, value, time) VALUES('train-old', 'val_dice', 1, 0.5, 1);",
+                     nullptr, nullptr, nullptr),
+        SQLITE_OK);
     sqlite3_close(db);
   }
   Registry r(t / "r.db");  // migrates 1 -> 3

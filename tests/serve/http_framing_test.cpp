@@ -50,7 +50,8 @@ TEST(HttpFraming, SplitsDoNotChangeWhatIsFramed) {
 }
 
 TEST(HttpFraming, ChunkedBodiesAreDecodedWithTheirLength) {
-  std::string req = kPost + "Transfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n";
+  std::string req =
+      kPost + "Transfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n";
   for (std::size_t piece : {std::size_t{1}, std::size_t{5}, req.size()}) {
     auto got = frame_all(req, piece);
     ASSERT_EQ(got.size(), 1u) << piece;
@@ -126,7 +127,8 @@ TEST(HttpFraming, RandomBytesNeverCrashAndStayBounded) {
   for (int round = 0; round < 2000; ++round) {
     std::string bytes;
     std::size_t n = rng() % 400;
-    for (std::size_t i = 0; i < n; ++i) bytes += rng() % 4 ? alphabet[rng() % alphabet.size()] : static_cast<char>(rng());
+    for (std::size_t i = 0; i < n; ++i)
+      bytes += rng() % 4 ? alphabet[rng() % alphabet.size()] : static_cast<char>(rng());
     FrameStep last;
     auto got = frame_all(bytes, 1 + rng() % 9, &last, FramingLimits{256, 512});
     for (const auto& r : got) EXPECT_LE(r.size(), 256u + 512u + 64u);

@@ -27,8 +27,8 @@
 namespace wms::serve {
 namespace {
 
-using wms::testing::TempDir;
 using nlohmann::json;
+using wms::testing::TempDir;
 
 struct Fixture {
   TempDir t;
@@ -118,7 +118,8 @@ TEST(Serve, HealthReadinessAndPredictFormats) {
   auto body = json::parse(j->body);
   EXPECT_EQ(body["model_version"], f.v1);
   EXPECT_EQ(body["width"], shown.cols);
-  for (const char* k : {"bbox", "area", "mean_confidence", "timings_ms", "mask_png_base64"}) EXPECT_TRUE(body.contains(k)) << k;
+  for (const char* k : {"bbox", "area", "mean_confidence", "timings_ms", "mask_png_base64"})
+    EXPECT_TRUE(body.contains(k)) << k;
 
   auto ov = s.client->Post("/v1/predict?overlay=1", f.photo, "image/jpeg");
   EXPECT_EQ(ov->status, 200);
@@ -138,7 +139,9 @@ TEST(Serve, BadInputGetsClearErrorsNeverA500) {
   o.max_pixels = 1'000'000;
   Running s(f.ws, o);
   ASSERT_TRUE(s.wait_ready(f.v1));
-  auto code = [&](const std::string& body, const std::string& type) { return s.client->Post("/v1/predict", body, type)->status; };
+  auto code = [&](const std::string& body, const std::string& type) {
+    return s.client->Post("/v1/predict", body, type)->status;
+  };
   EXPECT_EQ(code("", "image/jpeg"), 400);
   EXPECT_EQ(code(f.photo.substr(0, f.photo.size() / 2), "image/jpeg"), 400) << "truncated";
   EXPECT_EQ(code("definitely not a photo", "image/png"), 400);
@@ -172,7 +175,8 @@ TEST(Serve, RegistryRoutesMetricsAndDashboard) {
   auto m = s.client->Get("/metrics");
   ASSERT_EQ(m->status, 200);
   EXPECT_NE(m->get_header_value("Content-Type").find("text/plain; version=0.0.4"), std::string::npos);
-  EXPECT_NE(m->body.find("wms_http_requests_total{route=\"/v1/predict\",code=\"200\"} 1"), std::string::npos) << m->body;
+  EXPECT_NE(m->body.find("wms_http_requests_total{route=\"/v1/predict\",code=\"200\"} 1"), std::string::npos)
+      << m->body;
   EXPECT_NE(m->body.find("wms_inference_seconds_count 1"), std::string::npos);
   EXPECT_NE(m->body.find("wms_model_info{version=\"1\"} 1"), std::string::npos);
   EXPECT_NE(m->body.find("# TYPE wms_http_request_duration_seconds histogram"), std::string::npos);
@@ -197,7 +201,8 @@ TEST(Serve, PromoteAndRollbackNeedTheToken) {
   EXPECT_EQ(s.client->Post("/v1/models/2/promote", R"({"reason":"x"})", "application/json")->status, 401);
   httplib::Headers wrong{{"Authorization", "Bearer nope"}}, right{{"Authorization", "Bearer s3cret"}};
   EXPECT_EQ(s.client->Post("/v1/models/2/promote", wrong, R"({"reason":"x"})", "application/json")->status, 401);
-  EXPECT_EQ(s.client->Post("/v1/models/2/promote", right, R"({})", "application/json")->status, 400) << "reason required";
+  EXPECT_EQ(s.client->Post("/v1/models/2/promote", right, R"({})", "application/json")->status, 400)
+      << "reason required";
   EXPECT_EQ(s.client->Post("/v1/models/2/promote", right, R"({"reason":"better"})", "application/json")->status, 200);
   EXPECT_TRUE(s.wait_ready(f.v2)) << "the server follows the alias it moved";
   EXPECT_EQ(s.client->Post("/v1/models/rollback", right, R"({"reason":"oops"})", "application/json")->status, 200);
@@ -205,7 +210,9 @@ TEST(Serve, PromoteAndRollbackNeedTheToken) {
   // Nothing before the first production model: a second rollback is refused (404),
   // it does not return to the version just rolled back from.
   EXPECT_EQ(s.client->Post("/v1/models/rollback", right, R"({"reason":"again"})", "application/json")->status, 404);
-  EXPECT_EQ(s.client->Post("/v1/models/rollback", right, R"({"version":2,"reason":"explicit"})", "application/json")->status, 200);
+  EXPECT_EQ(
+      s.client->Post("/v1/models/rollback", right, R"({"version":2,"reason":"explicit"})", "application/json")->status,
+      200);
   EXPECT_TRUE(s.wait_ready(f.v2));
   auto h = json::parse(s.client->Get("/v1/history")->body);
   EXPECT_EQ(h.back()["action"], "rollback");
@@ -380,8 +387,9 @@ TEST(Serve, ChunkedUploadOverTheLimitIsRefusedWhileReading) {
   ASSERT_TRUE(s.wait_ready(f.v1));
   long before = rss_kib();
   Raw c(s.server.port());
-  ASSERT_TRUE(c.send_all("POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
-                         "Transfer-Encoding: chunked\r\n\r\n"));
+  ASSERT_TRUE(
+      c.send_all("POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+                 "Transfer-Encoding: chunked\r\n\r\n"));
   std::string chunk = fmt::format("{:x}\r\n{}\r\n", 64 << 10, std::string(64 << 10, 'x'));
   std::string answer;
   for (std::size_t sent = 0; sent < (200u << 20) && answer.empty(); sent += 64 << 10) {
@@ -395,30 +403,41 @@ TEST(Serve, ChunkedUploadOverTheLimitIsRefusedWhileReading) {
   // A declared length over the limit is refused before any body byte, with or without
   // Expect: 100-continue (curl sends it for large uploads).
   Raw d(s.server.port());
-  d.send_all("POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 999999999\r\n"
-             "Expect: 100-continue\r\n\r\n");
+  d.send_all(
+      "POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 999999999\r\n"
+      "Expect: 100-continue\r\n\r\n");
   std::string refused = d.read_for(3000);
   EXPECT_EQ(refused.find("100 Continue"), std::string::npos) << refused;
   EXPECT_NE(refused.find("HTTP/1.1 413"), std::string::npos) << refused;
   // Within the limit, Expect: 100-continue gets its 100 and then the answer.
   Raw e(s.server.port());
-  e.send_all(fmt::format("POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nConnection: close\r\nContent-Length: {}\r\n"
-                         "Expect: 100-continue\r\n\r\n", f.photo.size()));
+  e.send_all(fmt::format(
+      "POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nConnection: close\r\nContent-Length: {}\r\n"
+      "Expect: 100-continue\r\n\r\n",
+      f.photo.size()));
   EXPECT_NE(e.read_for(1000).find("HTTP/1.1 100 Continue"), std::string::npos);
   e.send_all(f.photo);
   EXPECT_NE(e.read_for(10000).find("HTTP/1.1 200"), std::string::npos);
   // A chunked photo within the limit is served.
-  auto ok = s.client->Post("/v1/predict", f.photo.size(), [&](size_t off, size_t len, httplib::DataSink& sink) {
-    sink.write(f.photo.data() + off, std::min<size_t>(len, 1000));
-    return true;
-  }, "image/jpeg");
+  auto ok = s.client->Post(
+      "/v1/predict", f.photo.size(),
+      [&](size_t off, size_t len, httplib::DataSink& sink) {
+        sink.write(f.photo.data() + off, std::min<size_t>(len, 1000));
+        return true;
+      },
+      "image/jpeg");
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, 200) << ok->body;
-  auto chunked = s.client->Post("/v1/predict", [&](size_t off, httplib::DataSink& sink) {
-    if (off < f.photo.size()) sink.write(f.photo.data() + off, std::min<size_t>(f.photo.size() - off, 1000));
-    else sink.done();
-    return true;
-  }, "image/jpeg");
+  auto chunked = s.client->Post(
+      "/v1/predict",
+      [&](size_t off, httplib::DataSink& sink) {
+        if (off < f.photo.size())
+          sink.write(f.photo.data() + off, std::min<size_t>(f.photo.size() - off, 1000));
+        else
+          sink.done();
+        return true;
+      },
+      "image/jpeg");
   ASSERT_TRUE(chunked);
   EXPECT_EQ(chunked->status, 200) << chunked->body;
 }
@@ -439,7 +458,8 @@ TEST(Serve, MediaTypesFollowRfc9110) {
     EXPECT_EQ(r->status, 415) << body.size() << " bytes: " << r->body;
     EXPECT_NE(r->body.find("--data-binary"), std::string::npos) << r->body;
   }
-  for (const char* type : {"image/jpeg", "IMAGE/JPEG", "image/jpeg ; q=1", "Image/Jpeg;charset=binary", " image/jpeg\t"}) {
+  for (const char* type :
+       {"image/jpeg", "IMAGE/JPEG", "image/jpeg ; q=1", "Image/Jpeg;charset=binary", " image/jpeg\t"}) {
     auto r = s.client->Post("/v1/predict", f.photo, type);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200) << "'" << type << "': " << r->body;
@@ -479,7 +499,8 @@ TEST(Serve, AmbiguousFramingIsRefused) {
   EXPECT_NE(answer("GET /healthz HTTP/9.9\r\n\r\n").find("HTTP/1.1 505"), std::string::npos);
   EXPECT_NE(answer("get /healthz HTTP/1.1\r\n\r\n").find("HTTP/1.1 501"), std::string::npos);
   EXPECT_NE(answer("GET /healthz HTTP/1.1\r\nBad Header: y\r\n\r\n").find("HTTP/1.1 400"), std::string::npos);
-  EXPECT_NE(answer(std::string("GET /healthz HTTP/1.1\r\nX: a\0b\r\n\r\n", 33)).find("HTTP/1.1 400"), std::string::npos);
+  EXPECT_NE(answer(std::string("GET /healthz HTTP/1.1\r\nX: a\0b\r\n\r\n", 33)).find("HTTP/1.1 400"),
+            std::string::npos);
   std::string refused = answer("GET /healthz HTTP/9.9\r\n\r\n");
   EXPECT_NE(refused.find("Connection: close"), std::string::npos) << refused;
   // A chunked photo with extensions and a trailer, split in odd places, is served.
@@ -502,8 +523,10 @@ TEST(Serve, UploadMemoryIsBounded) {
   o.max_upload_memory = f.photo.size() + f.photo.size() / 2;
   Running s(f.ws, o);
   ASSERT_TRUE(s.wait_ready(f.v1));
-  const std::string head = fmt::format("POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
-                                       "Connection: close\r\nContent-Length: {}\r\n\r\n", f.photo.size());
+  const std::string head = fmt::format(
+      "POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+      "Connection: close\r\nContent-Length: {}\r\n\r\n",
+      f.photo.size());
   Raw first(s.server.port());
   first.send_all(head + f.photo.substr(0, 100));  // holds its reservation
   std::this_thread::sleep_for(std::chrono::milliseconds(200));

@@ -107,8 +107,8 @@ TEST(TrainConfig, EveryOptionThatShapesARunIsRecorded) {
   for (const char* file : {"src/wms/train/config.cpp", "src/wms/image/augment.cpp", "src/wms/train/trainer.cpp"})
     for (const auto& k : keys_read_in(file)) ADD_FAILURE() << file << " reads " << k << " around the options table";
   const nlohmann::json base = to_json(train_options(util::Config()));
-  const std::vector<std::string> values = {"0.37", "0.05", "48", "0", "true", "false", "cosine", "onecycle", "bce_dice",
-                                           "val_dice", "fp32", "bf16", "[0.75, 1.0]", "1.5"};
+  const std::vector<std::string> values = {"0.37",     "0.05",     "48",       "0",    "true", "false",       "cosine",
+                                           "onecycle", "bce_dice", "val_dice", "fp32", "bf16", "[0.75, 1.0]", "1.5"};
   for (const auto& key : keys) {
     bool recorded = false, accepted = false;
     for (const auto& v : values) {

@@ -16,13 +16,16 @@ TEST(ParallelFor, VisitsEveryIndexOnce) {
 }
 
 TEST(ParallelFor, RethrowsAWorkerExceptionAfterJoin) {
-  EXPECT_THROW(parallel_for(100, 3, [](std::size_t i) {
-                 if (i == 42) throw std::runtime_error("boom");
-               }),
+  EXPECT_THROW(parallel_for(100, 3,
+                            [](std::size_t i) {
+                              if (i == 42) throw std::runtime_error("boom");
+                            }),
                std::runtime_error);
 }
 
-TEST(ParallelFor, SeesAtLeastOneCore) { EXPECT_GE(available_cores(), 1u); }
+TEST(ParallelFor, SeesAtLeastOneCore) {
+  EXPECT_GE(available_cores(), 1u);
+}
 
 }  // namespace
 }  // namespace wms::util

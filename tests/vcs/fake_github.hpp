@@ -31,27 +31,22 @@ struct FakeGitHub {
   FakeGitHub() {
     auto record = [this](const httplib::Request& req) {
       std::lock_guard lock(mu);
-      calls.push_back({req.method, req.path, req.get_param_value("head"),
-                       req.get_header_value("Authorization"), req.body});
+      calls.push_back(
+          {req.method, req.path, req.get_param_value("head"), req.get_header_value("Authorization"), req.body});
     };
-    server.Get(R"(/repos/([^/]+)/([^/]+)/pulls)",
-               [=, this](const httplib::Request& req, httplib::Response& res) {
-                 record(req);
-                 nlohmann::json a = nlohmann::json::array();
-                 if (pr_exists)
-                   a.push_back({{"number", 3},
-                                {"html_url", "https://git.test/acme/meters/pull/3"},
-                                {"node_id", "PR_3"}});
-                 res.set_content(a.dump(), "application/json");
-               });
-    server.Post(R"(/repos/([^/]+)/([^/]+)/pulls)", [=, this](const httplib::Request& req,
-                                                             httplib::Response& res) {
+    server.Get(R"(/repos/([^/]+)/([^/]+)/pulls)", [=, this](const httplib::Request& req, httplib::Response& res) {
+      record(req);
+      nlohmann::json a = nlohmann::json::array();
+      if (pr_exists)
+        a.push_back({{"number", 3}, {"html_url", "https://git.test/acme/meters/pull/3"}, {"node_id", "PR_3"}});
+      res.set_content(a.dump(), "application/json");
+    });
+    server.Post(R"(/repos/([^/]+)/([^/]+)/pulls)", [=, this](const httplib::Request& req, httplib::Response& res) {
       record(req);
       res.status = create_status;
       if (create_status == 201)
-        res.set_content(
-            R"({"number": 7, "html_url": "https://git.test/acme/meters/pull/7", "node_id": "PR_7"})",
-            "application/json");
+        res.set_content(R"({"number": 7, "html_url": "https://git.test/acme/meters/pull/7", "node_id": "PR_7"})",
+                        "application/json");
       else
         res.set_content(
             R"({"message": "Validation Failed", "errors": [{"message": "No commits between main and data/x"}]})",
@@ -60,21 +55,18 @@ struct FakeGitHub {
     server.Post("/graphql", [=, this](const httplib::Request& req, httplib::Response& res) {
       record(req);
       if (graphql_error.empty())
-        res.set_content(
-            R"({"data": {"enablePullRequestAutoMerge": {"pullRequest": {"number": 7}}}})",
-            "application/json");
-      else
-        res.set_content(nlohmann::json{{"errors", {{{"message", graphql_error}}}}}.dump(),
+        res.set_content(R"({"data": {"enablePullRequestAutoMerge": {"pullRequest": {"number": 7}}}})",
                         "application/json");
+      else
+        res.set_content(nlohmann::json{{"errors", {{{"message", graphql_error}}}}}.dump(), "application/json");
     });
-    server.Put(R"(/repos/([^/]+)/([^/]+)/pulls/(\d+)/merge)",
-               [=, this](const httplib::Request& req, httplib::Response& res) {
-                 record(req);
-                 res.status = merge_status;
-                 res.set_content(merge_status == 200 ? R"({"merged": true})"
-                                                     : R"({"message": "Base branch was modified"})",
-                                 "application/json");
-               });
+    server.Put(
+        R"(/repos/([^/]+)/([^/]+)/pulls/(\d+)/merge)", [=, this](const httplib::Request& req, httplib::Response& res) {
+          record(req);
+          res.status = merge_status;
+          res.set_content(merge_status == 200 ? R"({"merged": true})" : R"({"message": "Base branch was modified"})",
+                          "application/json");
+        });
     port = server.bind_to_any_port("127.0.0.1");
     thread = std::thread([this] { server.listen_after_bind(); });
     while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(5));

@@ -21,8 +21,7 @@ HostingOptions options(const testing::FakeGitHub& gh) {
 
 TEST(Hosting, OpensThePullRequestAndRequestsSquashAutoMerge) {
   testing::FakeGitHub gh;
-  auto pr = open_pull_request(options(gh), "data/20261129-050000", "main", "data: 5 new images",
-                              "| test dice |");
+  auto pr = open_pull_request(options(gh), "data/20261129-050000", "main", "data: 5 new images", "| test dice |");
   EXPECT_EQ(pr.number, 7);
   EXPECT_EQ(pr.url, "https://git.test/acme/meters/pull/7");
   EXPECT_EQ(pr.merge, "auto");
@@ -30,8 +29,7 @@ TEST(Hosting, OpensThePullRequestAndRequestsSquashAutoMerge) {
   auto calls = gh.seen();
   ASSERT_EQ(calls.size(), 3u);
   EXPECT_EQ(calls[0].method, "GET");
-  EXPECT_EQ(calls[0].query_head, "acme:data/20261129-050000")
-      << "looks for an open PR of the branch first";
+  EXPECT_EQ(calls[0].query_head, "acme:data/20261129-050000") << "looks for an open PR of the branch first";
   EXPECT_EQ(calls[1].method, "POST");
   EXPECT_EQ(calls[1].path, "/repos/acme/meters/pulls");
   auto body = nlohmann::json::parse(calls[1].body);
@@ -104,17 +102,16 @@ TEST(Hosting, AnUnreachableServiceIsAnError) {
 
 TEST(Hosting, OptionsNeedARepositoryAndTheTokenVariable) {
   EXPECT_FALSE(hosting_options(util::Config::parse("git: {mode: on}\n", "t")));
-  EXPECT_THROW(hosting_options(util::Config::parse("git: {hosting: {repository: nope}}\n", "t")),
-               InvalidInput);
+  EXPECT_THROW(hosting_options(util::Config::parse("git: {hosting: {repository: nope}}\n", "t")), InvalidInput);
   ::unsetenv("WMS_TEST_NO_SUCH_TOKEN");
-  EXPECT_THROW(hosting_options(util::Config::parse(
-                   "git: {hosting: {repository: a/b, token_env: WMS_TEST_NO_SUCH_TOKEN}}\n", "t")),
+  EXPECT_THROW(hosting_options(
+                   util::Config::parse("git: {hosting: {repository: a/b, token_env: WMS_TEST_NO_SUCH_TOKEN}}\n", "t")),
                InvalidInput);
   ::setenv("WMS_TEST_HOSTING_TOKEN", "abc", 1);
-  auto o = hosting_options(
-      util::Config::parse("git: {hosting: {repository: a/b, token_env: WMS_TEST_HOSTING_TOKEN, "
-                          "api_url: 'https://ghe.test/api/v3/'}}\n",
-                          "t"));
+  auto o =
+      hosting_options(util::Config::parse("git: {hosting: {repository: a/b, token_env: WMS_TEST_HOSTING_TOKEN, "
+                                          "api_url: 'https://ghe.test/api/v3/'}}\n",
+                                          "t"));
   ASSERT_TRUE(o);
   EXPECT_EQ(o->token, "abc");
   EXPECT_EQ(o->api_url, "https://ghe.test/api/v3");

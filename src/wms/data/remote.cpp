@@ -10,6 +10,7 @@
 
 #include "wms/util/config.hpp"
 #include "wms/util/error.hpp"
+#include "wms/util/failpoint.hpp"
 #include "wms/util/fs.hpp"
 #include "wms/util/hash.hpp"
 #include "wms/util/options.hpp"
@@ -260,6 +261,7 @@ struct Remote::Pool {
     idle.pop_back();
     return Lease{*this, std::move(c)};
   }
+  // Requests sent by every client so far (all are idle between transfers).
   std::uint64_t total_requests() {
     std::lock_guard lock(mu);
     std::uint64_t n = 0;
@@ -324,6 +326,7 @@ void run_jobs(Pool& pool, std::size_t n, int jobs, const std::function<bool()>& 
 VersionObjects Remote::objects_of(const Version& v) const { return version_objects(ws_, v); }
 
 TransferSummary Remote::push(const std::vector<Version>& versions, const std::vector<std::string>& objects) {
+  const std::uint64_t requests_before = pool_->total_requests();
   auto start = std::chrono::steady_clock::now();
   TransferSummary s;
   Store store = ws_.store();
@@ -363,6 +366,7 @@ TransferSummary Remote::push(const std::vector<Version>& versions, const std::ve
       std::string body = store.read(check[i]);
       c.put(key, body);
       bytes += body.size();
+      util::failpoint("remote.push.after_put");  // tests: killed mid-push
     }
     if (log && check.size() >= 200 && (++done % (check.size() / 10) == 0))
       log(fmt::format("{}: checked {}/{} objects", config_.name, done.load(), check.size()));
@@ -407,7 +411,7 @@ TransferSummary Remote::push(const std::vector<Version>& versions, const std::ve
     c.put(key, records[k]->to_json().dump(2) + "\n");
   });
   s.bytes = bytes;
-  s.requests = pool_->total_requests();
+  s.requests = pool_->total_requests() - requests_before;
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return s;
 }
@@ -470,6 +474,7 @@ std::optional<std::size_t> fetch(S3Client& c, const Store& store, const std::str
 }  // namespace
 
 TransferSummary Remote::pull(const std::vector<std::string>& version_ids, const std::vector<std::string>& objects) {
+  const std::uint64_t requests_before = pool_->total_requests();
   auto start = std::chrono::steady_clock::now();
   TransferSummary s;
   Store store = ws_.store();
@@ -526,12 +531,13 @@ TransferSummary Remote::pull(const std::vector<std::string>& version_ids, const 
     if (complete) ds.import_record(v, config_.label());
   }
   s.bytes = bytes;
-  s.requests = pool_->total_requests();
+  s.requests = pool_->total_requests() - requests_before;
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return s;
 }
 
 std::optional<Version> Remote::pull_pointers(const std::string& action, TransferSummary& s) {
+  const std::uint64_t requests_before = pool_->total_requests();
   auto start = std::chrono::steady_clock::now();
   Store store = ws_.store();
   std::mutex mu;
@@ -567,7 +573,7 @@ std::optional<Version> Remote::pull_pointers(const std::string& action, Transfer
   s.bytes += rest.bytes;
   s.missing = rest.missing;
   s.corrupt = rest.corrupt;
-  s.requests = pool_->total_requests();
+  s.requests = pool_->total_requests() - requests_before;
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!s.ok()) return std::nullopt;
   // The version's own record (its lineage) when wms pushed it; else a new one.
@@ -601,6 +607,7 @@ std::vector<Remote::Status> Remote::status(const std::vector<Version>& versions)
 }
 
 TransferSummary Remote::verify(const std::vector<std::string>& version_ids, bool deep) {
+  const std::uint64_t requests_before = pool_->total_requests();
   auto start = std::chrono::steady_clock::now();
   TransferSummary s;
   Store store = ws_.store();
@@ -649,7 +656,7 @@ TransferSummary Remote::verify(const std::vector<std::string>& version_ids, bool
       else s.corrupt.push_back(fmt::format("{} ({} of version {}; {})", e.md5, e.relpath, v->short_id(), problem));
     });
   }
-  s.requests = pool_->total_requests();
+  s.requests = pool_->total_requests() - requests_before;
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return s;
 }

@@ -322,7 +322,12 @@ namespace {
 std::optional<std::uint64_t> S3Client::head(const std::string& key) {
   Response r = send("HEAD", key, "", {}, false);
   if (r.status == 404) return std::nullopt;
-  if (r.status != 200) fail(describe("HEAD", key), r.status, r.body, o_.credentials.source);
+  if (r.status != 200) {
+    // A HEAD answer has no body: ask again with GET for S3's <Code> and <Message>.
+    Response g = send("GET", key, "", {}, true);
+    fail(describe("HEAD", key), g.status == r.status ? g.status : r.status, g.status == r.status ? g.body : "",
+         o_.credentials.source);
+  }
   return r.content_length;
 }
 

@@ -38,6 +38,7 @@ namespace {
 // Walks "a.b.c" (a number indexes a list) without modifying the tree (const operator[] never inserts);
 // returns an undefined node when any part is absent.
 YAML::Node find(const YAML::Node& node, const std::string& key, std::size_t start = 0) {
+  if (key.empty()) return node;  // the whole document
   if (!node || !(node.IsMap() || node.IsSequence())) return YAML::Node(YAML::NodeType::Undefined);
   auto dot = key.find('.', start);
   std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
