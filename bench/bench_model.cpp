@@ -6,8 +6,8 @@
 //   bench_model infer   --size 512 --batch 1 [--format ...] [--precision ...]
 //   bench_model latency --images DIR [--n 20] [--precision ...]   decode -> mask at full size
 //   bench_model epoch   --data DIR --images 48 --size 512 [--precision ...]
-#include <CLI/CLI.hpp>
 #include <sys/resource.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -35,10 +35,19 @@ bool g_tuned = true;
 
 double analytic_forward_flops(int s) {  // same table as peer_unet.py
   const int b = 16;
-  struct L { int cin, cout, k, hw; };
+  struct L {
+    int cin, cout, k, hw;
+  };
   std::vector<L> ls;
-  int blocks[9][3] = {{3, b, s}, {b, 2 * b, s / 2}, {2 * b, 4 * b, s / 4}, {4 * b, 8 * b, s / 8}, {8 * b, 16 * b, s / 16},
-                      {24 * b, 8 * b, s / 8}, {12 * b, 4 * b, s / 4}, {6 * b, 2 * b, s / 2}, {3 * b, b, s}};
+  int blocks[9][3] = {{3, b, s},
+                      {b, 2 * b, s / 2},
+                      {2 * b, 4 * b, s / 4},
+                      {4 * b, 8 * b, s / 8},
+                      {8 * b, 16 * b, s / 16},
+                      {24 * b, 8 * b, s / 8},
+                      {12 * b, 4 * b, s / 4},
+                      {6 * b, 2 * b, s / 2},
+                      {3 * b, b, s}};
   double f = 0;
   for (auto& bl : blocks) {
     f += 2.0 * bl[0] * bl[1] * 9 * bl[2] * bl[2];
@@ -57,9 +66,11 @@ void emit(const std::string& bench, const std::string& variant, std::vector<doub
   if (flop > 0) extra += fmt::format("  {:8.1f} GFLOP/s", flop / med / 1e6);
   if (items > 0) extra += fmt::format("  {:8.2f} img/s", items * 1e3 / med);
   std::printf("cpp %-14s %-28s thr=%d malloc=%-7s median %10.2f ms  [min %.2f, max %.2f, n=%zu]%s\n", bench.c_str(),
-              variant.c_str(), thr, g_tuned ? "tuned" : "default", med, ms.front(), ms.back(), ms.size(), extra.c_str());
-  std::printf("RESULT\tcpp\t%s\t%s\t%d\t%s\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%zu\t%.0f\t%d\n", bench.c_str(), variant.c_str(), thr,
-              g_tuned ? "tuned" : "default", med, ms.front(), ms.back(), q(0.25), q(0.75), ms.size(), flop, items);
+              variant.c_str(), thr, g_tuned ? "tuned" : "default", med, ms.front(), ms.back(), ms.size(),
+              extra.c_str());
+  std::printf("RESULT\tcpp\t%s\t%s\t%d\t%s\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%zu\t%.0f\t%d\n", bench.c_str(),
+              variant.c_str(), thr, g_tuned ? "tuned" : "default", med, ms.front(), ms.back(), q(0.25), q(0.75),
+              ms.size(), flop, items);
   std::fflush(stdout);
 }
 
@@ -179,7 +190,8 @@ int main(int argc, char** argv) {
       emit("latency", fmt::format("{} b1 photo->mask thread{}", size, bf16 ? " bf16" : ""), ms, 0, 1);
       return 0;
     }
-    emit("latency", fmt::format("{} b1 photo->mask{}", size, bf16 ? " bf16" : ""), timeit(fn, warmup, photos.size() * 2), 0, 1);
+    emit("latency", fmt::format("{} b1 photo->mask{}", size, bf16 ? " bf16" : ""),
+         timeit(fn, warmup, photos.size() * 2), 0, 1);
     // Throughput at batch `batch`: decode + preprocess + forward + masks, per image.
     std::vector<cv::Mat> decoded;
     for (auto& b : photos) decoded.push_back(image::decode_image(b, "photo").pixels);
@@ -188,7 +200,8 @@ int main(int argc, char** argv) {
       for (int k = 0; k < batch; ++k) group.push_back(decoded[k % decoded.size()]);
       p.predict_batch(group);
     };
-    emit("throughput", fmt::format("{} b{} decoded->mask{}", size, batch, bf16 ? " bf16" : ""), timeit(fb, 1, 4), 0, batch);
+    emit("throughput", fmt::format("{} b{} decoded->mask{}", size, batch, bf16 ? " bf16" : ""), timeit(fb, 1, 4), 0,
+         batch);
   } else if (epoch->parsed()) {
     auto samples = train::samples_from_dir(dir, data::SplitFractions{}, data::ValidationOptions{});
     samples.resize(std::min<std::size_t>(samples.size(), images));
@@ -207,7 +220,8 @@ int main(int argc, char** argv) {
     double first = total - second;  // includes decoding every photo (the sample cache)
     emit("epoch", fmt::format("{} b{} first (decode) {}{}", size, batch, format, bf16 ? " bf16" : ""),
          {first / samples.size()}, 0, 1);
-    emit("epoch", fmt::format("{} b{} cached {}{}", size, batch, format, bf16 ? " bf16" : ""), {second / samples.size()}, 0, 1);
+    emit("epoch", fmt::format("{} b{} cached {}{}", size, batch, format, bf16 ? " bf16" : ""),
+         {second / samples.size()}, 0, 1);
   }
   peak_memory();
   return 0;

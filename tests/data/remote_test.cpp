@@ -311,6 +311,91 @@ TEST(Remote, CommandsConfigureTheRemoteInWmsYamlAndNeverTakeASecret) {
   EXPECT_NE(push.err.find("remote.storage.secret_access_key"), std::string::npos) << push.err;
 }
 
+// The loop on a machine that has only the project (wms.yaml, the .dvc files) and the
+// remote: merge-and-validate pulls the head, promote pushes what it accepts.
+data::Workspace fast_clone(const Project& p, const fs::path& where) {
+  auto ws = fresh_clone(p, where);
+  util::append_line(ws.config_path(), "model: {input_size: 32}\ntraining: {epochs: 1, batch_size: 8}\n"
+                                      "pipeline: {attempts: 1}\ngate: {floor: 0.0}\n");
+  return data::Workspace::open(where);
+}
+
+fs::path synth_batch(const fs::path& where, int count, int first_id) {
+  auto r = run_wms(fmt::format("synth --out {} --count {} --size 96 --first-id {} --seed {}", qp(where), count,
+                               first_id, first_id));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return where;
+}
+
+TEST(RemotePipeline, AFreshMachineWithOnlyTheRemotePullsTrainsAcceptsAndPushes) {
+  Project p(30);
+  p.remote().push({p.head()});
+  TempDir t;
+  auto ws = fast_clone(p, t / "clone");
+  auto batch = synth_batch(t / "batch", 10, 5000);
+  auto r = run_wms("pipeline run --json -w " + qp(ws.root()) + " " + qp(batch));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  auto job = [&](const std::string& name) {
+    for (auto& x : j["jobs"])
+      if (x["name"] == name) return x;
+    return nlohmann::json();
+  };
+  auto pull = job("merge-and-validate")["outputs"]["pull"];
+  EXPECT_EQ(pull["remote"], "storage");
+  EXPECT_EQ(pull["transferred"].get<int>(), 30 * 2 + 2) << pull;
+  EXPECT_EQ(job("merge-and-validate")["outputs"]["existing_images"].get<int>(), 30) << "trained on all, not the batch";
+  auto push = job("promote")["outputs"]["push"];
+  EXPECT_EQ(push["transferred"].get<int>(), 10 * 2 + 2 + 1) << "the new files, two listings, the bundle: " << push;
+  // What was accepted is on the remote: a third machine pulls it.
+  data::Dataset ds(ws);
+  auto head = *ds.head();
+  EXPECT_EQ(head.pairs, 40u);
+  TempDir t3;
+  auto third = fresh_clone(p, t3 / "third");
+  data::Remote remote(third, data::remote_config(third.config()));
+  EXPECT_TRUE(remote.pull({head.id}).ok());
+  EXPECT_TRUE(data::Dataset(third).has(head.id));
+  auto show = run_wms("pipeline show -w " + qp(ws.root()) + " " + j["run_id"].get<std::string>());
+  EXPECT_NE(show.out.find("pull"), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("push"), std::string::npos) << show.out;
+}
+
+TEST(RemotePipeline, AFailedPullFailsMergeAndValidateAndNothingIsTrained) {
+  Project p(20);
+  p.remote().push({p.head()});
+  auto files = data::version_objects(p.ws, p.head()).files;
+  client(p.bucket).remove("project/files/md5/" + files[5].substr(0, 2) + "/" + files[5].substr(2));
+  TempDir t;
+  auto ws = fast_clone(p, t / "clone");
+  auto r = run_wms("pipeline run --json -w " + qp(ws.root()) + " " + qp(synth_batch(t / "batch", 6, 7000)));
+  EXPECT_EQ(r.exit_code, 4) << r.out << r.err;  // not found
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["jobs"][0]["name"], "merge-and-validate");
+  EXPECT_EQ(j["jobs"][0]["status"], "failure");
+  EXPECT_NE(j["error"].get<std::string>().find(files[5]), std::string::npos) << "names the object: " << j["error"];
+  for (auto& x : j["jobs"])
+    if (x["name"] == "train") EXPECT_NE(x["status"], "success");
+  EXPECT_FALSE(data::Dataset(ws).head()) << "nothing accepted";
+}
+
+TEST(RemotePipeline, AFailedPushAcceptsNothing) {
+  // Everything is local, so the pull asks for nothing; the push is refused.
+  TempDir t;
+  Project p(20);
+  util::append_line(p.ws.config_path(), "model: {input_size: 32}\ntraining: {epochs: 1, batch_size: 8}\n"
+                                        "pipeline: {attempts: 1}\ngate: {floor: 0.0}\n");
+  auto before = *data::Dataset(p.ws).head();
+  auto r = run_wms("pipeline run --json -w " + qp(p.ws.root()) + " " + qp(synth_batch(t / "batch", 6, 8000)),
+                   "AWS_SECRET_ACCESS_KEY=wrong");
+  EXPECT_EQ(r.exit_code, 9) << r.out << r.err;  // denied
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_NE(j["error"].get<std::string>().find("SignatureDoesNotMatch"), std::string::npos) << j["error"];
+  EXPECT_EQ(data::Dataset(p.ws).head()->id, before.id) << "the head did not move";
+  auto models = nlohmann::json::parse(run_wms("models list --json -w " + qp(p.ws.root())).out);
+  for (auto& m : models) EXPECT_EQ(m["aliases"].size(), 0u) << "nothing became production: " << m;
+}
+
 }  // namespace
 }  // namespace wms
 

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "wms/pipeline/runner.hpp"
+#include "wms/pipeline/sync.hpp"
 #include "wms/registry/promotion.hpp"
 #include "wms/util/error.hpp"
 #include "wms/util/fs.hpp"
@@ -16,6 +17,18 @@ void Runner::promote() {
   const TrainOutputs& t = *st.train;
   data::Dataset ds(ws);
   auto v = ds.get(st.validate->candidate_version.value());
+  // The accepted data and model reach the remote before the head moves: a failed push
+  // fails the job and nothing is accepted.
+  std::optional<SyncOutputs> pushed;
+  if (auto remote = default_remote(ws)) {
+    remote->should_stop = o.should_stop;
+    SyncSet set{{v}, {}};
+    for (const auto& m : reg.list_models())
+      if (m.version == t.model_version) set.bundles.push_back(m.bundle_md5);
+    auto s = push_or_throw(*remote, set);
+    pushed = SyncOutputs{remote->config().name, s.transferred, s.present, s.bytes, s.seconds};
+    log(job, remote->config().label() + ": " + s.text("pushed"));
+  }
   ds.accept(v, "pipeline " + st.run_id);
   if (reg.alias(registry::kProduction) != t.model_version)
     registry::promote(ws, reg, t.model_version, registry::current_actor(),
@@ -23,6 +36,7 @@ void Runner::promote() {
   st.promote = PromoteOutputs{};
   st.promote->dataset_version = v.id;
   st.promote->production = t.model_version;
+  st.promote->push = pushed;
   if (git && hosting) {
     open_pull_request(v);
   } else if (git) {

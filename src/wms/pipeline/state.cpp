@@ -16,6 +16,18 @@ std::optional<T> opt(const json& j, const char* key) {
   return j[key].get<T>();
 }
 
+json encode(const SyncOutputs& o) {
+  return {{"remote", o.remote}, {"transferred", o.transferred}, {"present", o.present}, {"bytes", o.bytes},
+          {"seconds", o.seconds}};
+}
+
+std::optional<SyncOutputs> sync_from(const json& j, const char* key) {
+  if (!j.contains(key) || j[key].is_null()) return std::nullopt;
+  const json& s = j[key];
+  return SyncOutputs{s.value("remote", ""), s.value("transferred", std::uint64_t{0}), s.value("present", std::uint64_t{0}),
+                     s.value("bytes", std::uint64_t{0}), s.value("seconds", 0.0)};
+}
+
 json encode(const ValidateOutputs& o) {
   json j = {{"validation_passed", o.validation_passed},
             {"total_images", o.total_images},
@@ -27,6 +39,7 @@ json encode(const ValidateOutputs& o) {
             {"base_version", or_null(o.base_version)},
             {"candidate_version", or_null(o.candidate_version)}};
   if (!o.branch.empty()) j["branch"] = o.branch, j["commit"] = o.commit;
+  if (o.pull) j["pull"] = encode(*o.pull);
   return j;
 }
 
@@ -43,6 +56,7 @@ ValidateOutputs validate_from(const json& j) {
   o.candidate_version = opt<std::string>(j, "candidate_version");
   o.branch = j.value("branch", "");
   o.commit = j.value("commit", "");
+  o.pull = sync_from(j, "pull");
   return o;
 }
 
@@ -96,6 +110,7 @@ json encode(const PromoteOutputs& o) {
   if (o.pr_number) j["pr_number"] = *o.pr_number, j["pr_url"] = o.pr_url, j["pr_merge"] = o.pr_merge;
   if (!o.pr_note.empty()) j["pr_note"] = o.pr_note;
   if (!o.pr_error.empty()) j["pr_error"] = o.pr_error;
+  if (o.push) j["push"] = encode(*o.push);
   return j;
 }
 
@@ -110,6 +125,7 @@ PromoteOutputs promote_from(const json& j) {
   o.pr_merge = j.value("pr_merge", "");
   o.pr_note = j.value("pr_note", "");
   o.pr_error = j.value("pr_error", "");
+  o.push = sync_from(j, "push");
   return o;
 }
 

@@ -37,6 +37,15 @@ enum class Outcome { kImproved = 0, kNotImproved = 1, kInvalid = 2, kFailed = 3,
 /// "improved", "not_improved", "invalid", "failed", "cancelled".
 std::string outcome_name(Outcome o);
 
+/// A pull or push of the run's data and model against the default remote.
+struct SyncOutputs {
+  std::string remote;            ///< its name
+  std::uint64_t transferred = 0;  ///< objects moved
+  std::uint64_t present = 0;      ///< already there
+  std::uint64_t bytes = 0;
+  double seconds = 0;
+};
+
 struct ValidateOutputs {  // merge-and-validate
   bool validation_passed = false;
   std::size_t total_images = 0;  ///< existing + new
@@ -46,6 +55,7 @@ struct ValidateOutputs {  // merge-and-validate
   std::size_t errors = 0, warnings = 0;
   std::optional<std::string> base_version, candidate_version;
   std::string branch, commit;  ///< git mode: the batch's data branch and commit
+  std::optional<SyncOutputs> pull;  ///< the head's objects fetched first (a default remote is set)
 };
 
 struct InfraOutputs {  // start-infra
@@ -76,6 +86,7 @@ struct PromoteOutputs {  // promote
   std::string merge_commit, branch;  ///< git mode, local squash merge
   std::optional<int> pr_number;      ///< git mode, hosted pull request
   std::string pr_url, pr_merge, pr_note, pr_error;
+  std::optional<SyncOutputs> push;  ///< the accepted version and production bundle, before the head moved
 };
 
 struct NotifyOutputs {  // notify

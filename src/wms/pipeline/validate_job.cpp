@@ -8,6 +8,7 @@
 
 #include "wms/data/ingest.hpp"
 #include "wms/pipeline/runner.hpp"
+#include "wms/pipeline/sync.hpp"
 #include "wms/util/clock.hpp"
 #include "wms/util/fs.hpp"
 
@@ -16,6 +17,15 @@ namespace wms::pipeline {
 void Runner::merge_and_validate() {
   const JobId job = JobId::kMergeAndValidate;
   begin(job);
+  // With a default remote, the head's objects come first (a fresh machine has none); a
+  // pull that fails fails the job: never train on the new batch alone.
+  std::optional<SyncOutputs> pulled;
+  if (auto remote = default_remote(ws)) {
+    remote->should_stop = o.should_stop;
+    auto s = ensure_head_present(ws, *remote);
+    pulled = SyncOutputs{remote->config().name, s.transferred, s.present, s.bytes, s.seconds};
+    log(job, remote->config().label() + ": " + s.text("pulled"));
+  }
   auto options = data::validation_options(ws.config());
   options.threads = o.threads;
   data::BatchSource batch{st.images_dir, st.masks_dir, fs::path(st.images_dir).parent_path().string()};
@@ -31,6 +41,7 @@ void Runner::merge_and_validate() {
     if (nl > start) log(job, text.substr(start, nl - start));
   }
   ValidateOutputs out;
+  out.pull = pulled;
   out.validation_passed = rep.ok();
   out.total_images = rep.total_images;
   out.new_images = rep.new_images;
