@@ -84,30 +84,18 @@ void add_remote_modify(CLI::App& parent, Globals& g, Commands& out) {
                  }});
 }
 
-void add_remote_default(CLI::App& parent, Globals& g, Commands& out) {
-  auto* app = parent.add_subcommand("default", "make a remote the default (core.remote)");
-  auto name = std::make_shared<std::string>();
-  app->add_option("NAME", *name, "the remote")->required();
+// A subcommand that takes a remote's NAME and changes wms.yaml under the workspace lock;
+// `change` returns the line to print.
+void add_name_command(CLI::App& parent, Globals& g, Commands& out, const std::string& name, const std::string& help,
+                      std::string (*change)(const data::Workspace&, const std::string&)) {
+  auto* app = parent.add_subcommand(name, help);
+  auto remote = std::make_shared<std::string>();
+  app->add_option("NAME", *remote, "the remote")->required();
   add_common_options(*app, g, false);
-  out.push_back({app, [name, &g] {
+  out.push_back({app, [remote, change, &g] {
                    auto ws = data::Workspace::open(g.workspace);
                    auto lock = ws.lock();
-                   data::set_default_remote(ws, *name);
-                   std::printf("default remote: %s\n", name->c_str());
-                   return kExitOk;
-                 }});
-}
-
-void add_remote_remove(CLI::App& parent, Globals& g, Commands& out) {
-  auto* app = parent.add_subcommand("remove", "forget a remote (its objects stay where they are)");
-  auto name = std::make_shared<std::string>();
-  app->add_option("NAME", *name, "the remote")->required();
-  add_common_options(*app, g, false);
-  out.push_back({app, [name, &g] {
-                   auto ws = data::Workspace::open(g.workspace);
-                   auto lock = ws.lock();
-                   data::remove_remote(ws, *name);
-                   std::printf("removed remote '%s'\n", name->c_str());
+                   std::printf("%s\n", change(ws, *remote).c_str());
                    return kExitOk;
                  }});
 }
@@ -287,8 +275,16 @@ void add_remote(CLI::App& root, Globals& g, Commands& out) {
   app->require_subcommand(1);
   add_remote_add(*app, g, out);
   add_remote_modify(*app, g, out);
-  add_remote_default(*app, g, out);
-  add_remote_remove(*app, g, out);
+  add_name_command(*app, g, out, "default", "make a remote the default (core.remote)",
+                   [](const data::Workspace& ws, const std::string& name) {
+                     data::set_default_remote(ws, name);
+                     return "default remote: " + name;
+                   });
+  add_name_command(*app, g, out, "remove", "forget a remote (its objects stay where they are)",
+                   [](const data::Workspace& ws, const std::string& name) {
+                     data::remove_remote(ws, name);
+                     return "removed remote '" + name + "'";
+                   });
   add_remote_list(*app, g, out);
   add_remote_push(*app, g, out);
   add_remote_pull(*app, g, out);

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -207,6 +209,67 @@ TEST(Remote, AKilledPushLeavesNoListingWithoutItsFilesAndARerunCompletes) {
   EXPECT_EQ(j["transferred"].get<int>() + j["present"].get<int>(), 40 * 2 + 2);
   expect_no_dangling_listing(p.bucket);
   EXPECT_TRUE(c.head("project/files/md5/" + p.head().images.substr(0, 2) + "/" + p.head().images.substr(2)));
+}
+
+// A proxy in front of the server that fails on purpose (tests/servers/flaky_proxy.py).
+struct FlakyProxy {
+  TempDir dir;
+  std::string endpoint;
+  explicit FlakyProxy(const std::string& mode) {
+    std::string port = g_endpoint.substr(g_endpoint.rfind(':') + 1);
+    std::string script = std::string(WMS_SOURCE_DIR) + "/tests/servers/flaky_proxy.py";
+    run_shell(fmt::format("/usr/bin/python3 {} {} {} > {} 2>&1 & echo $! > {}", qp(script), port, mode,
+                          qp(dir / "port"), qp(dir / "pid")));
+    for (int i = 0; i < 100 && endpoint.empty(); ++i) {
+      std::string p = fs::exists(dir / "port") ? util::read_file(dir / "port") : "";
+      if (p.find('\n') != std::string::npos) endpoint = "http://127.0.0.1:" + p.substr(0, p.find('\n'));
+      else ::usleep(100 * 1000);
+    }
+    EXPECT_FALSE(endpoint.empty()) << "the proxy did not start";
+  }
+  ~FlakyProxy() { run_shell("kill $(cat " + qp(dir / "pid") + ")"); }
+};
+
+TEST(Remote, RetriesRideOutAnOverloadedServerAndGiveUpWithTheReason) {
+  SKIP_IF_MOTO_LISTS();
+  Project p;
+  auto through = [&](const FlakyProxy& proxy, int retries) {
+    auto c = data::remote_config(p.ws.config());
+    c.endpointurl = proxy.endpoint;
+    c.retries = retries;
+    return data::Remote(p.ws, c);
+  };
+  {
+    FlakyProxy busy("first503");  // every request is refused once with 503 SlowDown
+    auto s = through(busy, 5).push({p.head()});
+    EXPECT_TRUE(s.ok());
+    EXPECT_EQ(s.transferred, 24u * 2 + 2);
+    EXPECT_GT(s.requests, 2 * s.transferred) << "each request was tried again";
+  }
+  expect_no_dangling_listing(p.bucket);
+  {
+    FlakyProxy dropping("firstdrop");  // the first try of each request loses its connection
+    TempDir t;
+    auto ws = fresh_clone(p, t / "clone");
+    auto c = data::remote_config(ws.config());
+    c.endpointurl = dropping.endpoint;
+    data::Remote remote(ws, c);
+    data::TransferSummary s;
+    EXPECT_TRUE(remote.pull_pointers("pull", s)) << s.text("pulled");
+    EXPECT_EQ(s.transferred, 24u * 2 + 2);
+  }
+  {
+    FlakyProxy down("always503");
+    try {
+      through(down, 1).push({p.head()});
+      ADD_FAILURE() << "a server that only answers 503 cannot take a push";
+    } catch (const Unavailable& e) {
+      std::string m = e.what();
+      EXPECT_NE(m.find("remote 'storage'"), std::string::npos) << m;
+      EXPECT_NE(m.find("503 SlowDown"), std::string::npos) << m;
+      EXPECT_NE(m.find("retries exhausted"), std::string::npos) << m;
+    }
+  }
 }
 
 TEST(Remote, StatusVerifyAndGcSeeWhatIsWhere) {

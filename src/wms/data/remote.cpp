@@ -299,6 +299,13 @@ Remote::Remote(const Workspace& ws, RemoteConfig config) : ws_(ws), config_(std:
 Remote::~Remote() = default;
 Remote::Remote(Remote&&) noexcept = default;
 
+std::vector<std::string> Remote::keys_for(const std::string& object) const {
+  // DVC 3 reads a 2.x project's objects from the legacy layout only; wms tries both, the
+  // likelier first.
+  if (prefer_legacy_) return {key_of(object, true), key_of(object)};
+  return {key_of(object), key_of(object, true)};
+}
+
 std::string Remote::key_of(const std::string& object, bool legacy) const {
   std::string base = url_.prefix.empty() ? "" : url_.prefix + "/";
   return base + (legacy ? "" : "files/md5/") + object.substr(0, 2) + "/" + object.substr(2);
@@ -341,25 +348,41 @@ TransferSummary Remote::push(const std::vector<Version>& versions, const std::ve
       for (const auto& e : entries_of(store, dir)) files.push_back(e.md5);
       dir_files.push_back(std::move(files));
     }
-  // A listing already on the remote stands for its files (it went up after them).
-  std::vector<char> dir_there(dirs.size(), 0);
-  run_jobs(*pool_, dirs.size(), config_.jobs, should_stop,
-           [&](S3Client& c, std::size_t i) { dir_there[i] = c.head(key_of(dirs[i])).has_value(); });
-  std::set<std::string> covered, wanted;
-  for (std::size_t i = 0; i < dirs.size(); ++i)
-    for (const auto& f : dir_files[i]) (dir_there[i] ? covered : wanted).insert(f);
-  for (const auto& o : objects) wanted.insert(o);
+  // A listing already on the remote stands for its files (it went up after them); so
+  // do the listings of the versions' parents, which hold most of a new version's files.
+  std::vector<std::string> probes = dirs;
+  Dataset ds(ws_);
+  for (const auto& v : versions)
+    if (!v.parent.empty() && ds.has(v.parent)) {
+      auto parent = ds.get(v.parent);
+      for (const auto& dir : {parent.images, parent.masks})
+        if (std::find(probes.begin(), probes.end(), dir) == probes.end() && store.has(dir)) probes.push_back(dir);
+    }
+  std::vector<char> dir_there(probes.size(), 0);
+  run_jobs(*pool_, probes.size(), config_.jobs, should_stop,
+           [&](S3Client& c, std::size_t i) { dir_there[i] = c.head(key_of(probes[i])).has_value(); });
+  std::set<std::string> covered, wanted(objects.begin(), objects.end());
+  for (const auto& files : dir_files) wanted.insert(files.begin(), files.end());
+  for (std::size_t i = 0; i < probes.size(); ++i)
+    if (dir_there[i])
+      for (const auto& e : entries_of(store, probes[i])) covered.insert(e.md5);
   std::vector<std::string> check;
-  for (const auto& f : wanted)
-    if (!covered.count(f)) check.push_back(f);
-  s.present += covered.size();
-  // Files: HEAD each, upload what is missing.
+  for (const auto& f : wanted) {
+    if (covered.count(f)) ++s.present;
+    else check.push_back(f);
+  }
+  // Files: HEAD each, upload what is missing. When none of a first sample is there (a
+  // first push), the rest are uploaded without asking: an upload of an object that is
+  // there after all rewrites the same bytes under the same name.
+  const std::size_t sample = std::min<std::size_t>(check.size(), 32);
+  std::atomic<bool> ask_all{false};
   std::vector<char> state(check.size(), 0);  // 0 uploaded, 1 present, 2 not in the local store
   std::atomic<std::uint64_t> bytes{0}, done{0};
-  run_jobs(*pool_, check.size(), config_.jobs, should_stop, [&](S3Client& c, std::size_t i) {
+  auto one = [&](S3Client& c, std::size_t i) {
     const std::string key = key_of(check[i]);
-    if (c.head(key)) {
+    if ((i < sample || ask_all) && c.head(key)) {
       state[i] = 1;
+      ask_all = true;
     } else if (!store.has(check[i])) {
       state[i] = 2;
     } else {
@@ -370,7 +393,10 @@ TransferSummary Remote::push(const std::vector<Version>& versions, const std::ve
     }
     if (log && check.size() >= 200 && (++done % (check.size() / 10) == 0))
       log(fmt::format("{}: checked {}/{} objects", config_.name, done.load(), check.size()));
-  });
+  };
+  run_jobs(*pool_, sample, config_.jobs, should_stop, one);
+  run_jobs(*pool_, check.size() - sample, config_.jobs, should_stop,
+           [&](S3Client& c, std::size_t i) { one(c, sample + i); });
   std::set<std::string> failed;
   for (std::size_t i = 0; i < check.size(); ++i) {
     if (state[i] == 0) ++s.transferred;
@@ -495,7 +521,7 @@ TransferSummary Remote::pull(const std::vector<std::string>& version_ids, const 
     else dirs_needed.push_back(d);
   }
   run_jobs(*pool_, dirs_needed.size(), config_.jobs, should_stop, [&](S3Client& c, std::size_t i) {
-    if (auto n = fetch(c, store, dirs_needed[i], {key_of(dirs_needed[i]), key_of(dirs_needed[i], true)}, mu, s)) {
+    if (auto n = fetch(c, store, dirs_needed[i], keys_for(dirs_needed[i]), mu, s)) {
       bytes += *n;
       std::lock_guard lock(mu);
       ++s.transferred;
@@ -513,7 +539,7 @@ TransferSummary Remote::pull(const std::vector<std::string>& version_ids, const 
   }
   std::atomic<std::uint64_t> done{0};
   run_jobs(*pool_, need.size(), config_.jobs, should_stop, [&](S3Client& c, std::size_t i) {
-    if (auto n = fetch(c, store, need[i], {key_of(need[i]), key_of(need[i], true)}, mu, s)) {
+    if (auto n = fetch(c, store, need[i], keys_for(need[i]), mu, s)) {
       bytes += *n;
       std::lock_guard lock(mu);
       ++s.transferred;
@@ -548,6 +574,7 @@ std::optional<Version> Remote::pull_pointers(const std::string& action, Transfer
     DvcOut out = parse_dvc_file(util::read_file(pointer, 1 << 20), pointer.string());
     if (!out.md5.ends_with(".dir")) throw InvalidInput("{}: points at a file, not a directory", pointer.string());
     dirs[k++] = out.md5;
+    prefer_legacy_ = out.hash.empty();  // a DVC 2.x pointer: its objects are in the 2.x layout
   }
   TransferSummary part;
   std::vector<std::string> need;
@@ -556,7 +583,7 @@ std::optional<Version> Remote::pull_pointers(const std::string& action, Transfer
     else need.push_back(d);
   }
   run_jobs(*pool_, need.size(), config_.jobs, should_stop, [&](S3Client& c, std::size_t i) {
-    if (fetch(c, store, need[i], {key_of(need[i]), key_of(need[i], true)}, mu, part)) {
+    if (fetch(c, store, need[i], keys_for(need[i]), mu, part)) {
       std::lock_guard lock(mu);
       ++part.transferred;
     }

@@ -176,6 +176,8 @@ class Remote {
  private:
   struct Pool;
   VersionObjects objects_of(const Version& v) const;
+  /// Where an object may be, in the order to try (3.x layout first unless 2.x pointers were read).
+  std::vector<std::string> keys_for(const std::string& object) const;
   std::optional<Version> record_of(const std::string& id, TransferSummary& s);
 
   const Workspace& ws_;
@@ -183,6 +185,7 @@ class Remote {
   S3Url url_;
   S3Options s3_;
   std::unique_ptr<Pool> pool_;
+  bool prefer_legacy_ = false;
 };
 
 /// The objects of a version (listings read from the local store).
