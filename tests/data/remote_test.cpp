@@ -299,6 +299,13 @@ TEST(Remote, StatusVerifyAndGcSeeWhatIsWhere) {
   remote.gc({p.head().id}, {}, false);
   EXPECT_FALSE(c.head(dry[0].key));
   EXPECT_TRUE(c.head("project/files/md5/" + files[2].substr(0, 2) + "/" + files[2].substr(2)));
+  // A model bundle is kept while a model version references it, and only then.
+  std::string bundle = p.ws.store().put_bytes("a model bundle");
+  EXPECT_TRUE(remote.push({p.head()}, {bundle}).transferred >= 1);
+  EXPECT_TRUE(remote.gc({p.head().id}, {bundle}, true).empty());
+  auto unreferenced = remote.gc({p.head().id}, {}, true);
+  ASSERT_EQ(unreferenced.size(), 1u);
+  EXPECT_EQ(unreferenced[0].key, "project/files/md5/" + bundle.substr(0, 2) + "/" + bundle.substr(2));
 }
 
 TEST(Remote, AnIndependentClientReadsWhatWmsPushedAndWritesWhatWmsPulls) {
