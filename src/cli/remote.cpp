@@ -5,6 +5,7 @@
 #include "wms/data/remote.hpp"
 #include "wms/pipeline/sync.hpp"
 #include "wms/registry/promotion.hpp"
+#include "wms/util/config.hpp"
 #include "wms/util/error.hpp"
 #include "wms/util/signals.hpp"
 
@@ -60,8 +61,9 @@ void add_remote_add(CLI::App& parent, Globals& g, Commands& out) {
                    auto ws = data::Workspace::open(g.workspace);
                    auto lock = ws.lock();
                    data::add_remote(ws, a->remote, a->make_default);
+                   bool is_default = data::default_remote_name(util::Config::load(ws.config_path())) == a->remote.name;
                    std::printf("added remote '%s' (%s)%s\n", a->remote.name.c_str(), a->remote.url.c_str(),
-                               a->make_default || data::remote_names(ws.config()).size() == 1 ? " as the default" : "");
+                               is_default ? " as the default (core.remote)" : "");
                    return kExitOk;
                  }});
 }
@@ -132,8 +134,10 @@ void add_remote_push(CLI::App& parent, Globals& g, Commands& out) {
   auto* app = parent.add_subcommand("push", "upload a dataset version (default: head) and the production model; only "
                                             "what the remote lacks moves");
   auto a = std::make_shared<TransferArgs>();
-  app->add_option("VERSION", a->version, "dataset version (id prefix; default: head)");
-  app->add_flag("--all", a->all, "every dataset version and every registered model");
+  auto* version = app->add_option("VERSION", a->version, "dataset version (id prefix; default: head)");
+  app->add_flag("--all", a->all, "every dataset version and every registered model")->excludes(version);
+  app->add_flag("--full", a->deep,
+                "ask for every object, trusting no listing on the remote, and re-send those missing or of the wrong size (repairs what `verify` finds)");
   add_transfer_options(*app, *a);
   add_common_options(*app, g, true, false);
   out.push_back({app, [a, &g] {
@@ -142,7 +146,7 @@ void add_remote_push(CLI::App& parent, Globals& g, Commands& out) {
                    auto remote = open_remote(ws, a->remote, !g.json);
                    auto reg = registry::open(ws);
                    auto set = pipeline::push_set(ws, reg, a->version, a->all);
-                   return report(g, remote.push(set.versions, set.bundles), "pushed", remote);
+                   return report(g, remote.push(set.versions, set.bundles, a->deep), "pushed", remote);
                  }});
 }
 
@@ -160,7 +164,13 @@ void add_remote_pull(CLI::App& parent, Globals& g, Commands& out) {
                    auto lock = ws.lock();
                    auto remote = open_remote(ws, a->remote, !g.json);
                    data::Dataset ds(ws);
-                   if (!a->version.empty()) return report(g, remote.pull({a->version}), "pulled", remote);
+                   if (!a->version.empty()) {
+                     auto s = remote.pull({a->version});
+                     int code = report(g, s, "pulled", remote);
+                     if (s.ok() && !g.json)
+                       std::printf("`wms data checkout %s` makes it the working copy\n", a->version.c_str());
+                     return code;
+                   }
                    if (auto head = ds.head()) return report(g, remote.pull({head->id}), "pulled", remote);
                    data::TransferSummary s;
                    auto v = remote.pull_pointers("pull from " + remote.config().label(), s);
@@ -178,14 +188,17 @@ void add_remote_pull(CLI::App& parent, Globals& g, Commands& out) {
 void add_remote_status(CLI::App& parent, Globals& g, Commands& out) {
   auto* app = parent.add_subcommand("status", "which objects of a version are missing on the remote or here");
   auto a = std::make_shared<TransferArgs>();
-  app->add_option("VERSION", a->version, "dataset version (default: head)");
-  app->add_flag("--all", a->all, "every dataset version");
+  auto* version = app->add_option("VERSION", a->version, "dataset version (default: head)");
+  app->add_flag("--all", a->all, "every dataset version")->excludes(version);
   add_transfer_options(*app, *a);
   add_common_options(*app, g);
   out.push_back({app, [a, &g] {
                    auto ws = data::Workspace::open(g.workspace);
                    auto remote = open_remote(ws, a->remote, false);
                    data::Dataset ds(ws);
+                   if (!a->all && a->version.empty() && !ds.head())
+                     throw NotFound("{}: no dataset version here yet; `wms remote pull` fetches the one the .dvc files "
+                                    "name", ws.root().string());
                    std::vector<data::Version> versions =
                        a->all ? ds.log() : std::vector<data::Version>{ds.get(a->version.empty() ? "head" : a->version)};
                    auto st = remote.status(versions);
@@ -206,6 +219,8 @@ void add_remote_status(CLI::App& parent, Globals& g, Commands& out) {
                    }
                    if (g.json) print_json(j);
                    else if (in_sync) std::printf("in sync: `wms remote push` has nothing to send\n");
+                   else std::printf("`wms remote push --full` sends what the remote lacks; `wms remote pull` fetches "
+                                    "what is not here\n");
                    return kExitOk;
                  }});
 }
@@ -214,8 +229,8 @@ void add_remote_verify(CLI::App& parent, Globals& g, Commands& out) {
   auto* app = parent.add_subcommand("verify", "check that every object of a version is on the remote with the right "
                                               "size (--deep: downloads and re-hashes each)");
   auto a = std::make_shared<TransferArgs>();
-  app->add_option("VERSION", a->version, "dataset version (default: head)");
-  app->add_flag("--all", a->all, "every dataset version");
+  auto* version = app->add_option("VERSION", a->version, "dataset version (default: head)");
+  app->add_flag("--all", a->all, "every dataset version")->excludes(version);
   app->add_flag("--deep", a->deep, "download every object and check its md5");
   add_transfer_options(*app, *a);
   add_common_options(*app, g);
@@ -230,7 +245,11 @@ void add_remote_verify(CLI::App& parent, Globals& g, Commands& out) {
                    } else {
                      ids.push_back(a->version.empty() ? ds.get("head").id : a->version);
                    }
-                   return report(g, remote.verify(ids, a->deep), "verified", remote);
+                   auto s = remote.verify(ids, a->deep);
+                   int code = report(g, s, "verified", remote);
+                   if (!s.ok() && !g.json)
+                     std::printf("`wms remote push --full` uploads what is missing or damaged from the local store\n");
+                   return code;
                  }});
 }
 

@@ -290,6 +290,9 @@ TEST(Remote, StatusVerifyAndGcSeeWhatIsWhere) {
   auto v = remote.verify({p.head().id}, false);
   EXPECT_EQ(v.missing.size(), 1u);
   EXPECT_EQ(v.corrupt.size(), 1u);
+  EXPECT_EQ(remote.push({p.head()}).transferred, 0u) << "a listing on the remote stands for its files";
+  EXPECT_EQ(remote.push({p.head()}, {}, /*full=*/true).transferred, 2u) << "--full re-sends the missing and the short";
+  EXPECT_TRUE(remote.verify({p.head().id}, true).ok());
   // gc: an object nothing references is listed (dry run), then deleted; referenced ones stay.
   c.put("project/files/md5/ff/ffffffffffffffffffffffffffffff", "orphan");
   auto dry = remote.gc({p.head().id}, {}, true);
@@ -370,6 +373,17 @@ TEST(Remote, CommandsConfigureTheRemoteInWmsYamlAndNeverTakeASecret) {
   c = util::Config::load(ws.config_path());
   EXPECT_EQ(data::remote_names(c), (std::vector<std::string>{"storage"}));
   EXPECT_EQ(data::default_remote_name(c), "") << "the default went with its remote";
+  // Names YAML would read as null or a boolean, URLs that would land elsewhere, secrets in URLs.
+  EXPECT_EQ(run_wms("remote add -w " + qp(ws.root()) + " null s3://bucket-n/x").exit_code, 0);
+  EXPECT_EQ(data::remote_config(util::Config::load(ws.config_path()), "null").url, "s3://bucket-n/x");
+  EXPECT_EQ(run_wms("remote remove -w " + qp(ws.root()) + " null").exit_code, 0);
+  for (const char* url : {"s3://bucket-a/../other", "s3://bucket-a/./x", "s3://bucket-a//x", "s3://192.168.1.1/x"}) {
+    auto r = run_wms("remote add -w " + qp(ws.root()) + " bad " + qp(url));
+    EXPECT_EQ(r.exit_code, 3) << url << ": " << r.err;
+  }
+  auto userinfo = run_wms("remote modify -w " + qp(ws.root()) + " storage endpointurl http://me:pw@127.0.0.1:9000");
+  EXPECT_EQ(userinfo.exit_code, 3) << userinfo.err;
+  EXPECT_EQ(util::read_file(ws.config_path()).find("me:pw"), std::string::npos);
   auto list = run_wms("remote list -w " + qp(ws.root()) + " --json");
   EXPECT_EQ(nlohmann::json::parse(list.out).size(), 1u);
   // A secret written into wms.yaml by hand is refused, not used.

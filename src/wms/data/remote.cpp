@@ -37,6 +37,23 @@ bool is_secret(const std::string& option) {
       where);
 }
 
+// An endpoint is scheme://host[:port]: a path would be signed but not be the bucket's,
+// and a user:password@ would put a secret into the committed wms.yaml.
+std::optional<std::string> endpoint_problem(const std::string& u) {
+  if (u.empty()) return std::nullopt;
+  std::size_t scheme = u.rfind("http://", 0) == 0 ? 7 : u.rfind("https://", 0) == 0 ? 8 : 0;
+  if (!scheme) return "must start with http:// or https://";
+  std::string host = u.substr(scheme);
+  if (!host.empty() && host.back() == '/') host.pop_back();
+  if (host.empty()) return "must name a host after the scheme";
+  if (host.find('@') != std::string::npos)
+    return "must not hold a user or password (credentials never go into wms.yaml)";
+  if (host.find_first_of("/?#") != std::string::npos) return "must be scheme://HOST[:PORT] only, without a path or query";
+  for (unsigned char c : host)
+    if (c <= 0x20 || c == 0x7f) return "must not hold spaces or control characters";
+  return std::nullopt;
+}
+
 bool valid_name(const std::string& name) {
   if (name.empty() || name.size() > 64) return false;
   for (char c : name)
@@ -98,12 +115,12 @@ const util::OptionTable<RemoteConfig>& remote_option_table() {
                }),
                "s3://BUCKET[/PREFIX]")
           .add("endpointurl", "endpointurl", WMS_MEMBER(endpointurl), "the server, for storage other than AWS",
-               util::Check<std::string>([](const std::string& u) -> std::optional<std::string> {
-                 if (u.empty() || u.rfind("http://", 0) == 0 || u.rfind("https://", 0) == 0) return std::nullopt;
-                 return "must start with http:// or https://";
-               }),
-               "http(s)://HOST[:PORT]")
-          .add("region", "region", WMS_MEMBER(region), "the bucket's region (default: AWS_REGION, the profile's)")
+               util::Check<std::string>(endpoint_problem), "http(s)://HOST[:PORT], no path, no user:password@")
+          .add("region", "region", WMS_MEMBER(region), "the bucket's region (default: AWS_REGION, the profile's)",
+               util::Check<std::string>([](const std::string& r) -> std::optional<std::string> {
+                 if (r.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos) return std::nullopt;
+                 return "must be a region name such as us-east-1 (a-z, 0-9, '-')";
+               }))
           .add("profile", "profile", WMS_MEMBER(profile), "a profile of the AWS credentials file")
           .add("credentialpath", "credentialpath", WMS_MEMBER(credentialpath), "the AWS credentials file")
           .add("addressing_style", "addressing_style", WMS_MEMBER(addressing_style), "auto: path-style with an endpointurl",
@@ -221,7 +238,7 @@ std::string TransferSummary::text(const std::string& verb) const {
                                       human_bytes(bytes), seconds, present);
   if (!missing.empty()) out += fmt::format("\n{} missing:", missing.size());
   for (const auto& m : missing) out += "\n  " + m;
-  if (!corrupt.empty()) out += fmt::format("\n{} corrupt (not stored):", corrupt.size());
+  if (!corrupt.empty()) out += fmt::format("\n{} corrupt{}:", corrupt.size(), verb == "pulled" ? " (not stored)" : "");
   for (const auto& m : corrupt) out += "\n  " + m;
   return out;
 }
@@ -332,7 +349,8 @@ void run_jobs(Pool& pool, std::size_t n, int jobs, const std::function<bool()>& 
 
 VersionObjects Remote::objects_of(const Version& v) const { return version_objects(ws_, v); }
 
-TransferSummary Remote::push(const std::vector<Version>& versions, const std::vector<std::string>& objects) {
+TransferSummary Remote::push(const std::vector<Version>& versions, const std::vector<std::string>& objects,
+                             bool full) {
   const std::uint64_t requests_before = pool_->total_requests();
   auto start = std::chrono::steady_clock::now();
   TransferSummary s;
@@ -361,10 +379,12 @@ TransferSummary Remote::push(const std::vector<Version>& versions, const std::ve
   std::vector<char> dir_there(probes.size(), 0);
   run_jobs(*pool_, probes.size(), config_.jobs, should_stop,
            [&](S3Client& c, std::size_t i) { dir_there[i] = c.head(key_of(probes[i])).has_value(); });
+  std::vector<char> dir_stands(dir_there);  // listings trusted to stand for their files
+  if (full) std::fill(dir_stands.begin(), dir_stands.end(), 0);
   std::set<std::string> covered, wanted(objects.begin(), objects.end());
   for (const auto& files : dir_files) wanted.insert(files.begin(), files.end());
   for (std::size_t i = 0; i < probes.size(); ++i)
-    if (dir_there[i])
+    if (dir_stands[i])
       for (const auto& e : entries_of(store, probes[i])) covered.insert(e.md5);
   std::vector<std::string> check;
   for (const auto& f : wanted) {
@@ -374,13 +394,16 @@ TransferSummary Remote::push(const std::vector<Version>& versions, const std::ve
   // Files: HEAD each, upload what is missing. When none of a first sample is there (a
   // first push), the rest are uploaded without asking: an upload of an object that is
   // there after all rewrites the same bytes under the same name.
-  const std::size_t sample = std::min<std::size_t>(check.size(), 32);
+  const std::size_t sample = full ? check.size() : std::min<std::size_t>(check.size(), 32);
   std::atomic<bool> ask_all{false};
   std::vector<char> state(check.size(), 0);  // 0 uploaded, 1 present, 2 not in the local store
   std::atomic<std::uint64_t> bytes{0}, done{0};
   auto one = [&](S3Client& c, std::size_t i) {
     const std::string key = key_of(check[i]);
-    if ((i < sample || ask_all) && c.head(key)) {
+    std::optional<std::uint64_t> there = (i < sample || ask_all) ? c.head(key) : std::nullopt;
+    // --full also re-sends an object whose size on the remote is not its size here.
+    if (there && full && store.has(check[i]) && *there != fs::file_size(store.object_path(check[i]))) there.reset();
+    if (there) {
       state[i] = 1;
       ask_all = true;
     } else if (!store.has(check[i])) {
@@ -571,6 +594,10 @@ std::optional<Version> Remote::pull_pointers(const std::string& action, Transfer
   int k = 0;
   for (const auto& folder : {ws_.images_dir(), ws_.masks_dir()}) {
     fs::path pointer = folder.string() + ".dvc";
+    std::error_code ec;
+    if (!fs::exists(pointer, ec))
+      throw NotFound("{}: no dataset version here and no {} naming one to pull (add a batch, or copy the project's "
+                     ".dvc files)", ws_.root().string(), pointer.string());
     DvcOut out = parse_dvc_file(util::read_file(pointer, 1 << 20), pointer.string());
     if (!out.md5.ends_with(".dir")) throw InvalidInput("{}: points at a file, not a directory", pointer.string());
     dirs[k++] = out.md5;
@@ -583,9 +610,10 @@ std::optional<Version> Remote::pull_pointers(const std::string& action, Transfer
     else need.push_back(d);
   }
   run_jobs(*pool_, need.size(), config_.jobs, should_stop, [&](S3Client& c, std::size_t i) {
-    if (fetch(c, store, need[i], keys_for(need[i]), mu, part)) {
+    if (auto n = fetch(c, store, need[i], keys_for(need[i]), mu, part)) {
       std::lock_guard lock(mu);
       ++part.transferred;
+      part.bytes += *n;
     }
   });
   s = part;
@@ -642,15 +670,18 @@ TransferSummary Remote::verify(const std::vector<std::string>& version_ids, bool
   for (const auto& id : version_ids) {
     auto v = record_of(id, s);
     if (!v) continue;
-    // Each listing: from the remote (it is what is being verified), md5-checked.
-    std::vector<Entry> entries;
-    for (const auto& dir : {v->images, v->masks}) {
+    // Each listing: from the remote (it is what is being verified), md5-checked; when
+    // it is missing there, its files are still checked from the local copy.
+    std::vector<std::pair<std::string, Entry>> entries;  // (side, entry)
+    for (const auto& [side, dir] : {std::pair{"images/", v->images}, std::pair{"masks/", v->masks}}) {
       auto c = pool_->borrow();
       std::string text;
       try {
         text = c->get(key_of(dir));
       } catch (const NotFound&) {
         s.missing.push_back(dir + " (listing of version " + v->short_id() + ")");
+        if (store.has(dir))
+          for (auto& e : entries_of(store, dir)) entries.emplace_back(side, e);
         continue;
       }
       if (util::md5_hex(text) != bare(dir)) {
@@ -658,10 +689,11 @@ TransferSummary Remote::verify(const std::vector<std::string>& version_ids, bool
         continue;
       }
       ++s.present;
-      for (auto& e : parse_dir_json(text, key_of(dir))) entries.push_back(e);
+      for (auto& e : parse_dir_json(text, key_of(dir))) entries.emplace_back(side, e);
     }
     run_jobs(*pool_, entries.size(), config_.jobs, should_stop, [&](S3Client& c, std::size_t i) {
-      const Entry& e = entries[i];
+      const Entry& e = entries[i].second;
+      const std::string what = entries[i].first + e.relpath;
       const std::string key = key_of(e.md5);
       std::string problem;
       if (deep) {
@@ -679,8 +711,8 @@ TransferSummary Remote::verify(const std::vector<std::string>& version_ids, bool
       }
       std::lock_guard lock(mu);
       if (problem.empty()) ++s.present;
-      else if (problem == "missing") s.missing.push_back(fmt::format("{} ({} of version {})", e.md5, e.relpath, v->short_id()));
-      else s.corrupt.push_back(fmt::format("{} ({} of version {}; {})", e.md5, e.relpath, v->short_id(), problem));
+      else if (problem == "missing") s.missing.push_back(fmt::format("{} ({} of version {})", e.md5, what, v->short_id()));
+      else s.corrupt.push_back(fmt::format("{} ({} of version {}; {})", e.md5, what, v->short_id(), problem));
     });
   }
   s.requests = pool_->total_requests() - requests_before;
@@ -704,7 +736,9 @@ std::vector<S3Object> Remote::gc(const std::vector<std::string>& keep_versions,
   TransferSummary ignored;
   for (const auto& id : versions) {
     auto v = record_of(id, ignored);
-    if (!v) throw Unavailable("{}: version {} is referenced but its record cannot be read; nothing deleted", config_.label(), id);
+    if (!v)
+      throw Corrupt("{}: {}; nothing deleted (a version record that cannot be read may still reference objects)",
+                    config_.label(), ignored.corrupt.empty() ? ignored.missing.back() : ignored.corrupt.back());
     for (const auto& dir : {v->images, v->masks}) {
       keep.insert(dir);
       std::string text = store.has(dir) ? store.read(dir) : c->get(key_of(dir));

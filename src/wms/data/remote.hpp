@@ -139,7 +139,11 @@ class Remote {
   /// listings, then their records) and of `objects` (model bundles). A listing is
   /// uploaded only when all its files are on the remote. Throws Denied, Unavailable,
   /// InvalidInput, Cancelled (should_stop); per-object problems are in the summary.
-  TransferSummary push(const std::vector<Version>& versions, const std::vector<std::string>& objects = {});
+  /// `full`: trust no listing on the remote, ask for every object, and re-send those
+  /// missing or of another size there (repairs what `verify` finds; a damaged object of
+  /// the right size needs `verify --deep` to be seen, and is re-sent after a delete).
+  TransferSummary push(const std::vector<Version>& versions, const std::vector<std::string>& objects = {},
+                       bool full = false);
   /// Downloads what the local store lacks of these versions (by id; records fetched
   /// from the remote when not local) and of `objects`. Listings from a legacy (2.x)
   /// remote are found under the 2.x layout. Every object is md5-checked before it is

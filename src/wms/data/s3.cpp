@@ -155,8 +155,21 @@ S3Url parse_s3_url(const std::string& url) {
   if (!ok)
     throw InvalidInput("remote URL '{}': bucket '{}' must be 3 to 63 of a-z, 0-9, '.' and '-' (S3 bucket naming)", url,
                        u.bucket);
-  if (u.prefix.find("//") != std::string::npos || (!u.prefix.empty() && u.prefix.front() == '/'))
-    throw InvalidInput("remote URL '{}': the prefix has an empty path segment", url);
+  bool ip = u.bucket.find_first_not_of("0123456789.") == std::string::npos;
+  if (ip) throw InvalidInput("remote URL '{}': bucket '{}' is formatted as an IP address (S3 bucket naming)", url, u.bucket);
+  // Every segment of the prefix is a key part as written: no empty, "." or ".." segment
+  // (a URL library or server would fold them, and the objects would land elsewhere).
+  for (std::size_t b = 0; !u.prefix.empty() && b <= u.prefix.size();) {
+    auto e = u.prefix.find('/', b);
+    if (e == std::string::npos) e = u.prefix.size();
+    std::string seg = u.prefix.substr(b, e - b);
+    if (seg.empty() || seg == "." || seg == "..")
+      throw InvalidInput("remote URL '{}': prefix segment '{}' is not allowed (no empty, '.' or '..' segments)", url, seg);
+    b = e + 1;
+  }
+  for (unsigned char c : u.prefix)
+    if (c < 0x20 || c == 0x7f || c == '\\')
+      throw InvalidInput("remote URL '{}': the prefix holds a control character or a backslash", url);
   return u;
 }
 

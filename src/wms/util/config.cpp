@@ -141,9 +141,16 @@ Config Config::sub(const std::string& key) const {
 namespace {
 
 // A key as YAML reads it: bare when it is a plain word, else a quoted string.
+// Words YAML reads as something other than a string (null, booleans in YAML 1.1 and
+// 1.2, numbers) are quoted too.
 std::string yaml_key(const std::string& k) {
   bool plain = !k.empty() && k.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") ==
                                  std::string::npos;
+  std::string lower;
+  for (char c : k) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static const char* kSpecial[] = {"null", "true", "false", "yes", "no", "on", "off", "y", "n"};
+  for (const char* w : kSpecial) plain = plain && lower != w;
+  plain = plain && !std::isdigit(static_cast<unsigned char>(k[0])) && k[0] != '-';
   return plain ? k : nlohmann::json(k).dump();
 }
 
