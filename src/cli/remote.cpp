@@ -51,7 +51,8 @@ void add_remote_add(CLI::App& parent, Globals& g, Commands& out) {
   app->add_option("NAME", a->remote.name, "a name for the remote")->required();
   app->add_option("URL", a->remote.url, "s3://BUCKET[/PREFIX]")->required();
   app->add_flag("--default,-d", a->make_default, "make it the default remote (core.remote)");
-  app->add_option("--endpointurl", a->remote.endpointurl, "the server, for storage other than AWS (http(s)://HOST:PORT)");
+  app->add_option("--endpointurl", a->remote.endpointurl,
+                  "the server, for storage other than AWS (http(s)://HOST:PORT)");
   app->add_option("--region", a->remote.region, "the bucket's region");
   app->add_option("--profile", a->remote.profile, "a profile of the AWS credentials file");
   add_names_option(*app, "--addressing-style", a->remote.addressing_style, data::kAddressingNames,
@@ -120,8 +121,10 @@ void add_remote_list(CLI::App& parent, Globals& g, Commands& out) {
                        std::printf("%s%s\t%s%s\n", n.c_str(), n == def ? " (default)" : "", r.url.c_str(),
                                    r.endpointurl.empty() ? "" : ("  endpointurl " + r.endpointurl).c_str());
                    }
-                   if (g.json) print_json(j);
-                   else if (j.empty()) std::printf("no remotes: add one with `wms remote add --default NAME s3://BUCKET/PREFIX`\n");
+                   if (g.json)
+                     print_json(j);
+                   else if (j.empty())
+                     std::printf("no remotes: add one with `wms remote add --default NAME s3://BUCKET/PREFIX`\n");
                    return kExitOk;
                  }});
 }
@@ -131,13 +134,15 @@ void add_transfer_options(CLI::App& app, TransferArgs& a) {
 }
 
 void add_remote_push(CLI::App& parent, Globals& g, Commands& out) {
-  auto* app = parent.add_subcommand("push", "upload a dataset version (default: head) and the production model; only "
-                                            "what the remote lacks moves");
+  auto* app = parent.add_subcommand("push",
+                                    "upload a dataset version (default: head) and the production model; only "
+                                    "what the remote lacks moves");
   auto a = std::make_shared<TransferArgs>();
   auto* version = app->add_option("VERSION", a->version, "dataset version (id prefix; default: head)");
   app->add_flag("--all", a->all, "every dataset version and every registered model")->excludes(version);
   app->add_flag("--full", a->deep,
-                "ask for every object, trusting no listing on the remote, and re-send those missing or of the wrong size (repairs what `verify` finds)");
+                "ask for every object, trusting no listing on the remote, and re-send those missing or of the wrong "
+                "size (repairs what `verify` finds)");
   add_transfer_options(*app, *a);
   add_common_options(*app, g, true, false);
   out.push_back({app, [a, &g] {
@@ -152,8 +157,9 @@ void add_remote_push(CLI::App& parent, Globals& g, Commands& out) {
 
 void add_remote_pull(CLI::App& parent, Globals& g, Commands& out) {
   auto* app = parent.add_subcommand(
-      "pull", "download a dataset version (default: head; in a fresh clone, the one the .dvc files name) into the "
-              "local store; every object is md5-checked");
+      "pull",
+      "download a dataset version (default: head; in a fresh clone, the one the .dvc files name) into the "
+      "local store; every object is md5-checked");
   auto a = std::make_shared<TransferArgs>();
   app->add_option("VERSION", a->version, "dataset version (its 32-digit id when it is not local yet; default: head)");
   add_transfer_options(*app, *a);
@@ -197,8 +203,10 @@ void add_remote_status(CLI::App& parent, Globals& g, Commands& out) {
                    auto remote = open_remote(ws, a->remote, false);
                    data::Dataset ds(ws);
                    if (!a->all && a->version.empty() && !ds.head())
-                     throw NotFound("{}: no dataset version here yet; `wms remote pull` fetches the one the .dvc files "
-                                    "name", ws.root().string());
+                     throw NotFound(
+                         "{}: no dataset version here yet; `wms remote pull` fetches the one the .dvc files "
+                         "name",
+                         ws.root().string());
                    std::vector<data::Version> versions =
                        a->all ? ds.log() : std::vector<data::Version>{ds.get(a->version.empty() ? "head" : a->version)};
                    auto st = remote.status(versions);
@@ -217,17 +225,22 @@ void add_remote_status(CLI::App& parent, Globals& g, Commands& out) {
                      for (const auto& o : s.not_on_remote) std::printf("  not on the remote: %s\n", o.c_str());
                      for (const auto& o : s.not_local) std::printf("  not here:          %s\n", o.c_str());
                    }
-                   if (g.json) print_json(j);
-                   else if (in_sync) std::printf("in sync: `wms remote push` has nothing to send\n");
-                   else std::printf("`wms remote push --full` sends what the remote lacks; `wms remote pull` fetches "
-                                    "what is not here\n");
+                   if (g.json)
+                     print_json(j);
+                   else if (in_sync)
+                     std::printf("in sync: `wms remote push` has nothing to send\n");
+                   else
+                     std::printf(
+                         "`wms remote push --full` sends what the remote lacks; `wms remote pull` fetches "
+                         "what is not here\n");
                    return kExitOk;
                  }});
 }
 
 void add_remote_verify(CLI::App& parent, Globals& g, Commands& out) {
-  auto* app = parent.add_subcommand("verify", "check that every object of a version is on the remote with the right "
-                                              "size (--deep: downloads and re-hashes each)");
+  auto* app = parent.add_subcommand("verify",
+                                    "check that every object of a version is on the remote with the right "
+                                    "size (--deep: downloads and re-hashes each)");
   auto a = std::make_shared<TransferArgs>();
   auto* version = app->add_option("VERSION", a->version, "dataset version (default: head)");
   app->add_flag("--all", a->all, "every dataset version")->excludes(version);
@@ -275,10 +288,12 @@ void add_remote_gc(CLI::App& parent, Globals& g, Commands& out) {
                    for (const auto& o : garbage) {
                      bytes += o.size;
                      j.push_back({{"key", o.key}, {"size", o.size}});
-                     if (!g.json) std::printf("%s %s (%llu bytes)\n", a->force ? "deleted" : "would delete", o.key.c_str(),
-                                              static_cast<unsigned long long>(o.size));
+                     if (!g.json)
+                       std::printf("%s %s (%llu bytes)\n", a->force ? "deleted" : "would delete", o.key.c_str(),
+                                   static_cast<unsigned long long>(o.size));
                    }
-                   if (g.json) print_json({{"deleted", a->force}, {"objects", j}, {"bytes", bytes}});
+                   if (g.json)
+                     print_json({{"deleted", a->force}, {"objects", j}, {"bytes", bytes}});
                    else
                      std::printf("%zu unreferenced objects (%llu bytes)%s\n", garbage.size(),
                                  static_cast<unsigned long long>(bytes),

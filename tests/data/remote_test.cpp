@@ -32,16 +32,17 @@ using testing::run_wms;
 using testing::TempDir;
 namespace fs = std::filesystem;
 
-std::string g_kind;         // swift | moto
-fs::path g_server_dir;      // where the server runs
-std::string g_endpoint;     // http://127.0.0.1:PORT
+std::string g_kind;      // swift | moto
+fs::path g_server_dir;   // where the server runs
+std::string g_endpoint;  // http://127.0.0.1:PORT
 int g_bucket_counter = 0;
 
 // moto 5.2.1 refuses its own signature check on ListObjectsV2 when the prefix holds a
 // '/' (boto3's requests fail the same way): tests that list run on Swift only.
-#define SKIP_IF_MOTO_LISTS()                                                                       \
-  if (g_kind == "moto") GTEST_SKIP() << "moto 5.2.1 rejects signed ListObjectsV2 with '/' in the prefix " \
-                                        "(boto3 too); this case runs against Swift"
+#define SKIP_IF_MOTO_LISTS()                                                        \
+  if (g_kind == "moto")                                                             \
+  GTEST_SKIP() << "moto 5.2.1 rejects signed ListObjectsV2 with '/' in the prefix " \
+                  "(boto3 too); this case runs against Swift"
 
 // A fresh bucket per test, so tests never see each other's objects.
 std::string new_bucket() {
@@ -222,8 +223,10 @@ struct FlakyProxy {
                           qp(dir / "port"), qp(dir / "pid")));
     for (int i = 0; i < 100 && endpoint.empty(); ++i) {
       std::string p = fs::exists(dir / "port") ? util::read_file(dir / "port") : "";
-      if (p.find('\n') != std::string::npos) endpoint = "http://127.0.0.1:" + p.substr(0, p.find('\n'));
-      else ::usleep(100 * 1000);
+      if (p.find('\n') != std::string::npos)
+        endpoint = "http://127.0.0.1:" + p.substr(0, p.find('\n'));
+      else
+        ::usleep(100 * 1000);
     }
     EXPECT_FALSE(endpoint.empty()) << "the proxy did not start";
   }
@@ -319,8 +322,8 @@ TEST(Remote, AnIndependentClientReadsWhatWmsPushedAndWritesWhatWmsPulls) {
   p.remote().push({p.head()});
   std::string env = fmt::format("S3_ENDPOINT={} ", g_endpoint);
   std::string script = std::string(WMS_SOURCE_DIR) + "/tests/data/remote_boto3_check.py";
-  auto check = run_shell(env + "/usr/bin/python3 " + qp(script) + " read " + p.bucket + " project " +
-                         qp(p.ws.root() / "data"));
+  auto check =
+      run_shell(env + "/usr/bin/python3 " + qp(script) + " read " + p.bucket + " project " + qp(p.ws.root() / "data"));
   ASSERT_EQ(check.exit_code, 0) << check.out << check.err;
   for (const char* layout : {"3", "2"}) {
     TempDir t;
@@ -399,14 +402,15 @@ TEST(Remote, CommandsConfigureTheRemoteInWmsYamlAndNeverTakeASecret) {
 // remote: merge-and-validate pulls the head, promote pushes what it accepts.
 data::Workspace fast_clone(const Project& p, const fs::path& where) {
   auto ws = fresh_clone(p, where);
-  util::append_line(ws.config_path(), "model: {input_size: 32}\ntraining: {epochs: 1, batch_size: 8}\n"
-                                      "pipeline: {attempts: 1}\ngate: {floor: 0.0}\n");
+  util::append_line(ws.config_path(),
+                    "model: {input_size: 32}\ntraining: {epochs: 1, batch_size: 8}\n"
+                    "pipeline: {attempts: 1}\ngate: {floor: 0.0}\n");
   return data::Workspace::open(where);
 }
 
 fs::path synth_batch(const fs::path& where, int count, int first_id) {
-  auto r = run_wms(fmt::format("synth --out {} --count {} --size 96 --first-id {} --seed {}", qp(where), count,
-                               first_id, first_id));
+  auto r = run_wms(
+      fmt::format("synth --out {} --count {} --size 96 --first-id {} --seed {}", qp(where), count, first_id, first_id));
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return where;
 }
@@ -467,8 +471,9 @@ TEST(RemotePipeline, AFailedPushAcceptsNothing) {
   // Everything is local, so the pull asks for nothing; the push is refused.
   TempDir t;
   Project p(20);
-  util::append_line(p.ws.config_path(), "model: {input_size: 32}\ntraining: {epochs: 1, batch_size: 8}\n"
-                                        "pipeline: {attempts: 1}\ngate: {floor: 0.0}\n");
+  util::append_line(p.ws.config_path(),
+                    "model: {input_size: 32}\ntraining: {epochs: 1, batch_size: 8}\n"
+                    "pipeline: {attempts: 1}\ngate: {floor: 0.0}\n");
   auto before = *data::Dataset(p.ws).head();
   auto r = run_wms("pipeline run --json -w " + qp(p.ws.root()) + " " + qp(synth_batch(t / "batch", 6, 8000)),
                    "AWS_SECRET_ACCESS_KEY=wrong");

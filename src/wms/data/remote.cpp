@@ -48,7 +48,8 @@ std::optional<std::string> endpoint_problem(const std::string& u) {
   if (host.empty()) return "must name a host after the scheme";
   if (host.find('@') != std::string::npos)
     return "must not hold a user or password (credentials never go into wms.yaml)";
-  if (host.find_first_of("/?#") != std::string::npos) return "must be scheme://HOST[:PORT] only, without a path or query";
+  if (host.find_first_of("/?#") != std::string::npos)
+    return "must be scheme://HOST[:PORT] only, without a path or query";
   for (unsigned char c : host)
     if (c <= 0x20 || c == 0x7f) return "must not hold spaces or control characters";
   return std::nullopt;
@@ -118,13 +119,14 @@ const util::OptionTable<RemoteConfig>& remote_option_table() {
                util::Check<std::string>(endpoint_problem), "http(s)://HOST[:PORT], no path, no user:password@")
           .add("region", "region", WMS_MEMBER(region), "the bucket's region (default: AWS_REGION, the profile's)",
                util::Check<std::string>([](const std::string& r) -> std::optional<std::string> {
-                 if (r.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos) return std::nullopt;
+                 if (r.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos)
+                   return std::nullopt;
                  return "must be a region name such as us-east-1 (a-z, 0-9, '-')";
                }))
           .add("profile", "profile", WMS_MEMBER(profile), "a profile of the AWS credentials file")
           .add("credentialpath", "credentialpath", WMS_MEMBER(credentialpath), "the AWS credentials file")
-          .add("addressing_style", "addressing_style", WMS_MEMBER(addressing_style), "auto: path-style with an endpointurl",
-               kAddressingNames)
+          .add("addressing_style", "addressing_style", WMS_MEMBER(addressing_style),
+               "auto: path-style with an endpointurl", kAddressingNames)
           .add("ssl_verify", "ssl_verify", WMS_MEMBER(ssl_verify), "check the server's TLS certificate")
           .add("jobs", "jobs", WMS_MEMBER(jobs), "parallel connections; 0 = 4 x cores", Range::closed(0, 256))
           .add("connect_timeout", "connect_timeout", WMS_MEMBER(connect_timeout), "seconds", Range::above(0))
@@ -133,16 +135,21 @@ const util::OptionTable<RemoteConfig>& remote_option_table() {
   return t;
 }
 
-std::vector<std::string> remote_names(const util::Config& c) { return c.children("remote"); }
+std::vector<std::string> remote_names(const util::Config& c) {
+  return c.children("remote");
+}
 
-std::string default_remote_name(const util::Config& c) { return c.get_string("core.remote", ""); }
+std::string default_remote_name(const util::Config& c) {
+  return c.get_string("core.remote", "");
+}
 
 RemoteConfig remote_config(const util::Config& c, const std::string& name_or_default) {
   std::string name = name_or_default.empty() ? default_remote_name(c) : name_or_default;
   auto names = remote_names(c);
   if (name.empty())
-    throw NotFound("{}: no default remote (core.remote); add one with `wms remote add --default NAME s3://BUCKET/PREFIX`",
-                   c.source());
+    throw NotFound(
+        "{}: no default remote (core.remote); add one with `wms remote add --default NAME s3://BUCKET/PREFIX`",
+        c.source());
   if (std::find(names.begin(), names.end(), name) == names.end())
     throw NotFound("{}: no remote '{}' (configured: {})", c.source(), name,
                    names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", ")));
@@ -226,16 +233,15 @@ void remove_remote(const Workspace& ws, const std::string& name) {
 }
 
 nlohmann::json TransferSummary::to_json() const {
-  return {{"transferred", transferred}, {"present", present}, {"bytes", bytes},     {"missing", missing},
+  return {{"transferred", transferred}, {"present", present},   {"bytes", bytes},    {"missing", missing},
           {"corrupt", corrupt},         {"requests", requests}, {"seconds", seconds}};
 }
 
 std::string TransferSummary::text(const std::string& verb) const {
-  std::string out = verb == "verified"
-                        ? fmt::format("verified {} objects in {:.1f} s: {} present and intact", present + missing.size() +
-                                      corrupt.size(), seconds, present)
-                        : fmt::format("{} {} objects ({}) in {:.1f} s, {} already there", verb, transferred,
-                                      human_bytes(bytes), seconds, present);
+  std::string out = verb == "verified" ? fmt::format("verified {} objects in {:.1f} s: {} present and intact",
+                                                     present + missing.size() + corrupt.size(), seconds, present)
+                                       : fmt::format("{} {} objects ({}) in {:.1f} s, {} already there", verb,
+                                                     transferred, human_bytes(bytes), seconds, present);
   if (!missing.empty()) out += fmt::format("\n{} missing:", missing.size());
   for (const auto& m : missing) out += "\n  " + m;
   if (!corrupt.empty()) out += fmt::format("\n{} corrupt{}:", corrupt.size(), verb == "pulled" ? " (not stored)" : "");
@@ -347,28 +353,34 @@ void run_jobs(Pool& pool, std::size_t n, int jobs, const std::function<bool()>& 
 
 }  // namespace
 
-VersionObjects Remote::objects_of(const Version& v) const { return version_objects(ws_, v); }
+VersionObjects Remote::objects_of(const Version& v) const {
+  return version_objects(ws_, v);
+}
 
-TransferSummary Remote::push(const std::vector<Version>& versions, const std::vector<std::string>& objects,
-                             bool full) {
-  const std::uint64_t requests_before = pool_->total_requests();
-  auto start = std::chrono::steady_clock::now();
-  TransferSummary s;
+// What a push must do: the listings it sends, which of them (and of their parents') the
+// remote has, and the files it must ask about.
+struct Remote::PushPlan {
+  std::vector<std::string> dirs;                    // the versions' listings
+  std::vector<std::vector<std::string>> dir_files;  // their files
+  std::vector<char> dir_there;                      // dirs[i] is on the remote
+  std::vector<std::string> check;                   // files to ask about (or send)
+};
+
+Remote::PushPlan Remote::plan_push(const std::vector<Version>& versions, const std::vector<std::string>& objects,
+                                   bool full, TransferSummary& s) {
   Store store = ws_.store();
-  // What is wanted: listings, their files, and the extra objects.
-  std::vector<std::string> dirs;
-  std::vector<std::vector<std::string>> dir_files;
+  PushPlan plan;
   for (const auto& v : versions)
     for (const auto& dir : {v.images, v.masks}) {
-      if (std::find(dirs.begin(), dirs.end(), dir) != dirs.end()) continue;
-      dirs.push_back(dir);
+      if (std::find(plan.dirs.begin(), plan.dirs.end(), dir) != plan.dirs.end()) continue;
+      plan.dirs.push_back(dir);
       std::vector<std::string> files;
       for (const auto& e : entries_of(store, dir)) files.push_back(e.md5);
-      dir_files.push_back(std::move(files));
+      plan.dir_files.push_back(std::move(files));
     }
   // A listing already on the remote stands for its files (it went up after them); so
   // do the listings of the versions' parents, which hold most of a new version's files.
-  std::vector<std::string> probes = dirs;
+  std::vector<std::string> probes = plan.dirs;
   Dataset ds(ws_);
   for (const auto& v : versions)
     if (!v.parent.empty() && ds.has(v.parent)) {
@@ -376,24 +388,29 @@ TransferSummary Remote::push(const std::vector<Version>& versions, const std::ve
       for (const auto& dir : {parent.images, parent.masks})
         if (std::find(probes.begin(), probes.end(), dir) == probes.end() && store.has(dir)) probes.push_back(dir);
     }
-  std::vector<char> dir_there(probes.size(), 0);
+  std::vector<char> there(probes.size(), 0);
   run_jobs(*pool_, probes.size(), config_.jobs, should_stop,
-           [&](S3Client& c, std::size_t i) { dir_there[i] = c.head(key_of(probes[i])).has_value(); });
-  std::vector<char> dir_stands(dir_there);  // listings trusted to stand for their files
-  if (full) std::fill(dir_stands.begin(), dir_stands.end(), 0);
+           [&](S3Client& c, std::size_t i) { there[i] = c.head(key_of(probes[i])).has_value(); });
+  plan.dir_there.assign(there.begin(), there.begin() + static_cast<std::ptrdiff_t>(plan.dirs.size()));
   std::set<std::string> covered, wanted(objects.begin(), objects.end());
-  for (const auto& files : dir_files) wanted.insert(files.begin(), files.end());
-  for (std::size_t i = 0; i < probes.size(); ++i)
-    if (dir_stands[i])
+  for (const auto& files : plan.dir_files) wanted.insert(files.begin(), files.end());
+  for (std::size_t i = 0; i < probes.size() && !full; ++i)  // --full trusts no listing
+    if (there[i])
       for (const auto& e : entries_of(store, probes[i])) covered.insert(e.md5);
-  std::vector<std::string> check;
   for (const auto& f : wanted) {
-    if (covered.count(f)) ++s.present;
-    else check.push_back(f);
+    if (covered.count(f))
+      ++s.present;
+    else
+      plan.check.push_back(f);
   }
-  // Files: HEAD each, upload what is missing. When none of a first sample is there (a
-  // first push), the rest are uploaded without asking: an upload of an object that is
-  // there after all rewrites the same bytes under the same name.
+  return plan;
+}
+
+std::set<std::string> Remote::push_files(const std::vector<std::string>& check, bool full, TransferSummary& s) {
+  // HEAD each, upload what is missing. When none of a first sample is there (a first
+  // push), the rest are uploaded without asking: an upload of an object that is there
+  // after all rewrites the same bytes under the same name.
+  Store store = ws_.store();
   const std::size_t sample = full ? check.size() : std::min<std::size_t>(check.size(), 32);
   std::atomic<bool> ask_all{false};
   std::vector<char> state(check.size(), 0);  // 0 uploaded, 1 present, 2 not in the local store
@@ -429,37 +446,53 @@ TransferSummary Remote::push(const std::vector<Version>& versions, const std::ve
       s.missing.push_back(check[i] + " (not in the local store)");
     }
   }
-  // Listings whose files are all there, then the version records.
-  std::vector<std::size_t> up;
-  for (std::size_t i = 0; i < dirs.size(); ++i) {
-    if (dir_there[i]) {
+  s.bytes += bytes;
+  return failed;
+}
+
+void Remote::push_listings(const PushPlan& plan, const std::vector<Version>& versions,
+                           const std::set<std::string>& failed, TransferSummary& s) {
+  // Listings whose files are all there, then the records of versions whose listings are.
+  Store store = ws_.store();
+  std::vector<char> up(plan.dirs.size(), 0);
+  std::atomic<std::uint64_t> bytes{0};
+  for (std::size_t i = 0; i < plan.dirs.size(); ++i) {
+    const auto& files = plan.dir_files[i];
+    if (plan.dir_there[i])
       ++s.present;
-      continue;
-    }
-    bool complete = std::none_of(dir_files[i].begin(), dir_files[i].end(), [&](const auto& f) { return failed.count(f); });
-    if (complete) up.push_back(i);
-    else s.missing.push_back(dirs[i] + " (not uploaded: some of its files are missing)");
+    else if (std::none_of(files.begin(), files.end(), [&](const auto& f) { return failed.count(f); }))
+      up[i] = 1;
+    else
+      s.missing.push_back(plan.dirs[i] + " (not uploaded: some of its files are missing)");
   }
-  run_jobs(*pool_, up.size(), config_.jobs, should_stop, [&](S3Client& c, std::size_t k) {
-    std::string body = store.read(dirs[up[k]]);
-    c.put(key_of(dirs[up[k]]), body);
+  run_jobs(*pool_, plan.dirs.size(), config_.jobs, should_stop, [&](S3Client& c, std::size_t i) {
+    if (!up[i]) return;
+    std::string body = store.read(plan.dirs[i]);
+    c.put(key_of(plan.dirs[i]), body);
     bytes += body.size();
   });
-  s.transferred += up.size();
+  s.transferred += static_cast<std::uint64_t>(std::count(up.begin(), up.end(), 1));
+  s.bytes += bytes;
+  auto on_remote = [&](const std::string& d) {
+    auto i = static_cast<std::size_t>(std::find(plan.dirs.begin(), plan.dirs.end(), d) - plan.dirs.begin());
+    return plan.dir_there[i] || up[i];
+  };
   std::vector<const Version*> records;
-  for (const auto& v : versions) {
-    auto complete = [&](const std::string& d) {
-      auto i = std::find(dirs.begin(), dirs.end(), d) - dirs.begin();
-      return dir_there[i] || std::find(up.begin(), up.end(), static_cast<std::size_t>(i)) != up.end();
-    };
-    if (complete(v.images) && complete(v.masks)) records.push_back(&v);
-  }
+  for (const auto& v : versions)
+    if (on_remote(v.images) && on_remote(v.masks)) records.push_back(&v);
   run_jobs(*pool_, records.size(), config_.jobs, should_stop, [&](S3Client& c, std::size_t k) {
     std::string key = record_key(url_, records[k]->id);
-    if (c.head(key)) return;
-    c.put(key, records[k]->to_json().dump(2) + "\n");
+    if (!c.head(key)) c.put(key, records[k]->to_json().dump(2) + "\n");
   });
-  s.bytes = bytes;
+}
+
+TransferSummary Remote::push(const std::vector<Version>& versions, const std::vector<std::string>& objects, bool full) {
+  const std::uint64_t requests_before = pool_->total_requests();
+  auto start = std::chrono::steady_clock::now();
+  TransferSummary s;
+  PushPlan plan = plan_push(versions, objects, full, s);
+  auto failed = push_files(plan.check, full, s);
+  push_listings(plan, versions, failed, s);
   s.requests = pool_->total_requests() - requests_before;
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return s;
@@ -540,8 +573,10 @@ TransferSummary Remote::pull(const std::vector<std::string>& version_ids, const 
       if (std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(d);
   std::vector<std::string> dirs_needed;
   for (const auto& d : dirs) {
-    if (store.has(d)) ++s.present;
-    else dirs_needed.push_back(d);
+    if (store.has(d))
+      ++s.present;
+    else
+      dirs_needed.push_back(d);
   }
   run_jobs(*pool_, dirs_needed.size(), config_.jobs, should_stop, [&](S3Client& c, std::size_t i) {
     if (auto n = fetch(c, store, dirs_needed[i], keys_for(dirs_needed[i]), mu, s)) {
@@ -557,8 +592,10 @@ TransferSummary Remote::pull(const std::vector<std::string>& version_ids, const 
       for (const auto& e : entries_of(store, d)) wanted.insert(e.md5);
   std::vector<std::string> need;
   for (const auto& f : wanted) {
-    if (store.has(f)) ++s.present;
-    else need.push_back(f);
+    if (store.has(f))
+      ++s.present;
+    else
+      need.push_back(f);
   }
   std::atomic<std::uint64_t> done{0};
   run_jobs(*pool_, need.size(), config_.jobs, should_stop, [&](S3Client& c, std::size_t i) {
@@ -596,8 +633,10 @@ std::optional<Version> Remote::pull_pointers(const std::string& action, Transfer
     fs::path pointer = folder.string() + ".dvc";
     std::error_code ec;
     if (!fs::exists(pointer, ec))
-      throw NotFound("{}: no dataset version here and no {} naming one to pull (add a batch, or copy the project's "
-                     ".dvc files)", ws_.root().string(), pointer.string());
+      throw NotFound(
+          "{}: no dataset version here and no {} naming one to pull (add a batch, or copy the project's "
+          ".dvc files)",
+          ws_.root().string(), pointer.string());
     DvcOut out = parse_dvc_file(util::read_file(pointer, 1 << 20), pointer.string());
     if (!out.md5.ends_with(".dir")) throw InvalidInput("{}: points at a file, not a directory", pointer.string());
     dirs[k++] = out.md5;
@@ -606,8 +645,10 @@ std::optional<Version> Remote::pull_pointers(const std::string& action, Transfer
   TransferSummary part;
   std::vector<std::string> need;
   for (const auto& d : dirs) {
-    if (store.has(d)) ++part.present;
-    else need.push_back(d);
+    if (store.has(d))
+      ++part.present;
+    else
+      need.push_back(d);
   }
   run_jobs(*pool_, need.size(), config_.jobs, should_stop, [&](S3Client& c, std::size_t i) {
     if (auto n = fetch(c, store, need[i], keys_for(need[i]), mu, part)) {
@@ -685,7 +726,8 @@ TransferSummary Remote::verify(const std::vector<std::string>& version_ids, bool
         continue;
       }
       if (util::md5_hex(text) != bare(dir)) {
-        s.corrupt.push_back(dir + " (listing of version " + v->short_id() + ": its bytes hash to " + util::md5_hex(text) + ")");
+        s.corrupt.push_back(dir + " (listing of version " + v->short_id() + ": its bytes hash to " +
+                            util::md5_hex(text) + ")");
         continue;
       }
       ++s.present;
@@ -710,9 +752,12 @@ TransferSummary Remote::verify(const std::vector<std::string>& version_ids, bool
         if (*size != local) problem = fmt::format("corrupt: {} bytes on the remote, {} here", *size, local);
       }
       std::lock_guard lock(mu);
-      if (problem.empty()) ++s.present;
-      else if (problem == "missing") s.missing.push_back(fmt::format("{} ({} of version {})", e.md5, what, v->short_id()));
-      else s.corrupt.push_back(fmt::format("{} ({} of version {}; {})", e.md5, what, v->short_id(), problem));
+      if (problem.empty())
+        ++s.present;
+      else if (problem == "missing")
+        s.missing.push_back(fmt::format("{} ({} of version {})", e.md5, what, v->short_id()));
+      else
+        s.corrupt.push_back(fmt::format("{} ({} of version {}; {})", e.md5, what, v->short_id(), problem));
     });
   }
   s.requests = pool_->total_requests() - requests_before;

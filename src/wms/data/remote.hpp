@@ -43,6 +43,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -70,7 +71,7 @@ struct RemoteConfig {
   std::string credentialpath;  ///< "" = AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials
   Addressing addressing_style = Addressing::kAuto;
   bool ssl_verify = true;
-  int jobs = 0;  ///< parallel connections; 0 = 4 x cores (DVC's default)
+  int jobs = 0;                 ///< parallel connections; 0 = 4 x cores (DVC's default)
   double connect_timeout = 10;  ///< seconds
   double read_timeout = 300;    ///< seconds for one request
   int retries = 5;              ///< after a 5xx, 429 or a lost connection
@@ -104,9 +105,9 @@ void remove_remote(const Workspace& ws, const std::string& name);
 
 /// What a transfer did. ok() when nothing is missing or corrupt.
 struct TransferSummary {
-  std::uint64_t transferred = 0;  ///< objects moved
-  std::uint64_t present = 0;      ///< already where they were going
-  std::uint64_t bytes = 0;        ///< moved
+  std::uint64_t transferred = 0;     ///< objects moved
+  std::uint64_t present = 0;         ///< already where they were going
+  std::uint64_t bytes = 0;           ///< moved
   std::vector<std::string> missing;  ///< "md5 (what)", on neither side
   std::vector<std::string> corrupt;  ///< "md5 (what)": its bytes do not hash to its name
   std::uint64_t requests = 0;
@@ -179,6 +180,13 @@ class Remote {
 
  private:
   struct Pool;
+  struct PushPlan;
+  PushPlan plan_push(const std::vector<Version>& versions, const std::vector<std::string>& objects, bool full,
+                     TransferSummary& s);
+  /// Returns the files that could not be sent (not in the local store).
+  std::set<std::string> push_files(const std::vector<std::string>& check, bool full, TransferSummary& s);
+  void push_listings(const PushPlan& plan, const std::vector<Version>& versions, const std::set<std::string>& failed,
+                     TransferSummary& s);
   VersionObjects objects_of(const Version& v) const;
   /// Where an object may be, in the order to try (3.x layout first unless 2.x pointers were read).
   std::vector<std::string> keys_for(const std::string& object) const;

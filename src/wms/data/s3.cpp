@@ -5,8 +5,8 @@
 
 #include <cctype>
 #include <chrono>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -103,7 +103,8 @@ std::string xml_field(std::string_view xml, std::string_view tag, std::size_t fr
 
 std::string hex_to_bytes(std::string_view hex) {
   std::string out;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out += static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16));
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+    out += static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16));
   return out;
 }
 
@@ -149,14 +150,16 @@ S3Url parse_s3_url(const std::string& url) {
   auto slash = rest.find('/');
   S3Url u{rest.substr(0, slash), slash == std::string::npos ? "" : rest.substr(slash + 1)};
   while (!u.prefix.empty() && u.prefix.back() == '/') u.prefix.pop_back();
-  bool ok = u.bucket.size() >= 3 && u.bucket.size() <= 63 && std::isalnum(static_cast<unsigned char>(u.bucket.front())) &&
+  bool ok = u.bucket.size() >= 3 && u.bucket.size() <= 63 &&
+            std::isalnum(static_cast<unsigned char>(u.bucket.front())) &&
             std::isalnum(static_cast<unsigned char>(u.bucket.back()));
   for (char c : u.bucket) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-');
   if (!ok)
     throw InvalidInput("remote URL '{}': bucket '{}' must be 3 to 63 of a-z, 0-9, '.' and '-' (S3 bucket naming)", url,
                        u.bucket);
   bool ip = u.bucket.find_first_not_of("0123456789.") == std::string::npos;
-  if (ip) throw InvalidInput("remote URL '{}': bucket '{}' is formatted as an IP address (S3 bucket naming)", url, u.bucket);
+  if (ip)
+    throw InvalidInput("remote URL '{}': bucket '{}' is formatted as an IP address (S3 bucket naming)", url, u.bucket);
   // Every segment of the prefix is a key part as written: no empty, "." or ".." segment
   // (a URL library or server would fold them, and the objects would land elsewhere).
   for (std::size_t b = 0; !u.prefix.empty() && b <= u.prefix.size();) {
@@ -164,7 +167,8 @@ S3Url parse_s3_url(const std::string& url) {
     if (e == std::string::npos) e = u.prefix.size();
     std::string seg = u.prefix.substr(b, e - b);
     if (seg.empty() || seg == "." || seg == "..")
-      throw InvalidInput("remote URL '{}': prefix segment '{}' is not allowed (no empty, '.' or '..' segments)", url, seg);
+      throw InvalidInput("remote URL '{}': prefix segment '{}' is not allowed (no empty, '.' or '..' segments)", url,
+                         seg);
     b = e + 1;
   }
   for (unsigned char c : u.prefix)
@@ -227,7 +231,9 @@ S3Client::S3Client(S3Options options, std::string bucket) : o_(std::move(options
   if (o_.label.empty()) o_.label = "s3://" + bucket_;
 }
 
-S3Client::~S3Client() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
+S3Client::~S3Client() {
+  curl_easy_cleanup(static_cast<CURL*>(curl_));
+}
 
 std::string S3Client::url_for(const std::string& key, const std::string& query) const {
   std::string path = key.empty() ? "" : "/" + s3_uri_encode(key, true);
@@ -236,7 +242,8 @@ std::string S3Client::url_for(const std::string& key, const std::string& query) 
     url = o_.endpoint + "/" + bucket_ + path;
   } else {
     auto scheme_end = o_.endpoint.find("://") + 3;
-    url = o_.endpoint.substr(0, scheme_end) + bucket_ + "." + o_.endpoint.substr(scheme_end) + (path.empty() ? "/" : path);
+    url = o_.endpoint.substr(0, scheme_end) + bucket_ + "." + o_.endpoint.substr(scheme_end) +
+          (path.empty() ? "/" : path);
   }
   return query.empty() ? url : url + "?" + query;
 }
@@ -313,7 +320,8 @@ S3Client::Response S3Client::send(const std::string& method, const std::string& 
         throw Unavailable("{}: {} (after {} tries)", describe(method, key), r.transport_error, attempt + 1);
       return r;
     }
-    std::this_thread::sleep_for(std::chrono::duration<double>(wait * std::uniform_real_distribution<>(0.5, 1.5)(jitter)));
+    std::this_thread::sleep_for(
+        std::chrono::duration<double>(wait * std::uniform_real_distribution<>(0.5, 1.5)(jitter)));
     wait *= 2;
   }
 }
@@ -322,7 +330,8 @@ namespace {
 
 [[noreturn]] void fail(const std::string& what, long status, const std::string& body, const std::string& creds) {
   std::string code = xml_field(body, "Code"), message = xml_field(body, "Message");
-  std::string detail = code.empty() ? fmt::format("HTTP {}", status) : fmt::format("HTTP {} {}: {}", status, code, message);
+  std::string detail =
+      code.empty() ? fmt::format("HTTP {}", status) : fmt::format("HTTP {} {}: {}", status, code, message);
   if (status == 403)
     throw Denied("{}: {} (credentials from {}; check the key, the secret and the region)", what, detail, creds);
   if (status == 404) throw NotFound("{}: {}", what, detail);
@@ -389,7 +398,8 @@ std::vector<S3Object> S3Client::list(const std::string& prefix) {
     }
     if (xml_field(r.body, "IsTruncated") != "true") break;
     token = xml_field(r.body, "NextContinuationToken");
-    if (token.empty()) throw Unavailable("{}: a truncated listing without a continuation token", describe("LIST", prefix));
+    if (token.empty())
+      throw Unavailable("{}: a truncated listing without a continuation token", describe("LIST", prefix));
   }
   return out;
 }

@@ -1,7 +1,7 @@
 #include "wms/util/config.hpp"
 
-#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
 
 #include "wms/util/error.hpp"
 #include "wms/util/fs.hpp"
@@ -168,7 +168,8 @@ void emit_block(std::string& out, const nlohmann::ordered_json& v, int indent) {
 
 }  // namespace
 
-void write_yaml_section(const std::filesystem::path& file, const std::string& key, const nlohmann::ordered_json& value) {
+void write_yaml_section(const std::filesystem::path& file, const std::string& key,
+                        const nlohmann::ordered_json& value) {
   std::string text = std::filesystem::exists(file) ? read_file(file, 1 << 20) : "";
   Config::parse(text, file.string());  // refuse to edit a file that is not YAML
   // The section: its `key:` line at column 0 and every following line that is blank or
@@ -191,7 +192,8 @@ void write_yaml_section(const std::filesystem::path& file, const std::string& ke
         const std::string& l = lines[end];
         if (!l.empty() && l[0] != ' ' && l[0] != '\t') break;
       }
-      while (end > begin + 1 && lines[end - 1].find_first_not_of(" \t") == std::string::npos) --end;  // keep blank lines
+      while (end > begin + 1 && lines[end - 1].find_first_not_of(" \t") == std::string::npos)
+        --end;  // keep blank lines
       break;
     }
   std::string section;
