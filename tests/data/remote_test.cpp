@@ -304,6 +304,10 @@ TEST(Remote, StatusVerifyAndGcSeeWhatIsWhere) {
   EXPECT_TRUE(c.head(dry[0].key)) << "a dry run deletes nothing";
   remote.gc({p.head().id}, {}, false);
   EXPECT_FALSE(c.head(dry[0].key));
+  // An unreadable version record on the remote stops gc: it may still reference objects.
+  c.put("project/wms/versions/" + std::string(32, '0') + ".json", "not a record");
+  EXPECT_THROW(remote.gc({p.head().id}, {}, true), Corrupt);
+  c.remove("project/wms/versions/" + std::string(32, '0') + ".json");
   EXPECT_TRUE(c.head("project/files/md5/" + files[2].substr(0, 2) + "/" + files[2].substr(2)));
   // A model bundle is kept while a model version references it, and only then.
   std::string bundle = p.ws.store().put_bytes("a model bundle");
@@ -387,6 +391,10 @@ TEST(Remote, CommandsConfigureTheRemoteInWmsYamlAndNeverTakeASecret) {
   auto userinfo = run_wms("remote modify -w " + qp(ws.root()) + " storage endpointurl http://me:pw@127.0.0.1:9000");
   EXPECT_EQ(userinfo.exit_code, 3) << userinfo.err;
   EXPECT_EQ(util::read_file(ws.config_path()).find("me:pw"), std::string::npos);
+  // Nothing to pull: no version here and no .dvc files naming one.
+  auto nothing = run_wms("remote pull -w " + qp(ws.root()) + " --remote storage");
+  EXPECT_EQ(nothing.exit_code, 4) << nothing.err;
+  EXPECT_NE(nothing.err.find("images.dvc"), std::string::npos) << nothing.err;
   auto list = run_wms("remote list -w " + qp(ws.root()) + " --json");
   EXPECT_EQ(nlohmann::json::parse(list.out).size(), 1u);
   // A secret written into wms.yaml by hand is refused, not used.

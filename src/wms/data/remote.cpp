@@ -55,6 +55,15 @@ std::optional<std::string> endpoint_problem(const std::string& u) {
   return std::nullopt;
 }
 
+// Throws InvalidInput "WHERE.OPTION: not a remote option (options: ...)" for an unknown one.
+void require_known_option(const std::string& where, const std::string& option) {
+  const auto& rows = remote_option_table().rows();
+  if (std::any_of(rows.begin(), rows.end(), [&](const auto& r) { return r.key == option; })) return;
+  std::vector<std::string> keys;
+  for (const auto& r : rows) keys.push_back(r.key);
+  throw InvalidInput("{}.{}: not a remote option (options: {})", where, option, fmt::join(keys, ", "));
+}
+
 bool valid_name(const std::string& name) {
   if (name.empty() || name.size() > 64) return false;
   for (char c : name)
@@ -157,13 +166,7 @@ RemoteConfig remote_config(const util::Config& c, const std::string& name_or_def
   const auto& table = remote_option_table();
   for (const auto& key : section.children("")) {
     if (is_secret(key)) refuse_secret(fmt::format("{}: remote.{}.{}", c.source(), name, key));
-    bool known = std::any_of(table.rows().begin(), table.rows().end(), [&](const auto& r) { return r.key == key; });
-    if (!known) {
-      std::vector<std::string> keys;
-      for (const auto& r : table.rows()) keys.push_back(r.key);
-      throw InvalidInput("{}: remote.{}.{}: not a remote option (options: {})", c.source(), name, key,
-                         fmt::join(keys, ", "));
-    }
+    require_known_option(c.source() + ": remote." + name, key);
   }
   RemoteConfig r;
   r.name = name;
@@ -193,17 +196,13 @@ void modify_remote(const Workspace& ws, const std::string& name, const std::stri
   auto it = std::find_if(remotes.begin(), remotes.end(), [&](const auto& r) { return r.name == name; });
   if (it == remotes.end()) remote_config(c, name);  // throws NotFound with the list
   const auto& table = remote_option_table();
-  bool known = std::any_of(table.rows().begin(), table.rows().end(), [&](const auto& r) { return r.key == option; });
-  if (!known) {
-    std::vector<std::string> keys;
-    for (const auto& r : table.rows()) keys.push_back(r.key);
-    throw InvalidInput("remote.{}.{}: not a remote option (options: {})", name, option, fmt::join(keys, ", "));
-  }
+  require_known_option("remote." + name, option);
   // The value is read as YAML would read it in wms.yaml, then checked by the table.
-  util::Config one = util::Config::parse(option + ": " + nlohmann::json(value).dump() + "\n",
+  // Booleans and numbers as written; anything else as a quoted string (a ':' or '#' in a
+  // URL must not be read as YAML syntax).
+  bool literal = value == "true" || value == "false" || value.find_first_not_of("0123456789.") == std::string::npos;
+  util::Config one = util::Config::parse(option + ": " + (literal ? value : nlohmann::json(value).dump()) + "\n",
                                          fmt::format("wms remote modify {} {}", name, option));
-  if (value == "true" || value == "false" || value.find_first_not_of("0123456789.") == std::string::npos)
-    one = util::Config::parse(option + ": " + value + "\n", fmt::format("wms remote modify {} {}", name, option));
   table.read(*it, one);
   write_remotes(ws, remotes);
 }

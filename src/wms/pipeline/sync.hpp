@@ -32,7 +32,7 @@ std::optional<data::Remote> default_remote(const data::Workspace& ws, const std:
 /// missing; with no local head, takes the version the .dvc pointer files name (a fresh
 /// clone of the project) from the remote and makes it the head. Throws Unavailable,
 /// NotFound or Corrupt naming what could not be had (nothing is half-applied: HEAD
-/// moves only when every object is here). `log` gets the summary line.
+/// moves only when every object is here). Returns what the pull moved.
 data::TransferSummary ensure_head_present(const data::Workspace& ws, data::Remote& remote);
 
 /// Pushes `set` and throws (naming the missing or corrupt objects) unless every
