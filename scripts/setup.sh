@@ -22,6 +22,9 @@ PACKAGES=(
   # the remote tests: an S3 server that checks SigV4 (OpenStack Swift's s3api, run on
   # 127.0.0.1 by tests/servers/swift_s3.sh) and an independent S3 client (boto3, awscli)
   python3-swift python3-boto3 awscli
+  # the shared registry (libpq) and its tests: a PostgreSQL 15 server on 127.0.0.1
+  # (tests/servers/postgres.sh), and haproxy in front of a fleet of `wms serve`
+  libpq-dev postgresql-15 haproxy
 )
 
 # `scripts/setup.sh --bench` adds what the benchmarks need: the PyTorch peer's

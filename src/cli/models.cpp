@@ -2,6 +2,7 @@
 
 #include "cli/command.hpp"
 #include "cli/inputs.hpp"
+#include "wms/registry/project_lock.hpp"
 #include "wms/registry/promotion.hpp"
 #include "wms/util/clock.hpp"
 #include "wms/util/error.hpp"
@@ -126,7 +127,7 @@ void add_models_promote(CLI::App& models, Globals& g, Commands& out) {
   out.push_back(
       {app, [a, &g] {
          auto ws = data::Workspace::open(g.workspace);
-         auto lock = ws.lock();
+         registry::ProjectLock lock(ws, 0, "promotion");
          auto reg = registry::open(ws);
          int v = require_version(reg, a->ref);
          auto before = reg.alias(registry::kProduction);
@@ -147,7 +148,7 @@ void add_models_rollback(CLI::App& models, Globals& g, Commands& out) {
   add_common_options(*app, g);
   out.push_back({app, [a, &g] {
                    auto ws = data::Workspace::open(g.workspace);
-                   auto lock = ws.lock();
+                   registry::ProjectLock lock(ws, 0, "rollback");
                    auto reg = registry::open(ws);
                    std::optional<int> to;
                    if (!a->ref.empty()) to = require_version(reg, a->ref);

@@ -2,7 +2,6 @@
 
 #include <fmt/chrono.h>
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,6 +9,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "registry/backend.hpp"
 #include "testing.hpp"
 #include "wms/registry/promotion.hpp"
 #include "wms/util/clock.hpp"
@@ -19,11 +19,14 @@
 namespace wms::registry {
 namespace {
 
+using wms::testing::exec_sql;
+using wms::testing::fresh_registry;
+using wms::testing::postgres_backend;
 using wms::testing::TempDir;
 
 TEST(Registry, MigratesAnEmptyDatabaseToTheCurrentSchema) {
   TempDir t;
-  Registry r(t / "r.db");
+  Registry r(fresh_registry(t));
   EXPECT_EQ(r.schema_version(), Registry::kSchemaVersion);
   EXPECT_TRUE(r.list_runs().empty());
   EXPECT_TRUE(r.list_models().empty());
@@ -31,20 +34,13 @@ TEST(Registry, MigratesAnEmptyDatabaseToTheCurrentSchema) {
 
 TEST(Registry, MigratesAnOlderDatabaseKeepingItsRuns) {
   TempDir t;
-  Registry::create_at_version(t / "r.db", 1);  // as an older wms left it: runs only
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open((t / "r.db").c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(
-        sqlite3_exec(db,
-                     "INSERT INTO runs(id, kind, status, started, dataset_version) VALUES('train-old', 'train', "
-                     "'success', 1700000000, 'abc');"
-                     "INSERT INTO metrics(run, name, step, value, time) VALUES('train-old', 'val_dice', 1, 0.5, 1);",
-                     nullptr, nullptr, nullptr),
-        SQLITE_OK);
-    sqlite3_close(db);
-  }
-  Registry r(t / "r.db");  // migrates 1 -> 3
+  std::string loc = fresh_registry(t);
+  Registry::create_at_version(loc, 1);  // as an older wms left it: runs only
+  exec_sql(loc,
+           "INSERT INTO runs(id, kind, status, started, dataset_version) VALUES('train-old', 'train', 'success', "
+           "1700000000, 'abc');"
+           "INSERT INTO metrics(run, name, step, value, time) VALUES('train-old', 'val_dice', 1, 0.5, 1);");
+  Registry r(loc);  // migrates 1 -> 3
   EXPECT_EQ(r.schema_version(), 3);
   ASSERT_TRUE(r.find_run("train-old"));
   EXPECT_EQ(r.find_run("train-old")->dataset_version, "abc");
@@ -54,23 +50,32 @@ TEST(Registry, MigratesAnOlderDatabaseKeepingItsRuns) {
 
 TEST(Registry, RefusesADatabaseFromANewerWms) {
   TempDir t;
-  { Registry r(t / "r.db"); }
-  {
-    std::string cmd = "sqlite3 '" + (t / "r.db").string() + "' 'PRAGMA user_version = 99' 2>/dev/null";
-    if (std::system(cmd.c_str()) != 0) GTEST_SKIP() << "sqlite3 shell not installed";
-  }
-  EXPECT_THROW(Registry(t / "r.db"), Conflict);
+  std::string loc = fresh_registry(t);
+  { Registry r(loc); }
+  exec_sql(loc, postgres_backend() ? "UPDATE wms_schema SET version = 99" : "PRAGMA user_version = 99");
+  EXPECT_THROW(Registry{loc}, Conflict);
 }
 
-TEST(Registry, RefusesAFileThatIsNotADatabase) {
+// SQLite: a file that is not a database. PostgreSQL: a database that holds another
+// application's tables (a `runs` of its own).
+TEST(Registry, RefusesADatabaseThatIsNotARegistry) {
   TempDir t;
-  util::atomic_write(t / "r.db", std::string(4096, 'x'));
-  EXPECT_THROW(Registry(t / "r.db"), Corrupt);
+  std::string loc = fresh_registry(t);
+  if (postgres_backend())
+    exec_sql(loc, "CREATE TABLE runs(x INTEGER)");
+  else
+    util::atomic_write(loc, std::string(4096, 'x'));
+  try {
+    Registry r(loc);
+    FAIL() << "opened a database that is not a registry";
+  } catch (const Corrupt& e) {
+    EXPECT_NE(std::string(e.what()).find(postgres_backend() ? "127.0.0.1" : "r.db"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Registry, RunsRecordParamsMetricsArtifactsAndStatus) {
   TempDir t;
-  Registry r(t / "r.db");
+  Registry r(fresh_registry(t));
   std::string id = r.create_run({"train", "", "ds1", "/tmp/x", "abc123"});
   r.log_params(id, {{"lr", 0.001}, {"loss", "bce"}});
   r.log_metrics(id, 1, {{"val_dice", 0.5}, {"val_loss", 0.3}});
@@ -97,25 +102,19 @@ TEST(Registry, RunsRecordParamsMetricsArtifactsAndStatus) {
 // second (two processes, or a CPU whose random numbers repeat) must still get two ids.
 TEST(Registry, RunsStartedInTheSameSecondGetDistinctIds) {
   TempDir t;
-  Registry r(t / "r.db");
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((t / "r.db").c_str(), &db), SQLITE_OK);
+  std::string loc = fresh_registry(t);
+  Registry r(loc);
   // Every suffix but one is taken for this second and the next two.
   auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-  sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
-  sqlite3_stmt* ins = nullptr;
-  sqlite3_prepare_v2(db, "INSERT INTO runs(id, kind, status, started) VALUES(?, 'x', 'success', 1)", -1, &ins, nullptr);
+  std::string sql = "BEGIN";
+  int rows = 0;
   for (int sec = 0; sec < 3; ++sec)
     for (unsigned suffix = 0; suffix < 0x10000; ++suffix) {
       if (suffix == 0x1234) continue;
-      auto id = fmt::format("x-{:%Y%m%d-%H%M%S}-{:04x}", now + std::chrono::seconds(sec), suffix);
-      sqlite3_bind_text(ins, 1, id.c_str(), -1, SQLITE_TRANSIENT);
-      ASSERT_EQ(sqlite3_step(ins), SQLITE_DONE);
-      sqlite3_reset(ins);
+      sql += rows++ % 4096 == 0 ? "; INSERT INTO runs(id, kind, status, started) VALUES " : ", ";
+      sql += fmt::format("('x-{:%Y%m%d-%H%M%S}-{:04x}', 'x', 'success', 1)", now + std::chrono::seconds(sec), suffix);
     }
-  sqlite3_finalize(ins);
-  ASSERT_EQ(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(db);
+  exec_sql(loc, sql + "; COMMIT");
   std::string id = r.create_run({"x", "", "", "", ""});
   EXPECT_EQ(id.substr(id.size() - 5), "-1234") << id;
 }
@@ -124,8 +123,9 @@ TEST(Registry, RunsStartedInTheSameSecondGetDistinctIds) {
 TEST(Registry, ConcurrentWritersLoseNothing) {
   TempDir t;
   std::string id;
+  std::string loc = fresh_registry(t);
   {
-    Registry r(t / "r.db");
+    Registry r(loc);
     id = r.create_run({"train", "", "", "", ""});
   }
   const int per_process = 150;
@@ -133,7 +133,7 @@ TEST(Registry, ConcurrentWritersLoseNothing) {
   ASSERT_GE(child, 0);
   if (child == 0) {
     try {
-      Registry r(t / "r.db");
+      Registry r(loc);
       for (int i = 0; i < per_process; ++i) r.log_metric(id, "child", i, i);
       for (int i = 0; i < 20; ++i) r.create_run({"eval", id, "", "", ""});
     } catch (...) {
@@ -142,14 +142,14 @@ TEST(Registry, ConcurrentWritersLoseNothing) {
     _exit(0);
   }
   {
-    Registry r(t / "r.db");
+    Registry r(loc);
     for (int i = 0; i < per_process; ++i) r.log_metric(id, "parent", i, i);
     for (int i = 0; i < 20; ++i) r.create_run({"eval", id, "", "", ""});
   }
   int status = 0;
   waitpid(child, &status, 0);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  Registry r(t / "r.db");
+  Registry r(loc);
   EXPECT_EQ(r.metrics(id, "child").size(), static_cast<std::size_t>(per_process));
   EXPECT_EQ(r.metrics(id, "parent").size(), static_cast<std::size_t>(per_process));
   EXPECT_EQ(r.child_runs(id).size(), 40u);
@@ -159,8 +159,9 @@ TEST(Registry, ConcurrentWritersLoseNothing) {
 TEST(Registry, WriterKilledMidTransactionLeavesAConsistentDatabase) {
   TempDir t;
   std::string id;
+  std::string loc = fresh_registry(t);
   {
-    Registry r(t / "r.db");
+    Registry r(loc);
     id = r.create_run({"train", "", "", "", ""});
     r.log_metrics(id, 1, {{"a", 1.0}, {"b", 2.0}});
   }
@@ -168,7 +169,7 @@ TEST(Registry, WriterKilledMidTransactionLeavesAConsistentDatabase) {
   ASSERT_GE(child, 0);
   if (child == 0) {
     setenv("WMS_FAILPOINTS", "registry.mid_metrics=exit", 1);
-    Registry r(t / "r.db");
+    Registry r(loc);
     r.log_metrics(id, 2, {{"a", 3.0}, {"b", 4.0}});  // dies after the first row
     _exit(0);
   }
@@ -176,7 +177,7 @@ TEST(Registry, WriterKilledMidTransactionLeavesAConsistentDatabase) {
   waitpid(child, &status, 0);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 86);
-  Registry r(t / "r.db");
+  Registry r(loc);
   auto points = r.metrics(id);
   ASSERT_EQ(points.size(), 2u) << "the half-written step 2 must not appear";
   EXPECT_EQ(points[0].step, 1);
@@ -186,7 +187,7 @@ TEST(Registry, WriterKilledMidTransactionLeavesAConsistentDatabase) {
 
 TEST(Aliases, HistoryAnswersPointInTimeQueries) {
   TempDir t;
-  Registry r(t / "r.db");
+  Registry r(fresh_registry(t));
   int v1 = r.register_model("00000000000000000000000000000001", "", "", {});
   int v2 = r.register_model("00000000000000000000000000000002", "", "", {});
   double before = util::now_seconds() - 1;
@@ -219,6 +220,7 @@ TEST(Time, IsoTimesRoundTrip) {
 // A workspace with two registered models, for promotion tests.
 struct Promotions {
   TempDir t;
+  std::string location = fresh_registry(t);  // for PostgreSQL: WMS_REGISTRY_URL, which open(ws) reads
   data::Workspace ws = data::Workspace::init(t / "ws");
   Registry reg = open(ws);
   int v1, v2;
@@ -306,6 +308,40 @@ TEST(Promote, RefusesAVersionThatFailsToLoad) {
   util::atomic_write(obj, "damaged");
   EXPECT_THROW(promote(p.ws, p.reg, p.v2, "alice", "broken"), Corrupt);
   EXPECT_EQ(p.reg.alias(kProduction), p.v1);
+}
+
+// A gate decision is against a champion: if another process (another machine sharing
+// the registry) moved production meanwhile, the promotion is refused whole.
+TEST(Promote, APromotionDecidedAgainstAReplacedChampionIsRefused) {
+  Promotions p;
+  nn::ModelConfig c;
+  c.input_size = 32;
+  int v3 = register_bundle(p.ws, p.reg, nn::Model(c, 3), "");
+  promote(p.ws, p.reg, p.v1, "alice", "first");
+  DecisionRecord d;
+  d.candidate = v3;
+  d.champion = p.v1;
+  d.verdict = "promote";
+  d.reason = "better";
+  std::int64_t decision = p.reg.record_decision(d);
+  promote(p.ws, p.reg, p.v2, "bob", "meanwhile, elsewhere");
+  std::string before = util::read_file(p.ws.root() / "models" / "production_history.jsonl");
+  try {
+    promote(p.ws, p.reg, v3, "alice", "gate", decision);
+    FAIL() << "promoted over a champion that was replaced";
+  } catch (const Conflict& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("production moved to version 2 by bob"), std::string::npos) << m;
+    EXPECT_NE(m.find("decided against version 1"), std::string::npos) << m;
+  }
+  EXPECT_EQ(p.reg.alias(kProduction), p.v2);
+  EXPECT_EQ(p.reg.alias(kPrevious), p.v1);
+  EXPECT_EQ(p.reg.alias_history(kProduction).size(), 2u);
+  EXPECT_EQ(util::read_file(p.ws.root() / "models" / "production_history.jsonl"), before);
+  // Decided against the current champion, it goes through.
+  d.champion = p.v2;
+  promote(p.ws, p.reg, v3, "alice", "gate", p.reg.record_decision(d));
+  EXPECT_EQ(p.reg.alias(kProduction), v3);
 }
 
 TEST(Promote, ResolvesVersionsAndAliases) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "wms/registry/project_lock.hpp"
 #include "wms/registry/promotion.hpp"
 #include "wms/train/config.hpp"
 #include "wms/util/clock.hpp"
@@ -216,7 +217,7 @@ State load_state(const data::Workspace& ws, const std::string& run_id) {
 }
 
 Result run(const data::Workspace& ws, const Options& o) {
-  auto lock = ws.lock(o.wait_seconds);
+  registry::ProjectLock lock(ws, o.wait_seconds);
   auto reg = registry::open(ws);
   State st;
   st.images_dir = fs::absolute(o.batch.images_dir).lexically_normal().string();
@@ -239,7 +240,7 @@ Result run(const data::Workspace& ws, const Options& o) {
 }
 
 Result resume(const data::Workspace& ws, const std::string& run_id, const Options& o) {
-  auto lock = ws.lock(o.wait_seconds);
+  registry::ProjectLock lock(ws, o.wait_seconds);
   State st = load_state(ws, run_id);
   if (st.outcome)
     throw Conflict("pipeline run {} already finished ({}); start a new run instead", st.run_id,

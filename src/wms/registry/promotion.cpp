@@ -1,5 +1,7 @@
 #include "wms/registry/promotion.hpp"
 
+#include "wms/registry/db.hpp"
+
 #include <algorithm>
 #include <cstdlib>
 
@@ -42,8 +44,21 @@ void export_production_files(const data::Workspace& ws, const nlohmann::json& re
 
 }  // namespace
 
+std::string registry_location(const data::Workspace& ws) {
+  const char* env = std::getenv("WMS_REGISTRY_URL");
+  std::string url = env && *env ? env : ws.config().get_string("registry.url", "");
+  if (url.empty()) return ws.registry_db().string();
+  if (!is_postgres_url(url))
+    throw InvalidInput(
+        "{}: '{}' is not a postgresql:// URL (leave registry.url unset for the workspace's own SQLite "
+        "registry, {})",
+        env && *env ? "WMS_REGISTRY_URL" : ws.config_path().string() + ": registry.url", redact_url(url),
+        ws.registry_db().string());
+  return url;
+}
+
 Registry open(const data::Workspace& ws) {
-  return Registry(ws.registry_db());
+  return Registry(registry_location(ws));
 }
 
 std::string current_actor() {
@@ -75,7 +90,12 @@ std::int64_t move_production(const data::Workspace& ws, Registry& reg, int versi
   load_version(ws, reg, version);  // refuse a version that fails to load
   auto current = reg.alias(kProduction);
   if (current && *current == version) throw Conflict("model version {} is already in production", version);
-  std::int64_t event = reg.move_alias(kProduction, version, actor, reason, decision, kPrevious, action);
+  // A promotion decided by the gate against a champion applies only while that champion
+  // is still production (another machine sharing the registry may have moved it).
+  std::optional<int> expected = current;
+  if (decision)
+    if (auto d = reg.find_decision(*decision)) expected = d->champion;
+  std::int64_t event = reg.move_alias(kProduction, version, actor, reason, decision, kPrevious, action, expected);
   util::failpoint("promote.after_alias");
   export_production_files(ws, production_record(reg, *reg.find_model(version)));
   return event;

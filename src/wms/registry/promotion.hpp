@@ -21,8 +21,13 @@ namespace wms::registry {
 inline constexpr const char* kProduction = "production";
 inline constexpr const char* kPrevious = "previous";
 
-/// Opens the workspace's registry (.wms/registry.db) (see Registry's constructor for what it throws).
-/// Thread safety: one Registry per thread.
+/// Where the workspace's registry is: $WMS_REGISTRY_URL, else wms.yaml's registry.url
+/// (a postgresql:// URL), else the workspace's SQLite file (.wms/registry.db). Throws
+/// InvalidInput for a URL that is not postgresql://.
+std::string registry_location(const data::Workspace& ws);
+
+/// Opens the workspace's registry at registry_location() (see Registry's constructor for
+/// what it throws). Thread safety: one Registry per thread.
 Registry open(const data::Workspace& ws);
 
 /// Loads a registered version's bundle from the content store (throws NotFound/Corrupt).
@@ -32,7 +37,9 @@ nn::Model load_version(const data::Workspace& ws, Registry& reg, int version);
 int register_bundle(const data::Workspace& ws, Registry& reg, const nn::Model& model, const std::string& run,
                     const std::string& note = "");
 
-/// Moves production to `version`. Returns the alias event id.
+/// Moves production to `version`. Returns the alias event id. With a gate `decision`,
+/// production must still be that decision's champion (else Conflict, nothing changed);
+/// without one, production must not move between this call's read and its write.
 std::int64_t promote(const data::Workspace& ws, Registry& reg, int version, const std::string& actor,
                      const std::string& reason, std::optional<std::int64_t> decision = std::nullopt);
 

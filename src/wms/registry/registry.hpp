@@ -1,10 +1,13 @@
 // The registry: runs (params, tags, metric series, artifacts, parents), model versions,
 // aliases with their full history, gate decisions, and the lineage between them, in one
-// SQLite database (.wms/registry.db, WAL). It replaces the original's MLflow server.
+// SQLite database (.wms/registry.db, WAL, the default) or in a PostgreSQL database that
+// several machines share (registry.url: postgresql://user@host:port/db). It replaces
+// the original's MLflow tracking server and model registry.
 //
-// Every write is one transaction (BEGIN IMMEDIATE), so two processes writing at once
-// wait for each other (busy timeout) instead of corrupting or losing anything, and a
-// crash mid-write leaves the previous consistent state. An alias never changes in place:
+// Every write is one transaction serialised against every other writer (SQLite: BEGIN
+// IMMEDIATE; PostgreSQL: an advisory lock), so two processes writing at once, on one
+// machine or on two, wait for each other (15 s, then Conflict) instead of corrupting or
+// losing anything, and a crash mid-write leaves the previous consistent state. An alias never changes in place:
 // each move is an event (time, actor, reason, decision), so "which version was
 // production at time T" is a query, and rollback is one more event.
 // The schema is migrated forward on open (PRAGMA user_version). One Registry per thread.
@@ -93,15 +96,21 @@ class Registry {
  public:
   static constexpr int kSchemaVersion = 3;
 
-  /// Opens (creating) and migrates the database. Throws IoError/Corrupt naming the file.
-  explicit Registry(const fs::path& db_path);
+  /// Opens (creating) and migrates the registry at `location`: a SQLite file's path, or
+  /// a postgresql:// URL (see db.hpp's open_postgres: the password never in the URL).
+  /// Throws IoError/Corrupt naming the file, Unavailable when the server can't be
+  /// reached, Denied when it refuses the login, NotFound when the database is missing,
+  /// InvalidInput for a URL that holds a password.
+  explicit Registry(const std::string& location);
   ~Registry();
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 
   int schema_version();
+  /// Where it is, for messages: the file, or the URL without a password.
+  const std::string& location() const;
   /// For tests of migrations: a database left at `version` as an older wms would.
-  static void create_at_version(const fs::path& db_path, int version);
+  static void create_at_version(const std::string& location, int version);
 
   // Runs.
   std::string create_run(const NewRun& r);
@@ -130,10 +139,14 @@ class Registry {
   // Aliases.
   /// Moves (or with nullopt removes) an alias; returns the event id. With `displaced`,
   /// the version the alias pointed at moves to that alias in the same transaction
-  /// (production's old version becomes "previous").
+  /// (production's old version becomes "previous"). With `expected`, the alias must
+  /// still point at that version when the move is applied (checked and applied in one
+  /// serialised write): a move decided against a version that another process has
+  /// since replaced throws Conflict naming who moved it, and changes nothing.
   std::int64_t move_alias(const std::string& alias, std::optional<int> version, const std::string& actor,
                           const std::string& reason, std::optional<std::int64_t> decision = std::nullopt,
-                          const std::string& displaced = "", const std::string& action = "promote");
+                          const std::string& displaced = "", const std::string& action = "promote",
+                          std::optional<int> expected = std::nullopt);
   std::optional<int> alias(const std::string& alias);
   /// What the alias pointed at, at unix time t.
   std::optional<int> alias_at(const std::string& alias, double t);
