@@ -2,6 +2,7 @@
 
 #include "cli/command.hpp"
 #include "cli/inputs.hpp"
+#include "wms/pipeline/sync.hpp"
 #include "wms/registry/project_lock.hpp"
 #include "wms/registry/promotion.hpp"
 #include "wms/util/clock.hpp"
@@ -118,6 +119,16 @@ void add_models_show(CLI::App& models, Globals& g, Commands& out) {
                  }});
 }
 
+// With a default remote, the bundle is there before production points at it: servers on
+// other machines (a shared registry) fetch it from the remote.
+void push_bundle(const data::Workspace& ws, registry::Registry& reg, int version) {
+  auto remote = pipeline::default_remote(ws);
+  auto m = reg.find_model(version);
+  if (!remote || !m) return;
+  auto s = pipeline::push_or_throw(*remote, {{}, {m->bundle_md5}});
+  std::fprintf(stderr, "%s: %s\n", remote->config().label().c_str(), s.text("pushed").c_str());
+}
+
 void add_models_promote(CLI::App& models, Globals& g, Commands& out) {
   auto* app = models.add_subcommand("promote", "make a version production (it must load); recorded with a reason");
   auto a = std::make_shared<PromoteArgs>();
@@ -131,6 +142,7 @@ void add_models_promote(CLI::App& models, Globals& g, Commands& out) {
          auto reg = registry::open(ws);
          int v = require_version(reg, a->ref);
          auto before = reg.alias(registry::kProduction);
+         push_bundle(ws, reg, v);
          registry::promote(ws, reg, v, registry::current_actor(), a->reason);
          if (g.json)
            print_json({{"production", v}, {"previous", before ? nlohmann::json(*before) : nlohmann::json(nullptr)}});

@@ -38,10 +38,12 @@ void Metrics::in_flight(int delta) {
   in_flight_ += delta;
 }
 
-void Metrics::model_loaded(int version, double t) {
+void Metrics::model_status(int served, int production, std::uint64_t failures, double loaded_at) {
   std::lock_guard lock(mu_);
-  model_version_ = version;
-  last_reload_ = t;
+  model_version_ = served;
+  production_version_ = production;
+  reload_failures_ = failures;
+  last_reload_ = loaded_at;
 }
 
 void Metrics::rejected_overload() {
@@ -100,6 +102,14 @@ std::string Metrics::render() const {
       "# HELP wms_model_last_reload_timestamp_seconds When the served model was loaded.\n"
       "# TYPE wms_model_last_reload_timestamp_seconds gauge\nwms_model_last_reload_timestamp_seconds {}\n",
       last_reload_);
+  out += fmt::format(
+      "# HELP wms_model_production_version The version the registry's production alias points at (0: none).\n"
+      "# TYPE wms_model_production_version gauge\nwms_model_production_version {}\n"
+      "# HELP wms_model_behind 1 while the served version is not production's (loading, or it cannot be fetched).\n"
+      "# TYPE wms_model_behind gauge\nwms_model_behind {}\n"
+      "# HELP wms_model_reload_failures_total Attempts to follow production that failed (fetch, verify, load).\n"
+      "# TYPE wms_model_reload_failures_total counter\nwms_model_reload_failures_total {}\n",
+      production_version_, production_version_ != 0 && production_version_ != model_version_ ? 1 : 0, reload_failures_);
   return out;
 }
 

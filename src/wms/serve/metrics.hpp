@@ -1,8 +1,10 @@
 // Prometheus metrics of the server, rendered in the text exposition format 0.0.4:
 // requests by route and code, request latency histogram, inference seconds histogram,
-// in-flight gauge, model version info, last reload time. Thread-safe.
+// in-flight gauge, model version info, last reload time, and how the replica follows
+// production (production's version, behind or not, failed reloads). Thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <string>
@@ -15,7 +17,9 @@ class Metrics {
   void request(const std::string& route, int code, double seconds);
   void inference(double seconds);
   void in_flight(int delta);
-  void model_loaded(int version, double unix_time);
+  /// What ModelFollower reports after each check: versions (0: none), failed reloads
+  /// so far, when the served version was swapped in (unix seconds).
+  void model_status(int served, int production, std::uint64_t failures, double loaded_at);
   void rejected_overload();
   std::string render() const;
 
@@ -35,6 +39,8 @@ class Metrics {
   Histogram inference_ = make({0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});  // guarded by mu_
   int in_flight_ = 0;                                                        // guarded by mu_
   int model_version_ = 0;                                                    // guarded by mu_
+  int production_version_ = 0;                                               // guarded by mu_
+  std::uint64_t reload_failures_ = 0;                                        // guarded by mu_
   double last_reload_ = 0;                                                   // guarded by mu_
   unsigned long long overload_ = 0;                                          // guarded by mu_
 };

@@ -63,8 +63,9 @@ struct Server::Impl {
         o(std::move(opts)),
         http(http_limits(o), [this](int status) { metrics.request("(front)", status, 0); }),
         queue(o.compute_threads),
-        follower(ws, predict_options(o), o.reload_seconds, queue,
-                 [this](int v) { metrics.model_loaded(v, util::now_seconds()); }) {}
+        follower(ws, predict_options(o), o.reload_seconds, queue, [this](const FollowStatus& f) {
+          metrics.model_status(f.served, f.production, f.failures, f.loaded_at);
+        }) {}
 
   void require_token(const httplib::Request& req) const {
     if (o.token.empty()) throw HttpError(404, "this route is disabled: start the server with WMS_API_TOKEN set");
@@ -198,9 +199,20 @@ struct Server::Impl {
                send_json(res, 200, {{"status", "ok"}});
              }));
     http.Get("/readyz", guarded(metrics, "/readyz", [this](const httplib::Request&, httplib::Response& res) {
-               if (auto s = follower.current())
-                 return send_json(res, 200, {{"ready", true}, {"model_version", s->version}});
-               send_json(res, 503, {{"ready", false}, {"reason", follower.not_ready()}});
+               FollowStatus f = follower.status();
+               nlohmann::json follow = {{"production_version", f.production ? nlohmann::json(f.production) : nullptr},
+                                        {"behind", f.behind()},
+                                        {"error", f.error.empty() ? nullptr : nlohmann::json(f.error)}};
+               if (auto s = follower.current()) {
+                 follow["ready"] = true;
+                 follow["model_version"] = s->version;
+                 // Still ready when behind: the old version answers while the new one
+                 // cannot be fetched; "behind" and "error" say so.
+                 return send_json(res, 200, follow);
+               }
+               follow["ready"] = false;
+               follow["reason"] = follower.not_ready();
+               send_json(res, 503, follow);
                res.set_header("Retry-After", "2");
              }));
     http.Get("/metrics", guarded(metrics, "/metrics", [this](const httplib::Request&, httplib::Response& res) {
