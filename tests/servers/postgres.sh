@@ -12,7 +12,8 @@
 #              127.0.0.1 port (TCP only) with its socket in DIR/pg; returns once
 #              pg_isready answers and prints the export line (also DIR/run/env).
 #              As root, the server runs as the user postgres (it refuses root):
-#              DIR/pg is given to postgres and DIR opened for it to traverse.
+#              DIR/pg is given to postgres and DIR opened for it to traverse (the
+#              folders above DIR must be open to it already).
 #              WMS_TEST_PG_FSYNC=off (the default) skips fsync: a test server's data
 #              does not outlive it; bench/registry.sh sets it on.
 #              Exit 77 (one-line message on stderr) when postgresql-15 is missing.
@@ -67,6 +68,8 @@ start_server() {
     if [ "$(id -u)" -eq 0 ]; then
         chown postgres: "$DIR/pg"
         chmod o+x "$DIR"
+        runuser -u postgres -- test -w "$DIR/pg" ||
+            fail "the user postgres cannot reach $DIR/pg: a folder above it is closed to others (chmod o+x it)"
     fi
     as_pg "$PGBIN/initdb" -D "$DIR/pg/data" -U wms -A trust -E UTF8 --locale=C --no-sync >>"$log" 2>&1 ||
         fail "initdb failed (log: $log)"

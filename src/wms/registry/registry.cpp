@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <map>
 #include <ctime>
 #include <random>
 
@@ -133,7 +134,8 @@ struct Registry::Impl {
   std::unique_ptr<Db> db_ptr;
   Db& db;
 
-  Run read_run(Stmt& s) {
+  // A run's columns (kRunColumns); its params and tags come from read_runs.
+  static Run run_row(Stmt& s) {
     Run r;
     r.id = s.text(0);
     r.kind = s.text(1);
@@ -146,13 +148,34 @@ struct Registry::Impl {
     r.dataset_version = s.text(8);
     r.run_dir = s.text(9);
     r.error = s.text(10);
-    Stmt p(db, "SELECT key, value FROM params WHERE run = ? ORDER BY key");
-    p.bind(1, r.id);
-    while (p.step()) r.params[p.text(0)] = parse_json(p.text(1));
-    Stmt t(db, "SELECT key, value FROM tags WHERE run = ? ORDER BY key");
-    t.bind(1, r.id);
-    while (t.step()) r.tags[t.text(0)] = t.text(1);
     return r;
+  }
+
+  // Every row of a SELECT of kRunColumns, with their params and tags: two more queries
+  // in all, not two per run (each is a round trip to a PostgreSQL server).
+  std::vector<Run> read_runs(Stmt& s) {
+    std::vector<Run> runs;
+    while (s.step()) runs.push_back(run_row(s));
+    if (runs.empty()) return runs;
+    std::map<std::string, Run*> by_id;
+    std::string in;
+    for (auto& r : runs) {
+      by_id[r.id] = &r;
+      in += in.empty() ? "?" : ", ?";
+    }
+    for (const char* table : {"params", "tags"}) {
+      Stmt q(db, fmt::format("SELECT run, key, value FROM {} WHERE run IN ({}) ORDER BY run, key", table, in));
+      int i = 1;
+      for (const auto& r : runs) q.bind(i++, r.id);
+      while (q.step()) {
+        Run& r = *by_id.at(q.text(0));
+        if (table[0] == 'p')
+          r.params[q.text(1)] = parse_json(q.text(2));
+        else
+          r.tags[q.text(1)] = q.text(2);
+      }
+    }
+    return runs;
   }
 
   ModelVersion read_model(Stmt& s) {
@@ -389,9 +412,7 @@ std::vector<Run> Registry::list_runs(int limit, const std::string& kind) {
   int i = 1;
   if (!kind.empty()) s.bind(i++, kind);
   s.bind(i, limit);
-  std::vector<Run> out;
-  while (s.step()) out.push_back(impl_->read_run(s));
-  return out;
+  return impl_->read_runs(s);
 }
 
 std::optional<Run> Registry::find_run(const std::string& ref) {
@@ -404,8 +425,7 @@ std::optional<Run> Registry::find_run(const std::string& ref) {
     like += c;
   }
   s.bind(1, ref).bind(2, like + "%");
-  std::vector<Run> found;
-  while (s.step()) found.push_back(impl_->read_run(s));
+  std::vector<Run> found = impl_->read_runs(s);
   for (auto& r : found)
     if (r.id == ref) return r;
   if (found.size() > 1) throw InvalidInput("run '{}' is ambiguous; give more of its id", ref);
@@ -417,9 +437,7 @@ std::vector<Run> Registry::child_runs(const std::string& parent) {
   std::string sql = fmt::format("SELECT {} FROM runs WHERE parent = ? ORDER BY started, id", kRunColumns);
   Stmt s(impl_->db, sql.c_str());
   s.bind(1, parent);
-  std::vector<Run> out;
-  while (s.step()) out.push_back(impl_->read_run(s));
-  return out;
+  return impl_->read_runs(s);
 }
 
 std::vector<MetricPoint> Registry::metrics(const std::string& run_id, const std::string& name) {
@@ -602,7 +620,7 @@ nlohmann::json Registry::lineage_of_dataset(const std::string& dataset_version) 
   std::string sql = fmt::format("SELECT {} FROM runs WHERE dataset_version = ? ORDER BY started", kRunColumns);
   Stmt r(impl_->db, sql.c_str());
   r.bind(1, dataset_version);
-  while (r.step()) j["runs"].push_back(impl_->read_run(r).to_json());
+  for (const auto& run : impl_->read_runs(r)) j["runs"].push_back(run.to_json());
   Stmt m(impl_->db,
          "SELECT version, bundle_md5, run, dataset_version, metrics, created, note FROM models "
          "WHERE dataset_version = ? ORDER BY version");
