@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "wms/pipeline/pipeline.hpp"
+#include "wms/registry/project_lock.hpp"
 #include "wms/registry/promotion.hpp"
 #include "wms/serve/http_answer.hpp"
 
@@ -103,7 +104,7 @@ void add_registry_routes(httplib::Server& http, const data::Workspace& ws, Metri
                       require_token(req);
                       std::string reason = body_object(req, " {\"reason\": ...}").value("reason", "");
                       if (reason.empty()) throw HttpError(400, "give a \"reason\"");
-                      auto lock = ws.lock(5);
+                      registry::ProjectLock lock(ws, 5, "promotion");
                       auto reg = registry::open(ws);
                       int v = std::stoi(req.matches[1]);
                       registry::promote(ws, reg, v, "api", reason);
@@ -116,7 +117,7 @@ void add_registry_routes(httplib::Server& http, const data::Workspace& ws, Metri
                                              std::optional<int> to;
                                              if (body.contains("version") && body["version"].is_number_integer())
                                                to = body["version"].get<int>();
-                                             auto lock = ws.lock(5);
+                                             registry::ProjectLock lock(ws, 5, "rollback");
                                              auto reg = registry::open(ws);
                                              int v = registry::rollback(
                                                  ws, reg, to, "api",
