@@ -71,6 +71,7 @@ void add_pipeline(CLI::App& root, Globals& g, Commands& out);
 void add_infra(CLI::App& root, Globals& g, Commands& out);
 void add_serve(CLI::App& root, Globals& g, Commands& out);
 void add_remote(CLI::App& root, Globals& g, Commands& out);
+void add_worker(CLI::App& root, Globals& g, Commands& out);
 
 /// Adds --workspace/--json/--threads to a (sub)command.
 void add_common_options(CLI::App& app, Globals& g, bool json = true, bool threads = false);

@@ -54,6 +54,7 @@ int run(int argc, char** argv) {
   add_pipeline(app, g, commands);
   add_infra(app, g, commands);
   add_remote(app, g, commands);
+  add_worker(app, g, commands);
   add_serve(app, g, commands);
   add_demo(app, g, commands);
   try {

@@ -2,7 +2,7 @@
 
 #include "cli/batch_args.hpp"
 #include "cli/command.hpp"
-#include "wms/infra/provider.hpp"
+#include "wms/infra/lease.hpp"
 #include "wms/pipeline/pipeline.hpp"
 #include "wms/registry/promotion.hpp"
 #include "wms/util/clock.hpp"
@@ -205,18 +205,25 @@ void add_infra(CLI::App& root, Globals& g, Commands& out) {
   auto* infra = root.add_subcommand("infra", "compute leases: list them, release those of dead runs");
   infra->require_subcommand(1);
   {
-    auto* app = infra->add_subcommand("leases", "compute held by runs (a lease whose process died is 'stale')");
+    auto* app = infra->add_subcommand(
+        "leases", "compute held by runs: provider, machine, held time and cost so far ('stale': its holder died)");
     add_common_options(*app, g);
     out.push_back({app, [&g] {
                      auto ws = data::Workspace::open(g.workspace);
                      nlohmann::json j = nlohmann::json::array();
+                     double now = util::now_seconds();
                      for (auto& l : infra::Leases(ws).list()) {
                        auto x = l.to_json();
                        x["stale"] = !infra::process_alive(l.pid, l.pid_start);
+                       x["held_seconds"] = l.held_seconds(now);
+                       x["cost"] = l.cost(now);
                        j.push_back(x);
                        if (!g.json)
-                         std::printf("%s  %s  run %s  pid %d%s\n", l.instance.id.c_str(), l.instance.address.c_str(),
-                                     l.run_id.c_str(), l.pid,
+                         std::printf("%s  %s %s (%s)  run %s  pid %d  held %.0fs  cost %.4f  expires %s%s\n",
+                                     l.id.c_str(), l.instance.provider.c_str(),
+                                     l.instance.id.empty() ? "(not yet known)" : l.instance.id.c_str(),
+                                     l.instance.type.c_str(), l.run_id.c_str(), l.pid, l.held_seconds(now), l.cost(now),
+                                     util::iso_time(l.expires).c_str(),
                                      x["stale"].get<bool>() ? "  (stale: its process is gone)" : "");
                      }
                      if (g.json)
@@ -227,18 +234,27 @@ void add_infra(CLI::App& root, Globals& g, Commands& out) {
                    }});
   }
   {
-    auto* app = infra->add_subcommand("reap", "stop and release the compute of runs that died (kill -9, crash)");
+    auto* app = infra->add_subcommand(
+        "reap", "stop machines no live lease holds: dead runs (kill -9), expired leases, untracked tagged machines");
+    auto grace = std::make_shared<double>(300);
+    app->add_option("--grace", *grace, "seconds a machine's state may stay unreadable before it is stopped")
+        ->capture_default_str();
     add_common_options(*app, g);
-    out.push_back({app, [&g] {
+    out.push_back({app, [&g, grace] {
                      auto ws = data::Workspace::open(g.workspace);
                      auto provider = infra::make_provider(ws);
-                     auto reaped = infra::Leases(ws).reap(*provider);
+                     auto reaped = infra::Leases(ws).reap(*provider, *grace);
                      nlohmann::json j = nlohmann::json::array();
-                     for (auto& l : reaped) j.push_back(l.to_json());
+                     for (auto& r : reaped) {
+                       j.push_back(r.to_json());
+                       if (!g.json)
+                         std::printf("stopped %s %s (lease %s): %s\n", r.instance.provider.c_str(),
+                                     r.instance.id.c_str(), r.lease_id.c_str(), r.reason.c_str());
+                     }
                      if (g.json)
                        print_json(j);
                      else
-                       std::printf("released %zu stale lease(s)\n", reaped.size());
+                       std::printf("reaped %zu\n", reaped.size());
                      return kExitOk;
                    }});
   }

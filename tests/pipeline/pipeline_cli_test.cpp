@@ -156,7 +156,8 @@ TEST(Pipeline, StaleLeaseIsReapedByTheNextRun) {
   EXPECT_EQ(nlohmann::json::parse(run_wms("infra leases --json -w " + q(l.ws)).out).size(), 0u);
   auto logs = run_wms("runs logs -w " + q(l.ws) + " " + nlohmann::json::parse(r.out)["run_id"].get<std::string>() +
                       " --job start-infra");
-  EXPECT_NE(logs.out.find("released the lease of an earlier dead run"), std::string::npos) << logs.out;
+  EXPECT_NE(logs.out.find("reaped local"), std::string::npos) << logs.out;
+  EXPECT_NE(logs.out.find("its holder (pid"), std::string::npos) << logs.out;
 }
 
 TEST(Pipeline, CtrlCDuringTrainingStopsInfraAndIsCancelled) {

@@ -21,7 +21,7 @@ State full_state() {
   s.validate = ValidateOutputs{true, 30, 10, 20, 2, 0, 1, std::string("a1"), std::string("b2"), "data/x", "c0ffee"};
   s.infra = InfraOutputs{"i-1", "10.0.0.1", "ec2"};
   s.train = TrainOutputs{true, 0.91, 0.84, "train-1", 3, 2, 7, "better", 2, 0.88};
-  s.stop = StopOutputs{"i-1", 0.02, 61.5};
+  s.stop = StopOutputs{"i-1", "ec2", "t3.large", 0.02, 61.5};
   s.promote = PromoteOutputs{"b2", 3, "", "", 12, "https://h/pr/12", "auto", "", ""};
   s.notify = NotifyOutputs{"improved", {{"https://hooks", false, 3, "timeout"}}, 1};
   return s;

@@ -1,17 +1,13 @@
-// Compute for training: a provider starts an instance before training and stops it
-// after, and every start is a lease on disk so that a run killed with -9 cannot leak
-// an instance: the next run (or `wms infra reap`) finds the lease of a dead process
-// and stops what it names.
+// Compute for training. A provider hands out a machine for a lease (lease.hpp) and
+// takes it back; every machine it hands out carries the lease's id as its tag (an EC2
+// tag, a Slurm job name, a lease file on an ssh host), so that the reaper finds
+// machines by what they carry, not by ids passed between steps.
 //
-// Providers: "local" (this machine; the default). Remote ones (ssh hosts, EC2) plug in
-// behind the same interface. Leases live in .wms/leases/<instance>.json.
+// Providers: "local" (this machine; the default) and "ssh" (hosts the team owns, by
+// OpenSSH's client; ssh.hpp). Each reads its settings under infra.<name>.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
-#include <filesystem>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,56 +15,47 @@
 
 namespace wms::infra {
 
-namespace fs = std::filesystem;
-
 struct Instance {
   std::string provider;
-  std::string id;       ///< e.g. "local-12345"
-  std::string address;  ///< where the work runs ("localhost" for local)
+  std::string id;       ///< the provider's id: "local-12345", an ssh host, an EC2 instance id, a Slurm job id
+  std::string address;  ///< where the work runs: "localhost", an ssh destination
+  std::string type;     ///< what it is (instance type, partition, "ssh host"); recorded with the cost
+};
+
+/// A machine the provider found carrying a lease's tag.
+struct TaggedMachine {
+  Instance instance;
+  std::string lease_id;
+  std::string owner;  ///< the lease's owner, as tagged ("" when the provider keeps none)
+  std::string state;  ///< the provider's word ("running", "stopped", ...); "" when it could not be read
 };
 
 class Provider {
  public:
   virtual ~Provider() = default;
   virtual std::string name() const = 0;
-  /// Acquires compute; throws Unavailable when none can be had.
-  virtual Instance start(const std::string& run_id) = 0;
-  /// Releases it; must be idempotent (stopping a stopped instance is fine).
-  virtual void stop(const Instance& instance) = 0;
+  /// A machine for `lease_id` (tagged with it and `owner`), ready for `worker_argv()`.
+  /// `hard_deadline` (unix seconds): the machine must stop itself by then even if this
+  /// process vanishes, where the provider can arrange it. Throws Unavailable when none
+  /// can be had, Denied when the credentials are refused, InvalidInput for bad settings.
+  virtual Instance start(const std::string& lease_id, const std::string& owner, double hard_deadline) = 0;
+  /// Releases it and stops what runs there for the lease. Idempotent: a machine already
+  /// gone is not an error. Throws when the provider could not be asked (the lease stays).
+  virtual void stop(const Instance& instance, const std::string& lease_id) = 0;
+  /// Every machine that carries a wms lease tag, with its state. Throws when the
+  /// provider cannot be asked at all.
+  virtual std::vector<TaggedMachine> find() = 0;
+  /// The command that runs `argv` on the instance (for the local provider, argv itself).
+  virtual std::vector<std::string> remote_argv(const Instance& instance,
+                                               const std::vector<std::string>& argv) const = 0;
+  /// The wms program on the instance ("wms" in its PATH unless configured).
+  virtual std::string wms_program() const = 0;
+  /// Where `wms worker` keeps its leases and workspace on the instance.
+  virtual std::string worker_dir() const = 0;
 };
 
-/// The provider named in config (infra.provider, default "local").
+/// The provider named in config (infra.provider: local | ssh; default local), with its
+/// settings checked now. Throws InvalidInput naming the key.
 std::unique_ptr<Provider> make_provider(const data::Workspace& ws);
-
-struct Lease {
-  Instance instance;
-  std::string run_id;
-  int pid = 0;            ///< the process that holds it
-  std::string pid_start;  ///< its start time (/proc/<pid>/stat), so a reused pid is not mistaken for it
-  double started = 0;     ///< unix seconds
-  double cost_per_hour = 0;
-  nlohmann::json to_json() const;
-  static Lease from_json(const nlohmann::json& j);
-};
-
-class Leases {
- public:
-  explicit Leases(const data::Workspace& ws) : dir_(ws.leases_dir()) {}
-  /// Starts an instance and records its lease (durably) before returning.
-  Lease acquire(Provider& p, const std::string& run_id, double cost_per_hour = 0);
-  /// Stops the instance and removes the lease; returns the cost of the time held.
-  double release(Provider& p, const Lease& lease);
-  std::vector<Lease> list() const;
-  /// Releases every lease whose process is gone (kill -9, crash). Returns what it released.
-  std::vector<Lease> reap(Provider& p);
-
- private:
-  fs::path dir_;
-};
-
-/// True while the process with this pid (and, if given, this start time) exists.
-bool process_alive(int pid, const std::string& start = "");
-/// A process's start time as /proc/<pid>/stat reports it ("" if unknown).
-std::string process_start(int pid);
 
 }  // namespace wms::infra

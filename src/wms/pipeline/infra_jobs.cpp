@@ -1,6 +1,6 @@
 // start-infra and stop-infra: a lease on compute, recorded before the machine is asked
 // for, and released always (also after a failure or Ctrl-C, and by the next run after
-// kill -9).
+// kill -9). The cost (held seconds x infra.cost_per_hour) is recorded with the run.
 #include <fmt/format.h>
 
 #include "wms/pipeline/runner.hpp"
@@ -11,10 +11,12 @@ namespace wms::pipeline {
 void Runner::start_infra() {
   const JobId job = JobId::kStartInfra;
   begin(job);
-  lease = leases.acquire(*provider, st.run_id, settings.cost_per_hour);
+  infra::LeaseTerms terms{settings.lease_minutes * 60, settings.max_lease_minutes * 60, settings.cost_per_hour};
+  lease = leases.acquire(*provider, st.run_id, terms);
   st.infra = InfraOutputs{lease->instance.id, lease->instance.address, lease->instance.provider};
-  log(job,
-      fmt::format("instance {} at {} ({})", lease->instance.id, lease->instance.address, lease->instance.provider));
+  log(job, fmt::format("lease {}: {} {} at {} ({}), expires {}, hard deadline {}", lease->id, lease->instance.provider,
+                       lease->instance.id, lease->instance.address, lease->instance.type,
+                       util::iso_time(lease->expires), util::iso_time(lease->hard_deadline)));
   end(job, JobStatus::kSuccess);
 }
 
@@ -32,8 +34,12 @@ void Runner::stop_infra() {
   begin(job);
   double cost = leases.release(*provider, *lease);
   double seconds = util::now_seconds() - lease->started;
-  st.stop = StopOutputs{lease->instance.id, cost, seconds};
-  log(job, fmt::format("released {} after {:.0f}s (cost {:.4f})", lease->instance.id, seconds, cost));
+  st.stop = StopOutputs{lease->instance.id, lease->instance.provider, lease->instance.type, cost, seconds};
+  reg.set_tag(st.run_id, "infra.provider", lease->instance.provider);
+  reg.set_tag(st.run_id, "infra.instance_type", lease->instance.type);
+  reg.log_metrics(st.run_id, 0, {{"infra_held_seconds", seconds}, {"infra_cost", cost}});
+  log(job, fmt::format("released {} {} after {:.0f}s (cost {:.4f} at {}/hour)", lease->instance.provider,
+                       lease->instance.id, seconds, cost, lease->cost_per_hour));
   lease.reset();
   end(job, JobStatus::kSuccess);
 }

@@ -49,7 +49,9 @@ struct Settings {
   int attempts = 3;         ///< pipeline.attempts: trainings per run, each gated
   bool warm_start = false;  ///< pipeline.warm_start: start from production's weights
   GitMode git_mode = GitMode::kAuto;
-  double cost_per_hour = 0;  ///< infra.cost_per_hour: for the lease's cost estimate
+  double cost_per_hour = 0;        ///< infra.cost_per_hour: for the lease's cost estimate
+  double lease_minutes = 60;       ///< infra.lease_minutes: a lease's term, renewed before each attempt
+  double max_lease_minutes = 240;  ///< infra.max_lease_minutes: its hard deadline after the start
 };
 const util::OptionTable<Settings>& settings_option_table();
 

@@ -38,7 +38,13 @@ const util::OptionTable<Settings>& settings_option_table() {
           .add("git.mode", "git_mode", WMS_MEMBER(git_mode), "publish to git: auto (at a repository's top), on, off",
                kGitModeNames)
           .add("infra.cost_per_hour", "cost_per_hour", WMS_MEMBER(cost_per_hour), "of the leased compute",
-               util::Range::at_least(0));
+               util::Range::at_least(0))
+          .add("infra.lease_minutes", "lease_minutes", WMS_MEMBER(lease_minutes),
+               "a lease's term; renewed before each attempt, else the reaper stops its machine",
+               util::Range::closed(1, 10080))
+          .add("infra.max_lease_minutes", "max_lease_minutes", WMS_MEMBER(max_lease_minutes),
+               "hard deadline after the start: never held longer (the worker stops itself then)",
+               util::Range::closed(1, 10080));
   return t;
 }
 
@@ -110,8 +116,9 @@ util::Config Runner::train_config() const {
 // stop-infra always; promote only when improved; notify always.
 Outcome Runner::execute() {
   // A lease left by a run killed with -9 is found here and released.
-  for (const auto& l : leases.reap(*provider))
-    log(JobId::kStartInfra, fmt::format("released the lease of an earlier dead run {} ({})", l.run_id, l.instance.id));
+  for (const auto& r : leases.reap(*provider))
+    log(JobId::kStartInfra, fmt::format("reaped {} {} (lease {}{}): {}", r.instance.provider, r.instance.id, r.lease_id,
+                                        r.run_id.empty() ? "" : ", run " + r.run_id, r.reason));
 
   auto fail = [&](const std::exception& e) {
     end_running(JobStatus::kFailure, e.what());

@@ -18,8 +18,9 @@
 #include <string>
 
 #include "wms/data/dataset.hpp"
-#include "wms/infra/provider.hpp"
+#include "wms/infra/lease.hpp"
 #include "wms/pipeline/pipeline.hpp"
+#include "wms/pipeline/worker.hpp"
 #include "wms/registry/registry.hpp"
 #include "wms/util/config.hpp"
 #include "wms/vcs/git.hpp"
@@ -60,6 +61,8 @@ struct Runner {
   void start_infra();
   void stop_infra();
   void train();
+  /// What a worker on the leased machine needs; pushes the data it takes (train_job.cpp).
+  WorkerJob worker_job(std::optional<int> champion_version, bool warm);
   void promote();
   void notify(Outcome outcome);
   void record_submission();

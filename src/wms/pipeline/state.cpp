@@ -17,15 +17,18 @@ std::optional<T> opt(const json& j, const char* key) {
 }
 
 json encode(const SyncOutputs& o) {
-  return {{"remote", o.remote}, {"transferred", o.transferred}, {"present", o.present}, {"bytes", o.bytes},
+  return {{"remote", o.remote},
+          {"transferred", o.transferred},
+          {"present", o.present},
+          {"bytes", o.bytes},
           {"seconds", o.seconds}};
 }
 
 std::optional<SyncOutputs> sync_from(const json& j, const char* key) {
   if (!j.contains(key) || j[key].is_null()) return std::nullopt;
   const json& s = j[key];
-  return SyncOutputs{s.value("remote", ""), s.value("transferred", std::uint64_t{0}), s.value("present", std::uint64_t{0}),
-                     s.value("bytes", std::uint64_t{0}), s.value("seconds", 0.0)};
+  return SyncOutputs{s.value("remote", ""), s.value("transferred", std::uint64_t{0}),
+                     s.value("present", std::uint64_t{0}), s.value("bytes", std::uint64_t{0}), s.value("seconds", 0.0)};
 }
 
 json encode(const ValidateOutputs& o) {
@@ -97,11 +100,16 @@ TrainOutputs train_from(const json& j) {
 }
 
 json encode(const StopOutputs& o) {
-  return {{"instance_id", o.instance_id}, {"cost", o.cost}, {"seconds", o.seconds}};
+  return {{"instance_id", o.instance_id},
+          {"provider", o.provider},
+          {"instance_type", o.instance_type},
+          {"cost", o.cost},
+          {"seconds", o.seconds}};
 }
 
 StopOutputs stop_from(const json& j) {
-  return {j.value("instance_id", ""), j.value("cost", 0.0), j.value("seconds", 0.0)};
+  return {j.value("instance_id", ""), j.value("provider", ""), j.value("instance_type", ""), j.value("cost", 0.0),
+          j.value("seconds", 0.0)};
 }
 
 json encode(const PromoteOutputs& o) {

@@ -39,7 +39,7 @@ std::string outcome_name(Outcome o);
 
 /// A pull or push of the run's data and model against the default remote.
 struct SyncOutputs {
-  std::string remote;            ///< its name
+  std::string remote;             ///< its name
   std::uint64_t transferred = 0;  ///< objects moved
   std::uint64_t present = 0;      ///< already there
   std::uint64_t bytes = 0;
@@ -54,7 +54,7 @@ struct ValidateOutputs {  // merge-and-validate
   std::size_t duplicate_images = 0;  ///< pairs of the batch kept once
   std::size_t errors = 0, warnings = 0;
   std::optional<std::string> base_version, candidate_version;
-  std::string branch, commit;  ///< git mode: the batch's data branch and commit
+  std::string branch, commit;       ///< git mode: the batch's data branch and commit
   std::optional<SyncOutputs> pull;  ///< the head's objects fetched first (a default remote is set)
 };
 
@@ -76,6 +76,7 @@ struct TrainOutputs {  // train: the best attempt
 
 struct StopOutputs {  // stop-infra
   std::string instance_id;
+  std::string provider, instance_type;
   double cost = 0;     ///< in the currency of infra.cost_per_hour
   double seconds = 0;  ///< the lease's length
 };

@@ -8,9 +8,12 @@
 
 #include "wms/gate/decision.hpp"
 #include "wms/pipeline/runner.hpp"
+#include "wms/pipeline/sync.hpp"
 #include "wms/pipeline/training.hpp"
+#include "wms/pipeline/worker.hpp"
 #include "wms/registry/promotion.hpp"
 #include "wms/train/config.hpp"
+#include "wms/train/runtime.hpp"
 #include "wms/util/error.hpp"
 #include "wms/util/failpoint.hpp"
 #include "wms/util/fs.hpp"
@@ -40,6 +43,9 @@ void Runner::train() {
   eo.device = o.device;
   auto logger = [this, job](const std::string& line) { log(job, line); };
 
+  std::optional<WorkerJob> worker;
+  if (lease && provider->name() != "local") worker = worker_job(champion_version, warm);
+
   std::optional<train::EvalResult> champion_eval;
   std::optional<TrainOutputs> best;
   const std::uint64_t base_seed = opts.seed;
@@ -54,6 +60,10 @@ void Runner::train() {
                      champion_version ? fmt::format("production (version {})", *champion_version) : "",
                      o.should_stop,
                      logger};
+    if (worker) {
+      leases.renew(*lease, fmt::format("attempt {}/{}", a, attempts));
+      q.trainer = remote_trainer(ws, *provider, *lease, provider->worker_dir(), *worker, logger);
+    }
     auto t = train_tracked(ws, reg, q);
     auto gate_start = std::chrono::steady_clock::now();
     if (champion && !champion_eval) champion_eval = train::evaluate(*champion, test, eo);
@@ -80,6 +90,39 @@ void Runner::train() {
   st.train = best;
   util::atomic_write(dir / "pr.md", pr_text(best->improved));
   end(job, JobStatus::kSuccess);
+}
+
+// On another machine the worker takes the candidate (and production's bundle, for a
+// warm start) from the default remote: pushed here first.
+WorkerJob Runner::worker_job(std::optional<int> champion_version, bool warm) {
+  const JobId job = JobId::kTrain;
+  auto remote = default_remote(ws);
+  if (!remote)
+    throw InvalidInput(
+        "infra.provider {}: training runs on another machine, which takes its data from the default remote; add one "
+        "(wms remote add NAME s3://BUCKET/PREFIX --default)",
+        provider->name());
+  remote->should_stop = o.should_stop;
+  WorkerJob w;
+  w.dataset_version = st.validate->candidate_version.value();
+  w.workspace_config = util::read_file(ws.config_path());
+  std::error_code ec;
+  if (st.config_ref.empty())
+    w.train_config = w.workspace_config;
+  else if (fs::is_regular_file(st.config_ref, ec))
+    w.train_config = util::read_file(st.config_ref);
+  else
+    w.preset = st.config_ref;
+  w.device = train::kDeviceNames.name(o.device);
+  SyncSet set{{data::Dataset(ws).get(w.dataset_version)}, {}};
+  if (warm && champion_version)
+    if (auto m = reg.find_model(*champion_version)) {
+      set.bundles.push_back(m->bundle_md5);
+      w.init_md5 = m->bundle_md5;
+    }
+  auto s = push_or_throw(*remote, set);
+  log(job, remote->config().label() + ": " + s.text("pushed") + " (for the worker)");
+  return w;
 }
 
 }  // namespace wms::pipeline

@@ -75,7 +75,8 @@ TrackedResult train_tracked(const data::Workspace& ws, Registry& reg, const Trac
                         val_set.size(), o.select == train::Select::kLast ? " (trained on, select: last)" : "",
                         test_set.size(), o.model.input_size, q.init ? " (warm start from " + q.init_label + ")" : ""));
     LogSink sink(r.run_dir / "metrics.jsonl", reg, r.run_id, q.log);
-    auto result = train::train_model(train_set, val_set, o, &sink, q.should_stop, q.init);
+    auto result = q.trainer ? q.trainer(train_set, val_set, o, &sink, q.should_stop, q.init)
+                            : train::train_model(train_set, val_set, o, &sink, q.should_stop, q.init);
     nn::Model& model = *result.model;
     model.info().dataset_version = q.dataset_version;
     if (!test_set.empty()) {

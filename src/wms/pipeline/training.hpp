@@ -20,10 +20,16 @@
 #include "wms/train/config.hpp"
 #include "wms/train/evaluator.hpp"
 #include "wms/train/samples.hpp"
+#include "wms/train/trainer.hpp"
 
 namespace wms::pipeline {
 
 namespace fs = std::filesystem;
+
+/// Where a training runs: train::train_model's signature. Empty: here, in this process.
+using Trainer = std::function<train::TrainResult(
+    const std::vector<train::Sample>& train, const std::vector<train::Sample>& val, const train::TrainOptions& options,
+    train::MetricsSink* sink, const std::function<bool()>& should_stop, const nn::Model* init)>;
 
 struct TrackedRequest {
   std::vector<train::Sample> samples;  ///< all splits; train/val/test are taken from them
@@ -35,6 +41,8 @@ struct TrackedRequest {
   std::function<bool()> should_stop;
   /// Each epoch's line and notes go here (stderr for the CLI, a job log for the pipeline).
   std::function<void(const std::string&)> log;
+  /// Empty: train here; else e.g. a worker on a leased machine (pipeline/worker.hpp).
+  Trainer trainer;
 };
 
 struct TrackedResult {

@@ -18,6 +18,20 @@ nlohmann::json EpochMetrics::to_json() const {
   return j;
 }
 
+EpochMetrics EpochMetrics::from_json(const nlohmann::json& j) {
+  EpochMetrics m;
+  m.epoch = j.value("epoch", 0);
+  m.train_loss = j.value("train_loss", 0.0);
+  m.learning_rate = j.value("lr", 0.0);
+  m.seconds = j.value("seconds", 0.0);
+  m.images_per_second = j.value("images_per_second", 0.0);
+  m.validated = j.contains("val_loss");
+  m.val_loss = j.value("val_loss", 0.0);
+  m.val_dice = j.value("val_dice", 0.0);
+  m.val_iou = j.value("val_iou", 0.0);
+  return m;
+}
+
 void JsonlSink::epoch(const EpochMetrics& m) {
   util::append_line(path_, m.to_json().dump());
 }

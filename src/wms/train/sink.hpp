@@ -21,6 +21,8 @@ struct EpochMetrics {
   bool validated = true;  ///< false: no validation split (select: last); val_* are not given
 
   nlohmann::json to_json() const;
+  /// The inverse of to_json (a worker's epochs, read by its controller).
+  static EpochMetrics from_json(const nlohmann::json& j);
 };
 
 class MetricsSink {

@@ -105,6 +105,18 @@ std::vector<double> Config::get_double_list(const std::string& key, const std::v
   return out;
 }
 
+std::vector<std::string> Config::get_string_list(const std::string& key,
+                                                 const std::vector<std::string>& fallback) const {
+  auto n = find(doc_->root, key);
+  if (!n.IsDefined() || n.IsNull()) return fallback;
+  if (n.IsScalar()) return {scalar<std::string>(n, source_, key, "a string or a list of strings")};
+  if (!n.IsSequence()) throw InvalidInput("{}: {}: expected a list of strings (rule config.type)", source_, key);
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < n.size(); ++i)
+    out.push_back(scalar<std::string>(n[i], source_, key + "." + std::to_string(i), "a string"));
+  return out;
+}
+
 std::map<std::string, std::string> Config::get_string_map(const std::string& key) const {
   std::map<std::string, std::string> out;
   auto n = find(doc_->root, key);

@@ -33,6 +33,8 @@ class Config {
   std::string get_string(const std::string& key, const std::string& fallback) const;
   /// A list of numbers ([1.0, 1.5]); a single number is a list of one.
   std::vector<double> get_double_list(const std::string& key, const std::vector<double>& fallback) const;
+  /// A list of strings ([a, b]); a single string is a list of one.
+  std::vector<std::string> get_string_list(const std::string& key, const std::vector<std::string>& fallback) const;
   /// A mapping of scalars, e.g. validation.severity: {mask.regions: error}.
   std::map<std::string, std::string> get_string_map(const std::string& key) const;
 
