@@ -147,6 +147,7 @@ TEST(Leases, ReapGoesByTagsExpiryAndUnreadableStates) {
 }
 
 TEST(Leases, AReusedPidIsNotMistakenForTheHolder) {
+  EXPECT_FALSE(process_start(::getpid()).empty());
   EXPECT_TRUE(process_alive(::getpid(), process_start(::getpid())));
   EXPECT_FALSE(process_alive(::getpid(), "1"));  // same pid, other start time
   EXPECT_FALSE(process_alive(0));

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <fstream>
+#include <iterator>
 #include <map>
 
 #include "wms/util/clock.hpp"
@@ -20,29 +22,37 @@ std::string host_name() {
   return gethostname(buf, sizeof buf - 1) == 0 ? buf : "localhost";
 }
 
+// /proc/<pid>/stat ("" when there is no such process). Read to its end: /proc files
+// report a size of 0, so util::read_file (which reads st_size bytes) sees nothing.
+std::string proc_stat(int pid) {
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 constexpr const char* kUnreadable = "unreadable.json";  // machine -> since when its state can't be read
 
 }  // namespace
 
 std::string process_start(int pid) {
-  try {
-    std::string stat = util::read_file(fmt::format("/proc/{}/stat", pid), 1 << 16);
-    auto close = stat.rfind(')');  // the command name may hold spaces and parentheses
-    if (close == std::string::npos) return "";
-    std::size_t pos = close + 2;
-    for (int field = 3; field < 22; ++field) {  // field 22 is starttime
-      pos = stat.find(' ', pos);
-      if (pos == std::string::npos) return "";
-      ++pos;
-    }
-    return stat.substr(pos, stat.find(' ', pos) - pos);
-  } catch (const Error&) {
-    return "";
+  std::string stat = proc_stat(pid);
+  auto close = stat.rfind(')');  // the command name may hold spaces and parentheses
+  if (close == std::string::npos) return "";
+  std::size_t pos = close + 2;
+  for (int field = 3; field < 22; ++field) {  // field 22 is starttime
+    pos = stat.find(' ', pos);
+    if (pos == std::string::npos) return "";
+    ++pos;
   }
+  return stat.substr(pos, stat.find(' ', pos) - pos);
 }
 
 bool process_alive(int pid, const std::string& start) {
   if (pid <= 0 || !(::kill(pid, 0) == 0 || errno == EPERM)) return false;
+  // A zombie has died: nobody reaped it yet (in a container whose init never does).
+  std::string stat = proc_stat(pid);
+  auto close = stat.rfind(')');
+  if (close != std::string::npos && close + 2 < stat.size() && (stat[close + 2] == 'Z' || stat[close + 2] == 'X'))
+    return false;
   return start.empty() || process_start(pid) == start;
 }
 

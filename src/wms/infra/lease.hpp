@@ -88,7 +88,8 @@ class Leases {
   std::string owner_;
 };
 
-/// True while the process with this pid (and, if given, this start time) exists.
+/// True while the process with this pid (and, if given, this start time) exists and
+/// has not died (a zombie waiting to be reaped counts as dead).
 bool process_alive(int pid, const std::string& start = "");
 /// A process's start time as /proc/<pid>/stat reports it ("" if unknown).
 std::string process_start(int pid);
