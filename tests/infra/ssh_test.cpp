@@ -6,9 +6,9 @@
 // Without sshd or Swift the binary exits 77 (skipped) saying what is missing.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <signal.h>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <thread>
@@ -46,12 +46,13 @@ struct SshProject {
     util::atomic_write(t / "credentials", fmt::format("[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
                                                       env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")));
     EXPECT_EQ(run_wms("init " + qp(ws)).exit_code, 0);
-    auto r = run_wms("remote add storage s3://" + bucket + "/p --default --endpointurl " + env("S3_ENDPOINT") +
-                     " -w " + qp(ws));
+    auto r = run_wms("remote add storage s3://" + bucket + "/p --default --endpointurl " + env("S3_ENDPOINT") + " -w " +
+                     qp(ws));
     EXPECT_EQ(r.exit_code, 0) << r.err;
     run_wms("remote modify storage credentialpath " + qp(t / "credentials") + " -w " + qp(ws));
     std::string dest = host.empty() ? env("WMS_TEST_SSH_USER") + "@127.0.0.1:" + env("WMS_TEST_SSH_PORT") : host;
-    util::append_line(ws / "wms.yaml", training + fmt::format(R"(model: {{input_size: 32}}
+    util::append_line(ws / "wms.yaml",
+                      training + fmt::format(R"(model: {{input_size: 32}}
 training: {{epochs: 2, batch_size: 8}}
 pipeline: {{attempts: 1}}
 gate: {{floor: 0.0}}
@@ -67,9 +68,8 @@ infra:
     instance_type: loopback host
     connect_timeout: 5
 )",
-                                                              dest, env("WMS_TEST_SSH_KEY"),
-                                                              env("WMS_TEST_SSH_KNOWN_HOSTS"), host_dir.string(),
-                                                              WMS_BIN));
+                                             dest, env("WMS_TEST_SSH_KEY"), env("WMS_TEST_SSH_KNOWN_HOSTS"),
+                                             host_dir.string(), WMS_BIN));
   }
   fs::path batch() {
     run_wms("synth --out " + qp(t / "b1") + " --count 24 --size 96 --seed 1");
@@ -115,9 +115,8 @@ TEST(SshProvider, PipelineTrainsOnTheHostReleasesItAndRecordsTheCost) {
   // The trained run is recorded like a local one: per-epoch metrics, a model version.
   auto models = nlohmann::json::parse(run_wms("models list --json -w " + qp(p.ws)).out);
   ASSERT_EQ(models.size(), 1u);
-  auto train_run = nlohmann::json::parse(run_wms("runs metrics --json -w " + qp(p.ws) + " " +
-                                                 models[0]["run"].get<std::string>())
-                                             .out);
+  auto train_run = nlohmann::json::parse(
+      run_wms("runs metrics --json -w " + qp(p.ws) + " " + models[0]["run"].get<std::string>()).out);
   EXPECT_FALSE(train_run.empty());
 }
 

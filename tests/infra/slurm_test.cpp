@@ -1,0 +1,185 @@
+// Training in a Slurm job: a single-node cluster on 127.0.0.1 (tests/servers/slurm.sh,
+// auth/none) and an S3 server (Swift) for the data, started once by this binary's main.
+// Without Slurm (or root, which slurmd needs) or Swift the binary exits 77 (skipped)
+// saying what is missing.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <thread>
+
+#include "testing.hpp"
+#include "wms/data/s3.hpp"
+#include "wms/infra/lease.hpp"
+#include "wms/util/fs.hpp"
+
+namespace wms {
+namespace {
+
+using testing::qp;
+using testing::run_shell;
+using testing::run_wms;
+using testing::TempDir;
+namespace fs = std::filesystem;
+
+std::string env(const char* k) {
+  const char* v = std::getenv(k);
+  return v ? v : "";
+}
+
+struct SlurmProject {
+  TempDir t;
+  fs::path ws = t / "controller", node_dir = t / "node";
+  explicit SlurmProject(const std::string& extra = "") {
+    static int n = 0;
+    std::string bucket = fmt::format("wms-slurm-{}-{}", ::getpid(), ++n);
+    data::S3Options so;
+    so.endpoint = env("S3_ENDPOINT");
+    so.credentials = data::find_credentials();
+    data::S3Client(so, bucket).create_bucket();
+    EXPECT_EQ(run_wms("init " + qp(ws)).exit_code, 0);
+    auto r = run_wms("remote add storage s3://" + bucket + "/p --default --endpointurl " + env("S3_ENDPOINT") + " -w " +
+                     qp(ws));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    util::append_line(ws / "wms.yaml", extra + fmt::format(R"(model: {{input_size: 32}}
+training: {{epochs: 2, batch_size: 8}}
+pipeline: {{attempts: 1}}
+gate: {{floor: 0.0}}
+infra:
+  provider: slurm
+  cost_per_hour: 2.5
+  slurm:
+    workdir: {}
+    wms: {}
+    queue_timeout: 60
+    instance_type: loopback slurm node
+)",
+                                                           node_dir.string(), WMS_BIN));
+  }
+  fs::path batch() {
+    run_wms("synth --out " + qp(t / "b1") + " --count 24 --size 96 --seed 1");
+    return t / "b1";
+  }
+};
+
+std::string squeue() {
+  return run_shell("squeue -h -o '%i %j %T %k'").out;
+}
+
+TEST(SlurmProvider, PipelineTrainsInAJobThatIsCancelledAfter) {
+  SlurmProject p;
+  auto r = run_wms("pipeline run --json -w " + qp(p.ws) + " " + qp(p.batch()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto st = nlohmann::json::parse(r.out);
+  EXPECT_EQ(st["outcome"], "improved");
+  EXPECT_EQ(st["jobs"][3]["outputs"]["provider"], "slurm");
+  EXPECT_EQ(st["jobs"][3]["outputs"]["instance_type"], "loopback slurm node");
+  EXPECT_GT(st["jobs"][3]["outputs"]["cost"].get<double>(), 0.0);
+  std::string log = run_wms("runs logs -w " + qp(p.ws) + " " + st["run_id"].get<std::string>() + " --job train").out;
+  EXPECT_NE(log.find("(slurm, lease"), std::string::npos) << log;
+  EXPECT_NE(log.find("epoch   2"), std::string::npos) << log;
+  EXPECT_EQ(squeue().find("wms-"), std::string::npos) << squeue();
+  EXPECT_EQ(nlohmann::json::parse(run_wms("infra leases --json -w " + qp(p.ws)).out).size(), 0u);
+}
+
+// Found by its tag: a job named wms-<lease> with this workspace's owner and no lease
+// record (a controller that died between sbatch and writing the job id) is cancelled;
+// another owner's job is not.
+TEST(SlurmProvider, ReapCancelsJobsNoLiveLeaseHolds) {
+  SlurmProject p;
+  std::string owner = infra::Leases(data::Workspace::open(p.ws)).owner();
+  auto mine = run_shell("sbatch --parsable --job-name=wms-lost-1 --comment=" + qp(owner) +
+                        " --time=5 --output=/dev/null --wrap='sleep 300'");
+  auto other = run_shell(
+      "sbatch --parsable --job-name=wms-theirs-1 --comment=elsewhere:/ws --time=5 "
+      "--output=/dev/null --wrap='sleep 300'");
+  ASSERT_EQ(mine.exit_code, 0) << mine.err;
+  auto reap = run_wms("infra reap --json -w " + qp(p.ws));
+  ASSERT_EQ(reap.exit_code, 0) << reap.err;
+  auto reaped = nlohmann::json::parse(reap.out);
+  ASSERT_EQ(reaped.size(), 1u) << reaped.dump();
+  EXPECT_EQ(reaped[0]["lease"], "lost-1");
+  for (int i = 0; i < 50 && squeue().find("wms-lost-1") != std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(squeue().find("wms-lost-1"), std::string::npos) << squeue();
+  EXPECT_NE(squeue().find("wms-theirs-1"), std::string::npos) << "another controller's job stays: " << squeue();
+  run_shell("scancel " + other.out);
+}
+
+// The lease's hard deadline is the job's --time (a minute here, the smallest Slurm
+// knows): the scheduler signals the worker 30 s before it (--signal=TERM@30) and ends
+// the job at it, though training would go on; the run fails and the job is gone.
+TEST(SlurmProvider, TheHardDeadlineIsTheJobsTimeLimit) {
+  SlurmProject p(
+      "training: {epochs: 100000, batch_size: 8, early_stopping_patience: 0}\ninfra: {max_lease_minutes: 1}\n");
+  // YAML keeps the first key: the extra infra: above wins over the block below, so
+  // repeat what the block says.
+  util::append_line(p.ws / "wms.yaml", "");
+  auto cfg = util::read_file(p.ws / "wms.yaml");
+  cfg.replace(cfg.find("infra: {max_lease_minutes: 1}\n"), 31, "");
+  cfg.replace(cfg.find("  cost_per_hour: 2.5\n"), 20, "  cost_per_hour: 2.5\n  max_lease_minutes: 1\n");
+  util::atomic_write(p.ws / "wms.yaml", cfg);
+  auto b = p.batch();
+  auto started = std::chrono::steady_clock::now();
+  std::thread watch([&] {
+    for (int i = 0; i < 300; ++i) {
+      auto s = run_shell("squeue -h -o '%j %l'").out;
+      if (s.find("wms-") != std::string::npos) {
+        EXPECT_NE(s.find("1:00"), std::string::npos) << "sbatch --time is the lease: " << s;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  auto r = run_wms("pipeline run --json -w " + qp(p.ws) + " " + qp(b));
+  watch.join();
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  EXPECT_NE(r.exit_code, 0);
+  auto st = nlohmann::json::parse(r.out);
+  EXPECT_EQ(st["jobs"][2]["status"], "failure") << st.dump();
+  std::fprintf(stderr, "train: %s\n", st["jobs"][2].value("reason", "").c_str());
+  EXPECT_EQ(st["jobs"][3]["status"], "success") << "stop-infra still ran";
+  EXPECT_LT(s, 150) << "held past its hard deadline";
+  std::fprintf(stderr, "training ended %.0f s after the pipeline started (hard deadline: 60 s)\n", s);
+  EXPECT_EQ(squeue().find("wms-"), std::string::npos) << squeue();
+}
+
+}  // namespace
+}  // namespace wms
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  setenv("WMS_PROGRESS", "0", 1);
+  namespace wt = wms::testing;
+  wt::TempDir dir;
+  std::string servers = std::string(WMS_SOURCE_DIR) + "/tests/servers/";
+  std::vector<std::string> started;
+  auto stop_all = [&] {
+    for (const auto& s : started) wt::run_shell(servers + s + " stop " + wt::qp(dir / s));
+  };
+  for (std::string s : {"slurm.sh", "swift_s3.sh"}) {
+    auto r = wt::run_shell(servers + s + " start " + wt::qp(dir / s));
+    if (r.exit_code != 0) {
+      stop_all();
+      std::fprintf(stderr, "%s%s: %s", r.exit_code == 77 ? "SKIPPED: " : "", s.c_str(), r.err.c_str());
+      return r.exit_code == 77 ? 77 : 1;
+    }
+    started.push_back(s);
+    std::string line = r.out.substr(r.out.find("export ") + 7);
+    for (std::size_t b = 0; b < line.size();) {
+      auto e = line.find_first_of(" \n", b);
+      if (e == std::string::npos) e = line.size();
+      std::string kv = line.substr(b, e - b);
+      if (auto eq = kv.find('='); eq != std::string::npos)
+        setenv(kv.substr(0, eq).c_str(), kv.substr(eq + 1).c_str(), 1);
+      b = e + 1;
+    }
+  }
+  setenv("AWS_SHARED_CREDENTIALS_FILE", (dir / "no-credentials-file").c_str(), 1);
+  setenv("AWS_CONFIG_FILE", (dir / "no-config-file").c_str(), 1);
+  int rc = RUN_ALL_TESTS();
+  stop_all();
+  return rc;
+}
