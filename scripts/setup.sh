@@ -25,6 +25,8 @@ PACKAGES=(
   # the shared registry (libpq) and its tests: a PostgreSQL 15 server on 127.0.0.1
   # (tests/servers/postgres.sh), and haproxy in front of a fleet of `wms serve`
   libpq-dev postgresql-15 haproxy
+  # the ec2 provider reads the Query API's XML replies
+  libxml2-dev
   # the compute providers' tests: an sshd on 127.0.0.1 (tests/servers/sshd.sh) and a
   # single-node Slurm cluster (tests/servers/slurm.sh, auth/none)
   openssh-server openssh-client slurmctld slurmd slurm-client

@@ -5,6 +5,7 @@
       prints the port it listens on, then forwards every request to 127.0.0.1:TARGET_PORT
       with its bytes (and Host header) unchanged, so SigV4 signatures still hold. MODE:
         first503   the first try of each (method, path) gets 503 SlowDown, later ones pass
+                   (for a form POST with Action=X, as EC2's Query API: of each (method, path, X))
         always503  every request gets 503 SlowDown
         firstdrop  the first try of each (method, path) gets its connection closed unanswered
 Stops on SIGTERM. For tests of retries (wms remote): a server that is briefly overloaded.
@@ -30,9 +31,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def first_try(self):
+    def first_try(self, body=b""):
+        action = b""
+        for field in body.split(b"&"):
+            if field.startswith(b"Action="):
+                action = field[7:]
         with lock:
-            key = (self.command, self.path)
+            key = (self.command, self.path, action)
             fresh = key not in seen
             seen.add(key)
             return fresh
@@ -40,7 +45,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def handle_one(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        if mode == "always503" or (mode == "first503" and self.first_try()):
+        if mode == "always503" or (mode == "first503" and self.first_try(body)):
             self.send_response(503)
             self.send_header("Content-Type", "application/xml")
             self.send_header("Content-Length", str(len(SLOW_DOWN)))
@@ -48,7 +53,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if self.command != "HEAD":
                 self.wfile.write(SLOW_DOWN)
             return
-        if mode == "firstdrop" and self.first_try():
+        if mode == "firstdrop" and self.first_try(body):
             self.close_connection = True
             self.connection.close()
             return

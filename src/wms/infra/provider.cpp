@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include "wms/infra/ec2.hpp"
 #include "wms/infra/slurm.hpp"
 #include "wms/infra/ssh.hpp"
 #include "wms/util/error.hpp"
@@ -37,7 +38,8 @@ std::unique_ptr<Provider> make_provider(const data::Workspace& ws) {
   if (name == "local") return std::make_unique<LocalProvider>();
   if (name == "ssh") return make_ssh_provider(ssh_options(ws.config()));
   if (name == "slurm") return make_slurm_provider(slurm_options(ws.config()));
-  throw InvalidInput("{}: infra.provider: '{}' is not one of local, ssh or slurm", ws.config().source(), name);
+  if (name == "ec2") return make_ec2_provider(ec2_options(ws.config()));
+  throw InvalidInput("{}: infra.provider: '{}' is not one of local, ssh, slurm or ec2", ws.config().source(), name);
 }
 
 }  // namespace wms::infra

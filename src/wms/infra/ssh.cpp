@@ -91,31 +91,36 @@ class SshProvider final : public Provider {
 
 }  // namespace
 
-SshOptions ssh_options(const util::Config& c) {
+SshOptions ssh_options(const util::Config& c, const std::string& prefix, bool hosts_required) {
   SshOptions o;
-  o.hosts = c.get_string_list("infra.ssh.hosts", {});
-  if (o.hosts.empty())
-    throw InvalidInput("{}: infra.ssh.hosts: give at least one host ([user@]host[:port]) for infra.provider: ssh",
-                       c.source());
+  auto key = [&](const char* k) { return prefix + "." + k; };
+  o.hosts = c.get_string_list(key("hosts"), {});
+  if (hosts_required && o.hosts.empty())
+    throw InvalidInput("{}: {}: give at least one host ([user@]host[:port]) for infra.provider: ssh", c.source(),
+                       key("hosts"));
   for (const auto& h : o.hosts)
     if (h.empty() || h[0] == '-' || h.find_first_of(" \t\n'\"\\;|&$`") != std::string::npos)
-      throw InvalidInput("{}: infra.ssh.hosts: '{}' is not a [user@]host[:port]", c.source(), h);
-  o.identity_file = expand_home(c.get_string("infra.ssh.identity_file", ""));
-  o.known_hosts = expand_home(c.get_string("infra.ssh.known_hosts", ""));
-  o.workdir = c.get_string("infra.ssh.workdir", o.workdir);
-  o.wms = c.get_string("infra.ssh.wms", o.wms);
-  o.instance_type = c.get_string("infra.ssh.instance_type", o.instance_type);
-  o.connect_timeout = static_cast<int>(c.get_int("infra.ssh.connect_timeout", o.connect_timeout));
+      throw InvalidInput("{}: {}: '{}' is not a [user@]host[:port]", c.source(), key("hosts"), h);
+  o.user = c.get_string(key("user"), "");
+  if (o.user.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+      std::string::npos)
+    throw InvalidInput("{}: {}: '{}' is not a user name", c.source(), key("user"), o.user);
+  o.identity_file = expand_home(c.get_string(key("identity_file"), ""));
+  o.known_hosts = expand_home(c.get_string(key("known_hosts"), ""));
+  o.workdir = c.get_string(key("workdir"), o.workdir);
+  o.wms = c.get_string(key("wms"), o.wms);
+  o.instance_type = c.get_string(key("instance_type"), o.instance_type);
+  o.connect_timeout = static_cast<int>(c.get_int(key("connect_timeout"), o.connect_timeout));
   if (o.connect_timeout < 1 || o.connect_timeout > 600)
-    throw InvalidInput("{}: infra.ssh.connect_timeout: must be in [1, 600] seconds (found {})", c.source(),
+    throw InvalidInput("{}: {}: must be in [1, 600] seconds (found {})", c.source(), key("connect_timeout"),
                        o.connect_timeout);
   if (o.workdir.empty() || o.wms.empty())
-    throw InvalidInput("{}: infra.ssh.workdir and infra.ssh.wms must not be empty", c.source());
+    throw InvalidInput("{}: {} and {} must not be empty", c.source(), key("workdir"), key("wms"));
   return o;
 }
 
 std::vector<std::string> ssh_argv(const SshOptions& o, const std::string& host, const std::vector<std::string>& argv) {
-  std::string dest = host, port;
+  std::string dest = host.find('@') == std::string::npos && !o.user.empty() ? o.user + "@" + host : host, port;
   auto at = dest.find('@');
   auto colon = dest.rfind(':');
   if (colon != std::string::npos && (at == std::string::npos || colon > at)) {

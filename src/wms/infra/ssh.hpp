@@ -34,6 +34,7 @@ namespace wms::infra {
 
 struct SshOptions {
   std::vector<std::string> hosts;  ///< [user@]host[:port]
+  std::string user;                ///< for hosts without user@ (and EC2 instances)
   std::string identity_file, known_hosts;
   std::string workdir = "wms-worker";
   std::string wms = "wms";
@@ -41,8 +42,9 @@ struct SshOptions {
   int connect_timeout = 10;
 };
 
-/// Reads infra.ssh.*; throws InvalidInput naming the key (no hosts, a bad host, ...).
-SshOptions ssh_options(const util::Config& config);
+/// Reads PREFIX.* (infra.ssh, or infra.ec2.ssh without hosts); throws InvalidInput
+/// naming the key (no hosts when required, a bad host or user, ...).
+SshOptions ssh_options(const util::Config& config, const std::string& prefix = "infra.ssh", bool hosts_required = true);
 
 /// The `ssh` argv that runs `argv` on `host` (quoted for its login shell).
 std::vector<std::string> ssh_argv(const SshOptions& o, const std::string& host, const std::vector<std::string>& argv);
