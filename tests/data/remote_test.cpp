@@ -219,7 +219,9 @@ struct FlakyProxy {
   explicit FlakyProxy(const std::string& mode) {
     std::string port = g_endpoint.substr(g_endpoint.rfind(':') + 1);
     std::string script = std::string(WMS_SOURCE_DIR) + "/tests/servers/flaky_proxy.py";
-    run_shell(fmt::format("/usr/bin/python3 {} {} {} > {} 2>&1 & echo $! > {}", qp(script), port, mode,
+    // In braces: run_shell appends its own "> out", which would take echo's output away
+    // from the pid file (the proxy then outlived the test).
+    run_shell(fmt::format("{{ /usr/bin/python3 {} {} {} > {} 2>&1 & echo $! > {}; }}", qp(script), port, mode,
                           qp(dir / "port"), qp(dir / "pid")));
     for (int i = 0; i < 100 && endpoint.empty(); ++i) {
       std::string p = fs::exists(dir / "port") ? util::read_file(dir / "port") : "";

@@ -12,6 +12,7 @@
 
 #include "testing.hpp"
 #include "wms/infra/lease.hpp"
+#include "wms/util/clock.hpp"
 #include "wms/util/error.hpp"
 #include "wms/util/fs.hpp"
 
@@ -44,6 +45,21 @@ std::string form(const std::string& s) {
         std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ? std::string(1, c) : fmt::format("%{:02X}", c);
   return out;
 }
+
+// tests/servers/flaky_proxy.py in front of moto, stopped when it goes out of scope.
+struct Proxy {
+  std::string pid, port;
+  explicit Proxy(const std::string& mode) {
+    auto r = run_shell("(exec /usr/bin/python3 " + std::string(WMS_SOURCE_DIR) + "/tests/servers/flaky_proxy.py " +
+                       g_endpoint.substr(g_endpoint.rfind(':') + 1) + " " + mode +
+                       " > /tmp/ec2proxy.$$ 2>&1 & echo $!; sleep 1; cat /tmp/ec2proxy.$$; rm -f /tmp/ec2proxy.$$)");
+    auto nl = r.out.find('\n');
+    pid = r.out.substr(0, nl);
+    port = nl == std::string::npos ? "" : r.out.substr(nl + 1);
+    port = port.substr(0, port.find('\n'));
+  }
+  ~Proxy() { run_shell("kill " + pid + " 2>/dev/null"); }
+};
 
 std::string state_of(const std::string& id) {
   std::string x = ec2("Action=DescribeInstances&InstanceId.1=" + id);
@@ -98,20 +114,14 @@ TEST(Ec2Provider, RunsATaggedInstanceThatEndsItselfAndTerminatesIt) {
 
 // Every call's first try gets 503 SlowDown (tests/servers/flaky_proxy.py): all retried.
 TEST(Ec2Provider, CallsThatFailOnceAreRetried) {
-  auto proxy = run_shell("(/usr/bin/python3 " + std::string(WMS_SOURCE_DIR) + "/tests/servers/flaky_proxy.py " +
-                         g_endpoint.substr(g_endpoint.rfind(':') + 1) + " first503 > /tmp/ec2proxy.$$ 2>&1 & echo $! " +
-                         "; sleep 1; cat /tmp/ec2proxy.$$; rm -f /tmp/ec2proxy.$$)");
-  std::string pid = proxy.out.substr(0, proxy.out.find('\n'));
-  std::string port = proxy.out.substr(proxy.out.find('\n') + 1);
-  port = port.substr(0, port.find('\n'));
-  ASSERT_FALSE(port.empty()) << proxy.out << proxy.err;
-  Ec2Project p("image_id: ami-760aaa0f", "http://127.0.0.1:" + port);
+  Proxy proxy("first503");
+  ASSERT_FALSE(proxy.port.empty());
+  Ec2Project p("image_id: ami-760aaa0f", "http://127.0.0.1:" + proxy.port);
   auto prov = p.provider();
   Leases leases(p.ws);
   Lease l = leases.acquire(*prov, "run-r", terms());
   leases.release(*prov, l);
   EXPECT_EQ(state_of(l.instance.id), "terminated") << "TerminateInstances failed once, then went through";
-  run_shell("kill " + pid);
   // Always down: a clear error naming the endpoint, after the retries.
   Ec2Project down("image_id: ami-760aaa0f\n    retries: 1", "http://127.0.0.1:9");
   try {
@@ -179,6 +189,35 @@ TEST(Ec2Provider, ReapTerminatesUntrackedInstancesOfThisOwnerOnly) {
   EXPECT_EQ(state_of(orphan), "terminated");
   EXPECT_EQ(state_of(theirs), "running");
   ec2("Action=TerminateInstances&InstanceId.1=" + theirs);
+}
+
+// The console cannot say what an instance under our tag is doing (tests/servers/
+// flaky_proxy.py rewrites every state to "?"): kept through the grace period, then
+// treated as a leak and terminated.
+TEST(Ec2Provider, AnInstanceInAnUnreadableStateIsStoppedAfterTheGrace) {
+  std::string x =
+      ec2("Action=RunInstances&ImageId=ami-760aaa0f&InstanceType=t3.micro&MinCount=1&MaxCount=1"
+          "&TagSpecification.1.ResourceType=instance&TagSpecification.1.Tag.1.Key=wms%3Alease"
+          "&TagSpecification.1.Tag.1.Value=murky-1");
+  auto i = x.find("<instanceId>");
+  std::string id = x.substr(i + 12, x.find("</instanceId>", i) - i - 12);
+  Proxy proxy("unreadable");
+  ASSERT_FALSE(proxy.port.empty());
+  Ec2Project p("image_id: ami-760aaa0f", "http://127.0.0.1:" + proxy.port);
+  auto prov = p.provider();
+  bool unreadable = false;
+  for (const auto& m : prov->find())
+    if (m.instance.id == id) unreadable = m.state.empty();
+  EXPECT_TRUE(unreadable);
+  Leases leases(p.ws);
+  EXPECT_TRUE(leases.reap(*prov, 300).empty()) << "within the grace period";
+  EXPECT_EQ(state_of(id), "running");
+  util::FakeClock later(util::now_seconds() + 301);
+  auto reaped = leases.reap(*prov, 300);
+  ASSERT_EQ(reaped.size(), 1u);
+  EXPECT_EQ(reaped[0].instance.id, id);
+  EXPECT_NE(reaped[0].reason.find("could not be read for 301 s"), std::string::npos) << reaped[0].reason;
+  EXPECT_EQ(state_of(id), "terminated");
 }
 
 // A named instance the team keeps: started for the lease, stopped (not terminated) after.

@@ -8,9 +8,12 @@
                    (for a form POST with Action=X, as EC2's Query API: of each (method, path, X))
         always503  every request gets 503 SlowDown
         firstdrop  the first try of each (method, path) gets its connection closed unanswered
+        unreadable every EC2 instance state in a reply (<instanceState><name>) becomes "?":
+                   a console that cannot tell what a machine is doing
 Stops on SIGTERM. For tests of retries (wms remote): a server that is briefly overloaded.
 """
 import http.client
+import re
 import http.server
 import socketserver
 import sys
@@ -62,6 +65,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         conn.request(self.command, self.path, body=body, headers=headers)
         r = conn.getresponse()
         data = r.read()
+        if mode == "unreadable":
+            data = re.sub(rb"(<instanceState><code>\d+</code><name>)[a-z-]+(</name>)", rb"\g<1>?\g<2>", data)
         self.send_response(r.status, r.reason)
         for k, v in r.getheaders():
             if k.lower() not in ("connection", "transfer-encoding", "content-length"):
