@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace wms::testing {
 
@@ -36,6 +37,15 @@ RunResult run_shell(const std::string& command);
 
 /// A path quoted for /bin/sh.
 std::string qp(const fs::path& p);
+
+/// The whole main() of a test binary that needs real servers: starts each of
+/// tests/servers/<script> (postgres.sh, swift_s3.sh, sshd.sh, slurm.sh, moto_s3.sh) in
+/// a temporary folder, applies each one's export line to this process's environment
+/// (so wms processes the tests start see it too), points the AWS CLI's credential
+/// files at nothing (only the servers' keys count), runs the tests, and stops the
+/// servers. A script that exits 77 (what it needs is missing) makes the binary exit 77,
+/// which ctest reports as skipped, with the script's reason on stderr.
+int main_with_servers(int argc, char** argv, const std::vector<std::string>& scripts);
 
 /// Writes bytes to a file (creating folders).
 void write_bytes(const fs::path& p, const std::string& bytes);

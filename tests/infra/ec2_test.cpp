@@ -23,15 +23,18 @@ using testing::qp;
 using testing::run_shell;
 using testing::TempDir;
 
-std::string g_endpoint;
-
 std::string env(const char* k) {
   const char* v = std::getenv(k);
   return v ? v : "";
 }
 
+// moto's endpoint (main_with_servers exports it before any test runs).
+std::string moto() {
+  return env("S3_ENDPOINT");
+}
+
 // One signed Query API call with curl's own SigV4 (an independent client).
-std::string ec2(const std::string& body, const std::string& endpoint = g_endpoint) {
+std::string ec2(const std::string& body, const std::string& endpoint = moto()) {
   auto r = run_shell("curl -sS --aws-sigv4 aws:amz:us-east-1:ec2 --user " +
                      qp(env("AWS_ACCESS_KEY_ID") + ":" + env("AWS_SECRET_ACCESS_KEY")) + " --data " +
                      qp(body + "&Version=2016-11-15") + " " + qp(endpoint + "/"));
@@ -51,7 +54,7 @@ struct Proxy {
   std::string pid, port;
   explicit Proxy(const std::string& mode) {
     auto r = run_shell("(exec /usr/bin/python3 " + std::string(WMS_SOURCE_DIR) + "/tests/servers/flaky_proxy.py " +
-                       g_endpoint.substr(g_endpoint.rfind(':') + 1) + " " + mode +
+                       moto().substr(moto().rfind(':') + 1) + " " + mode +
                        " > /tmp/ec2proxy.$$ 2>&1 & echo $!; sleep 1; cat /tmp/ec2proxy.$$; rm -f /tmp/ec2proxy.$$)");
     auto nl = r.out.find('\n');
     pid = r.out.substr(0, nl);
@@ -71,7 +74,7 @@ std::string state_of(const std::string& id) {
 struct Ec2Project {
   TempDir t;
   data::Workspace ws;
-  explicit Ec2Project(const std::string& ec2_extra = "image_id: ami-760aaa0f", const std::string& endpoint = g_endpoint)
+  explicit Ec2Project(const std::string& ec2_extra = "image_id: ami-760aaa0f", const std::string& endpoint = moto())
       : ws(data::Workspace::init(t / "ws")) {
     util::append_line(ws.config_path(), fmt::format("infra:\n  provider: ec2\n  ec2:\n    endpoint: {}\n    region: "
                                                     "us-east-1\n    instance_type: t3.micro\n    retries: 3\n    {}\n",
@@ -256,28 +259,5 @@ TEST(Ec2Provider, RefusedCredentialsAreDeniedAndSettingsChecked) {
 }  // namespace wms::infra
 
 int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  setenv("WMS_PROGRESS", "0", 1);
-  namespace wt = wms::testing;
-  wt::TempDir dir;
-  std::string script = std::string(WMS_SOURCE_DIR) + "/tests/servers/moto_s3.sh";
-  auto r = wt::run_shell(script + " start " + wt::qp(dir / "moto"));
-  if (r.exit_code != 0) {
-    std::fprintf(stderr, "%smoto: %s", r.exit_code == 77 ? "SKIPPED: " : "", r.err.c_str());
-    return r.exit_code == 77 ? 77 : 1;
-  }
-  std::string line = r.out.substr(r.out.find("export ") + 7);
-  for (std::size_t b = 0; b < line.size();) {
-    auto e = line.find_first_of(" \n", b);
-    if (e == std::string::npos) e = line.size();
-    std::string kv = line.substr(b, e - b);
-    if (auto eq = kv.find('='); eq != std::string::npos) setenv(kv.substr(0, eq).c_str(), kv.substr(eq + 1).c_str(), 1);
-    b = e + 1;
-  }
-  wms::infra::g_endpoint = std::getenv("S3_ENDPOINT");
-  setenv("AWS_SHARED_CREDENTIALS_FILE", (dir / "none").c_str(), 1);
-  setenv("AWS_CONFIG_FILE", (dir / "none").c_str(), 1);
-  int rc = RUN_ALL_TESTS();
-  wt::run_shell(script + " stop " + wt::qp(dir / "moto"));
-  return rc;
+  return wms::testing::main_with_servers(argc, argv, {"moto_s3.sh"});
 }

@@ -150,36 +150,5 @@ TEST(SlurmProvider, TheHardDeadlineIsTheJobsTimeLimit) {
 }  // namespace wms
 
 int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  setenv("WMS_PROGRESS", "0", 1);
-  namespace wt = wms::testing;
-  wt::TempDir dir;
-  std::string servers = std::string(WMS_SOURCE_DIR) + "/tests/servers/";
-  std::vector<std::string> started;
-  auto stop_all = [&] {
-    for (const auto& s : started) wt::run_shell(servers + s + " stop " + wt::qp(dir / s));
-  };
-  for (std::string s : {"slurm.sh", "swift_s3.sh"}) {
-    auto r = wt::run_shell(servers + s + " start " + wt::qp(dir / s));
-    if (r.exit_code != 0) {
-      stop_all();
-      std::fprintf(stderr, "%s%s: %s", r.exit_code == 77 ? "SKIPPED: " : "", s.c_str(), r.err.c_str());
-      return r.exit_code == 77 ? 77 : 1;
-    }
-    started.push_back(s);
-    std::string line = r.out.substr(r.out.find("export ") + 7);
-    for (std::size_t b = 0; b < line.size();) {
-      auto e = line.find_first_of(" \n", b);
-      if (e == std::string::npos) e = line.size();
-      std::string kv = line.substr(b, e - b);
-      if (auto eq = kv.find('='); eq != std::string::npos)
-        setenv(kv.substr(0, eq).c_str(), kv.substr(eq + 1).c_str(), 1);
-      b = e + 1;
-    }
-  }
-  setenv("AWS_SHARED_CREDENTIALS_FILE", (dir / "no-credentials-file").c_str(), 1);
-  setenv("AWS_CONFIG_FILE", (dir / "no-config-file").c_str(), 1);
-  int rc = RUN_ALL_TESTS();
-  stop_all();
-  return rc;
+  return wms::testing::main_with_servers(argc, argv, {"slurm.sh", "swift_s3.sh"});
 }

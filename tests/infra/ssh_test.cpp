@@ -78,6 +78,19 @@ infra:
   // Runs the pipeline without the test's own S3 keys: the controller, like the host,
   // reads them from the remote's credentialpath.
   std::string no_keys() const { return "env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY "; }
+  // Starts `wms pipeline run` in the background (output in t/out); returns its pid and,
+  // once the worker on the host has recorded itself, the worker's pid (0 after 30 s).
+  std::pair<std::string, int> start_until_worker(const fs::path& batch) {
+    auto start = run_shell("(" + no_keys() + std::string(WMS_BIN) + " pipeline run -w " + qp(ws) + " " + qp(batch) +
+                           " >" + qp(t / "out") + " 2>&1 & echo $!)");
+    std::string pid = start.out.substr(0, start.out.find('\n'));
+    int worker = 0;
+    for (int i = 0; i < 300 && !worker; ++i) {
+      for (const auto& f : host_files(".pid")) worker = std::atoi(util::read_file(f).c_str());
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return {pid, worker};
+  }
   std::vector<fs::path> host_files(const std::string& ext) const {
     std::vector<fs::path> out;
     std::error_code ec;
@@ -125,14 +138,7 @@ TEST(SshProvider, PipelineTrainsOnTheHostReleasesItAndRecordsTheCost) {
 TEST(SshProvider, CtrlCStopsTheRemoteWorkerAndReleasesTheHost) {
   SshProject p("training: {epochs: 5000, batch_size: 8, early_stopping_patience: 0}\n");
   auto b = p.batch();
-  auto start = run_shell("(" + p.no_keys() + std::string(WMS_BIN) + " pipeline run -w " + qp(p.ws) + " " + qp(b) +
-                         " >" + qp(p.t / "out") + " 2>&1 & echo $!)");
-  std::string pid = start.out.substr(0, start.out.find('\n'));
-  int worker = 0;
-  for (int i = 0; i < 300 && !worker; ++i) {
-    for (const auto& f : p.host_files(".pid")) worker = std::atoi(util::read_file(f).c_str());
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  auto [pid, worker] = p.start_until_worker(b);
   ASSERT_GT(worker, 0) << util::read_file(p.t / "out");
   std::this_thread::sleep_for(std::chrono::seconds(1));
   ASSERT_TRUE(alive(worker));
@@ -152,14 +158,7 @@ TEST(SshProvider, CtrlCStopsTheRemoteWorkerAndReleasesTheHost) {
 TEST(SshProvider, AControllerKilledWithMinus9IsReaped) {
   SshProject p("training: {epochs: 5000, batch_size: 8, early_stopping_patience: 0}\n");
   auto b = p.batch();
-  auto start = run_shell("(" + p.no_keys() + std::string(WMS_BIN) + " pipeline run -w " + qp(p.ws) + " " + qp(b) +
-                         " >" + qp(p.t / "out") + " 2>&1 & echo $!)");
-  std::string pid = start.out.substr(0, start.out.find('\n'));
-  int worker = 0;
-  for (int i = 0; i < 300 && !worker; ++i) {
-    for (const auto& f : p.host_files(".pid")) worker = std::atoi(util::read_file(f).c_str());
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  auto [pid, worker] = p.start_until_worker(b);
   ASSERT_GT(worker, 0) << util::read_file(p.t / "out");
   run_shell("kill -9 " + pid);
   for (int i = 0; i < 150 && alive(worker); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -195,37 +194,5 @@ TEST(SshProvider, AHostThatCannotBeReachedFailsStartInfraAndLeavesNoLease) {
 }  // namespace wms
 
 int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  setenv("WMS_PROGRESS", "0", 1);
-  namespace wt = wms::testing;
-  namespace fs = std::filesystem;
-  wt::TempDir dir;
-  std::string servers = std::string(WMS_SOURCE_DIR) + "/tests/servers/";
-  std::vector<std::string> started;
-  auto stop_all = [&] {
-    for (const auto& s : started) wt::run_shell(servers + s + " stop " + wt::qp(dir / s));
-  };
-  for (std::string s : {"sshd.sh", "swift_s3.sh"}) {
-    auto r = wt::run_shell(servers + s + " start " + wt::qp(dir / s));
-    if (r.exit_code != 0) {
-      stop_all();
-      std::fprintf(stderr, "%s%s: %s", r.exit_code == 77 ? "SKIPPED: " : "", s.c_str(), r.err.c_str());
-      return r.exit_code == 77 ? 77 : 1;
-    }
-    started.push_back(s);
-    std::string line = r.out.substr(r.out.find("export ") + 7);
-    for (std::size_t b = 0; b < line.size();) {
-      auto e = line.find_first_of(" \n", b);
-      if (e == std::string::npos) e = line.size();
-      std::string kv = line.substr(b, e - b);
-      if (auto eq = kv.find('='); eq != std::string::npos)
-        setenv(kv.substr(0, eq).c_str(), kv.substr(eq + 1).c_str(), 1);
-      b = e + 1;
-    }
-  }
-  setenv("AWS_SHARED_CREDENTIALS_FILE", (dir / "no-credentials-file").c_str(), 1);
-  setenv("AWS_CONFIG_FILE", (dir / "no-config-file").c_str(), 1);
-  int rc = RUN_ALL_TESTS();
-  stop_all();
-  return rc;
+  return wms::testing::main_with_servers(argc, argv, {"sshd.sh", "swift_s3.sh"});
 }

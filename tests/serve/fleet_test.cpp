@@ -123,14 +123,12 @@ struct Clients {
   }
 };
 
-std::string g_endpoint;
-
 TEST(Fleet, ReplicasFollowProductionWithoutFailingARequest) {
   TempDir t;
   testing::fresh_registry(t);  // WMS_REGISTRY_URL: every workspace and wms started here
   std::string bucket = fmt::format("wms-fleet-{}", ::getpid());
   data::S3Options so;
-  so.endpoint = g_endpoint;
+  so.endpoint = std::string(std::getenv("S3_ENDPOINT"));
   so.credentials = data::find_credentials();
   data::S3Client(so, bucket).create_bucket();
 
@@ -138,8 +136,8 @@ TEST(Fleet, ReplicasFollowProductionWithoutFailingARequest) {
   fs::path ctl = t / "controller", r1 = t / "replica1", r2 = t / "replica2";
   for (const auto& ws : {ctl, r1, r2}) {
     ASSERT_EQ(run_wms("init " + qp(ws)).exit_code, 0);
-    auto r =
-        run_wms("remote add storage s3://" + bucket + "/fleet --default --endpointurl " + g_endpoint + " -w " + qp(ws));
+    auto r = run_wms("remote add storage s3://" + bucket + "/fleet --default --endpointurl " +
+                     std::string(std::getenv("S3_ENDPOINT")) + " -w " + qp(ws));
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   std::vector<int> versions;
@@ -248,43 +246,9 @@ backend replicas
 
 // Starts PostgreSQL and Swift (tests/servers/), checks for haproxy, runs, stops them.
 int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  setenv("WMS_PROGRESS", "0", 1);
-  namespace wt = wms::testing;
-  namespace fs = std::filesystem;
-  if (wt::run_shell("command -v haproxy").exit_code != 0) {
+  if (wms::testing::run_shell("command -v haproxy").exit_code != 0) {
     std::fprintf(stderr, "SKIPPED: haproxy is not installed (Debian package haproxy)\n");
     return 77;
   }
-  wt::TempDir dir;
-  std::string servers = std::string(WMS_SOURCE_DIR) + "/tests/servers/";
-  std::vector<std::string> started;
-  auto stop_all = [&] {
-    for (const auto& s : started) wt::run_shell(servers + s + " stop " + wt::qp(dir / s));
-  };
-  for (std::string s : {"postgres.sh", "swift_s3.sh"}) {
-    fs::create_directories(dir / s);
-    auto r = wt::run_shell(servers + s + " start " + wt::qp(dir / s));
-    if (r.exit_code != 0) {
-      stop_all();
-      std::fprintf(stderr, "%s%s: %s", r.exit_code == 77 ? "SKIPPED: " : "", s.c_str(), r.err.c_str());
-      return r.exit_code == 77 ? 77 : 1;
-    }
-    started.push_back(s);
-    std::string line = r.out.substr(r.out.find("export ") + 7);
-    for (std::size_t b = 0; b < line.size();) {
-      auto e = line.find_first_of(" \n", b);
-      if (e == std::string::npos) e = line.size();
-      std::string kv = line.substr(b, e - b);
-      if (auto eq = kv.find('='); eq != std::string::npos)
-        setenv(kv.substr(0, eq).c_str(), kv.substr(eq + 1).c_str(), 1);
-      b = e + 1;
-    }
-  }
-  wms::g_endpoint = std::getenv("S3_ENDPOINT");
-  setenv("AWS_SHARED_CREDENTIALS_FILE", (dir / "no-credentials-file").c_str(), 1);
-  setenv("AWS_CONFIG_FILE", (dir / "no-config-file").c_str(), 1);
-  int rc = RUN_ALL_TESTS();
-  stop_all();
-  return rc;
+  return wms::testing::main_with_servers(argc, argv, {"postgres.sh", "swift_s3.sh"});
 }
