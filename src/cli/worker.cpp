@@ -10,6 +10,7 @@ struct WorkerArgs {
   std::string dir = "wms-worker", lease, owner, version, expect_version;
   double deadline = 0;
   std::uint64_t seed = 0;
+  bool shared = false;
 };
 
 void add_worker(CLI::App& root, Globals&, Commands& out) {
@@ -26,8 +27,11 @@ void add_worker(CLI::App& root, Globals&, Commands& out) {
     app->add_option("--owner", a->owner, "who holds it")->required();
     app->add_option("--deadline", a->deadline, "hard deadline, unix seconds")->required();
     app->add_option("--expect-version", a->expect_version, "the controller's wms version")->required();
-    out.push_back(
-        {app, [a] { return pipeline::worker_lease_open(a->dir, a->lease, a->owner, a->deadline, a->expect_version); }});
+    app->add_flag("--shared", a->shared, "other leases on this host are no conflict (a scheduler's jobs share nodes)");
+    out.push_back({app, [a] {
+                     return pipeline::worker_lease_open(a->dir, a->lease, a->owner, a->deadline, a->expect_version,
+                                                        a->shared);
+                   }});
   }
   {
     auto* app = w->add_subcommand("lease-close", "stop the lease's worker (SIGTERM, then SIGKILL) and forget it");

@@ -84,6 +84,49 @@ TEST(SlurmProvider, PipelineTrainsInAJobThatIsCancelledAfter) {
   EXPECT_EQ(nlohmann::json::parse(run_wms("infra leases --json -w " + qp(p.ws)).out).size(), 0u);
 }
 
+// infra.machines: 2 leases two machines (two jobs on the node, one CPU each) and runs
+// the attempts on them at once. Attempt 2 trains on a slower "machine" (a failpoint
+// sleeps 2 s each epoch of seed 8), so attempt 1 improves first: attempt 2 is stopped
+// mid-training (its run cancelled), attempt 3 never starts, both jobs are gone after
+// and the cost is both machines'.
+TEST(SlurmProvider, AttemptsRunInParallelAndTheFirstThatImprovesStopsTheOthers) {
+  SlurmProject p;
+  auto cfg = util::read_file(p.ws / "wms.yaml");
+  auto swap = [&](const std::string& from, const std::string& to) {
+    auto at = cfg.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    cfg.replace(at, from.size(), to);
+  };
+  swap("pipeline: {attempts: 1}", "pipeline: {attempts: 3}");
+  swap("training: {epochs: 2, batch_size: 8}", "training: {epochs: 4, batch_size: 8, seed: 7}");
+  swap("  cost_per_hour: 2.5\n", "  cost_per_hour: 2.5\n  machines: 2\n");
+  util::atomic_write(p.ws / "wms.yaml", cfg);
+  auto r = run_wms("pipeline run --json -w " + qp(p.ws) + " " + qp(p.batch()), "WMS_FAILPOINTS=worker.epoch.seed8=sleep");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto st = nlohmann::json::parse(r.out);
+  EXPECT_EQ(st["outcome"], "improved");
+  EXPECT_EQ(st["jobs"][1]["outputs"]["instances"].size(), 2u)
+      << run_wms("runs logs -w " + qp(p.ws) + " " + st["run_id"].get<std::string>() + " --job start-infra").out;
+  EXPECT_EQ(st["jobs"][2]["outputs"]["attempts"], 2) << "attempt 3 never starts: " << st["jobs"][2].dump();
+  EXPECT_EQ(st["jobs"][3]["outputs"]["machines"], 2);
+  EXPECT_GT(st["jobs"][3]["outputs"]["cost"].get<double>(), 0.0);
+  std::string log = run_wms("runs logs -w " + qp(p.ws) + " " + st["run_id"].get<std::string>() + " --job train").out;
+  EXPECT_NE(log.find("attempt 2 stopped: attempt 1 improved first"), std::string::npos) << log;
+  auto runs = nlohmann::json::parse(run_wms("runs list --json -w " + qp(p.ws)).out);
+  std::vector<nlohmann::json> trains;
+  for (const auto& run : runs)
+    if (run["kind"] == "train") trains.push_back(run);
+  ASSERT_EQ(trains.size(), 2u) << runs.dump(1);
+  int cancelled = 0;
+  for (const auto& t : trains) cancelled += t["status"] == "cancelled";
+  EXPECT_EQ(cancelled, 1) << runs.dump(1);
+  // Both trained at once: each started before the other ended (ISO times sort).
+  EXPECT_LT(trains[0]["started"].get<std::string>(), trains[1]["ended"].get<std::string>());
+  EXPECT_LT(trains[1]["started"].get<std::string>(), trains[0]["ended"].get<std::string>());
+  EXPECT_EQ(squeue().find("wms-"), std::string::npos) << squeue();
+  EXPECT_EQ(nlohmann::json::parse(run_wms("infra leases --json -w " + qp(p.ws)).out).size(), 0u);
+}
+
 // Found by its tag: a job named wms-<lease> with this workspace's owner and no lease
 // record (a controller that died between sbatch and writing the job id) is cancelled;
 // another owner's job is not.

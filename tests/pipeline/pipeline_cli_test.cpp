@@ -56,6 +56,15 @@ std::string job_status(const nlohmann::json& state, const std::string& name) {
   return "?";
 }
 
+// Several machines need a provider that leases them: refused before anything runs.
+TEST(Pipeline, SeveralMachinesOnTheLocalProviderAreRefused) {
+  Loop l("infra: {machines: 2}\n");
+  auto r = l.pipeline(l.batch("b1", 12, 1, 1));
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("infra.machines: 2 machines need a provider that leases them"), std::string::npos) << r.err;
+  EXPECT_TRUE(l.status()["head"].is_null()) << "nothing was applied";
+}
+
 TEST(Pipeline, ImprovedBatchIsAcceptedAndPromoted) {
   Loop l;
   auto r = l.pipeline(l.batch("b1", 30, 1, 1));

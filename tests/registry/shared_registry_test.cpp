@@ -13,6 +13,7 @@
 
 #include "registry/backend.hpp"
 #include "testing.hpp"
+#include "wms/infra/lease.hpp"
 #include "wms/registry/db.hpp"
 #include "wms/registry/project_lock.hpp"
 #include "wms/registry/promotion.hpp"
@@ -148,13 +149,20 @@ TEST(SharedRegistry, ProjectLockHeldByAKilledProcessIsReleased) {
 TEST(SharedRegistry, OnePipelineAtATimeAcrossWorkspaces) {
   TwoHosts h("training: {epochs: 5000, batch_size: 8, early_stopping_patience: 0}\n");
   auto b1 = h.batch("b1", 1), b2 = h.batch("b2", 1);
-  auto pid_file = h.t / "a.pid";
-  run_shell("(" + std::string(WMS_BIN) + " pipeline run -w " + qp(h.a) + " " + qp(b1) + " >/dev/null 2>&1 & echo $! >" +
-            qp(pid_file) + ")");
+  auto pid_file = h.t / "a.pid", a_log = h.t / "a.log";
+  run_shell("(" + std::string(WMS_BIN) + " pipeline run -w " + qp(h.a) + " " + qp(b1) + " >" + qp(a_log) +
+            " 2>&1 & echo $! >" + qp(pid_file) + ")");
   std::string pid = util::read_file(pid_file);
   pid.erase(pid.find_last_not_of(" \n") + 1);
-  for (int i = 0; i < 600 && run_wms("runs list --json -w " + qp(h.b)).out.find("running") == std::string::npos; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Until the first shows in the shared registry as running (a loaded machine starts it
+  // late); if it ended instead, say why rather than let the second train its 5000 epochs.
+  bool running = false;
+  for (int i = 0; i < 600 && !running; ++i) {
+    running = run_wms("runs list --json -w " + qp(h.b)).out.find("running") != std::string::npos;
+    if (!running && !infra::process_alive(std::stoi(pid))) break;
+    if (!running) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(running) << "the first pipeline did not start: " << util::read_file(a_log);
   auto refused = run_wms("pipeline run --json -w " + qp(h.b) + " " + qp(b2));
   EXPECT_EQ(refused.exit_code, 5) << refused.err;
   EXPECT_NE(refused.err.find("held by 'wms pipeline pid " + pid), std::string::npos) << refused.err;

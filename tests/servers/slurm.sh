@@ -16,7 +16,8 @@
 #              DIR/log/slurmd.log; pids: DIR/run/*.pid).  Authentication is
 #              auth/none + cred/none: no munged, no key, nothing system-wide (any
 #              local process can act as any user -- a test cluster only).  No
-#              cgroups (proctrack/linuxproc, task/none), no accounting daemon.
+#              cgroups (proctrack/linuxproc; task/affinity binds a job to its
+#              CPUs: a 1-CPU job sees one core), no accounting daemon.
 #              Returns once `sinfo` shows the node idle and prints the export line
 #              (also DIR/run/env).  Every start is empty; job ids start at 1.
 #              Needs root (slurmd runs jobs as their submitter).  Exit 77 (one-line
@@ -184,7 +185,7 @@ SlurmdPidFile=$st/slurmd.pid
 SlurmctldDebug=info
 SlurmdDebug=info
 ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
+TaskPlugin=task/affinity
 MpiDefault=none
 SwitchType=switch/none
 MailProg=/bin/true

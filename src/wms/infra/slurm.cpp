@@ -86,7 +86,8 @@ class SlurmProvider final : public Provider {
     }
     auto open = util::run_process(
         remote_argv(inst, {o_.wms, "worker", "lease-open", "--dir", o_.workdir, "--lease", lease_id, "--owner", owner,
-                           "--deadline", fmt::format("{:.0f}", hard_deadline), "--expect-version", kVersion}),
+                           "--deadline", fmt::format("{:.0f}", hard_deadline), "--expect-version", kVersion,
+                           "--shared"}),  // the job is the machine: other jobs may share its node
         "", 120);
     if (open.exit_code != 0) {
       util::run_process({"scancel", id}, "", 30);

@@ -52,6 +52,7 @@ struct Settings {
   double cost_per_hour = 0;        ///< infra.cost_per_hour: for the lease's cost estimate
   double lease_minutes = 60;       ///< infra.lease_minutes: a lease's term, renewed before each attempt
   double max_lease_minutes = 240;  ///< infra.max_lease_minutes: its hard deadline after the start
+  int machines = 1;                ///< infra.machines: leased at once; attempts run in parallel, one per machine
 };
 const util::OptionTable<Settings>& settings_option_table();
 

@@ -44,7 +44,11 @@ const util::OptionTable<Settings>& settings_option_table() {
                util::Range::closed(1, 10080))
           .add("infra.max_lease_minutes", "max_lease_minutes", WMS_MEMBER(max_lease_minutes),
                "hard deadline after the start: never held longer (the worker stops itself then)",
-               util::Range::closed(1, 10080));
+               util::Range::closed(1, 10080))
+          .add("infra.machines", "machines", WMS_MEMBER(machines),
+               "leased at once: attempts run in parallel, one per machine; the first that improves wins and the "
+               "others are stopped (a provider other than local)",
+               util::Range::closed(1, 16));
   return t;
 }
 
@@ -59,6 +63,11 @@ Runner::Runner(const data::Workspace& w, Options opts, State s)
   settings_option_table().read(settings, w.config());
   if (o.attempts > 0) settings.attempts = o.attempts;
   settings_option_table().validate(settings, "--attempts");
+  if (settings.machines > 1 && provider->name() == "local")
+    throw InvalidInput(
+        "{}: infra.machines: {} machines need a provider that leases them (infra.provider: ssh, ec2 or slurm); "
+        "the local provider is this one machine",
+        w.config().source(), settings.machines);
   if (settings.git_mode != GitMode::kOff) {
     git = vcs::GitRepo::open_containing(w.root());
     std::error_code ec;
@@ -73,6 +82,7 @@ void Runner::save() {
 }
 
 void Runner::log(JobId job, const std::string& line) {
+  std::lock_guard<std::mutex> lock(log_mutex);
   util::make_dirs(dir / "jobs");
   util::append_line(dir / "jobs" / (std::string(job_name(job)) + ".log"), line);
   if (o.log) o.log(fmt::format("[{}] {}", job_name(job), line));
@@ -139,7 +149,7 @@ Outcome Runner::execute() {
     } else {
       try {
         if (!st.done(JobId::kTrain)) {
-          if (!st.done(JobId::kStartInfra) || !lease) start_infra();
+          if (!st.done(JobId::kStartInfra) || held.empty()) start_infra();
           train();
         }
         outcome = st.train->improved ? Outcome::kImproved : Outcome::kNotImproved;
@@ -162,7 +172,7 @@ Outcome Runner::execute() {
     }
   } catch (const std::exception& e) {
     outcome = fail(e);
-    if (lease) stop_infra();
+    if (!held.empty()) stop_infra();
   }
   notify(outcome);
   st.outcome = outcome;

@@ -8,12 +8,14 @@
 //   notify_job.cpp    notify, and the rejected-submission record
 //
 // Every job method begins and ends its job in `st` (saved to pipeline.json at each
-// transition) and writes its typed outputs there. Not thread-safe: one run, one thread.
+// transition) and writes its typed outputs there. Not thread-safe: one run, one thread;
+// only log() may be called from the train job's attempt threads (train_job.cpp).
 #pragma once
 
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -39,14 +41,16 @@ struct Runner {
   registry::Registry reg;
   std::unique_ptr<infra::Provider> provider;
   infra::Leases leases;
-  std::optional<infra::Lease> lease;
+  std::vector<infra::Lease> held;  ///< start-infra's leases, one per machine (infra.machines)
   std::optional<vcs::GitRepo> git;             ///< git mode when the workspace is inside a repository
   std::optional<vcs::HostingOptions> hosting;  ///< git mode with a hosted pull request
+  std::mutex log_mutex;
 
   Runner(const data::Workspace& w, Options opts, State s);
 
   // Bookkeeping (runner.cpp).
   void save();
+  /// Appends to the job's log (and o.log). Thread-safe.
   void log(JobId job, const std::string& line);
   void begin(JobId job);
   void end(JobId job, JobStatus status, const std::string& reason = "");

@@ -64,11 +64,13 @@ ValidateOutputs validate_from(const json& j) {
 }
 
 json encode(const InfraOutputs& o) {
-  return {{"instance_id", o.instance_id}, {"address", o.address}, {"provider", o.provider}};
+  return {{"instance_id", o.instance_id}, {"address", o.address}, {"provider", o.provider}, {"instances", o.instances}};
 }
 
 InfraOutputs infra_from(const json& j) {
-  return {j.value("instance_id", ""), j.value("address", ""), j.value("provider", "")};
+  InfraOutputs o{j.value("instance_id", ""), j.value("address", ""), j.value("provider", ""), {}};
+  o.instances = j.value("instances", std::vector<std::string>{o.instance_id});
+  return o;
 }
 
 json encode(const TrainOutputs& o) {
@@ -104,12 +106,13 @@ json encode(const StopOutputs& o) {
           {"provider", o.provider},
           {"instance_type", o.instance_type},
           {"cost", o.cost},
-          {"seconds", o.seconds}};
+          {"seconds", o.seconds},
+          {"machines", o.machines}};
 }
 
 StopOutputs stop_from(const json& j) {
   return {j.value("instance_id", ""), j.value("provider", ""), j.value("instance_type", ""), j.value("cost", 0.0),
-          j.value("seconds", 0.0)};
+          j.value("seconds", 0.0),    j.value("machines", 1)};
 }
 
 json encode(const PromoteOutputs& o) {

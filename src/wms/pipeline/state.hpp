@@ -59,7 +59,8 @@ struct ValidateOutputs {  // merge-and-validate
 };
 
 struct InfraOutputs {  // start-infra
-  std::string instance_id, address, provider;
+  std::string instance_id, address, provider;  ///< the first machine's
+  std::vector<std::string> instances;          ///< every leased machine's id (infra.machines)
 };
 
 struct TrainOutputs {  // train: the best attempt
@@ -77,8 +78,9 @@ struct TrainOutputs {  // train: the best attempt
 struct StopOutputs {  // stop-infra
   std::string instance_id;
   std::string provider, instance_type;
-  double cost = 0;     ///< in the currency of infra.cost_per_hour
-  double seconds = 0;  ///< the lease's length
+  double cost = 0;     ///< in the currency of infra.cost_per_hour, summed over the machines
+  double seconds = 0;  ///< held seconds, summed over the machines (machine-seconds)
+  int machines = 1;    ///< how many were leased
 };
 
 struct PromoteOutputs {  // promote

@@ -16,6 +16,7 @@
 #include "wms/train/runtime.hpp"
 #include "wms/util/clock.hpp"
 #include "wms/util/error.hpp"
+#include "wms/util/failpoint.hpp"
 #include "wms/util/fs.hpp"
 #include "wms/util/signals.hpp"
 #include "wms/util/subprocess.hpp"
@@ -62,7 +63,11 @@ void emit(const nlohmann::json& j) {
 
 // Epochs as JSON lines on stdout, for the controller.
 struct StdoutSink : train::MetricsSink {
-  void epoch(const train::EpochMetrics& m) override { emit({{"epoch", m.to_json()}}); }
+  std::uint64_t seed = 0;
+  void epoch(const train::EpochMetrics& m) override {
+    util::failpoint(fmt::format("worker.epoch.seed{}", seed));  // tests: one attempt on a slower machine
+    emit({{"epoch", m.to_json()}});
+  }
 };
 
 }  // namespace
@@ -134,7 +139,7 @@ Trainer remote_trainer(const data::Workspace& ws, infra::Provider& provider, con
 }
 
 int worker_lease_open(const std::string& dir, const std::string& lease, const std::string& owner, double deadline,
-                      const std::string& expect_version) {
+                      const std::string& expect_version, bool shared) {
   if (expect_version != kVersion)
     throw InvalidInput(
         "this host ({}) runs wms {} and the controller wms {}: install wms {} here (scripts/setup.sh at that "
@@ -144,7 +149,7 @@ int worker_lease_open(const std::string& dir, const std::string& lease, const st
   util::make_dirs(f.parent_path());
   double now = util::now_seconds();
   std::error_code ec;
-  for (fs::directory_iterator it(f.parent_path(), ec), end; !ec && it != end; it.increment(ec)) {
+  for (fs::directory_iterator it(f.parent_path(), ec), end; !shared && !ec && it != end; it.increment(ec)) {
     if (it->path().extension() != ".json" || it->path() == f) continue;
     auto other = read_json(it->path());
     if (other.value("deadline", 0.0) > now)
@@ -238,6 +243,7 @@ int worker_train(const std::string& dir, const std::string& lease, const std::st
   auto train_set = train::only(samples, data::Split::kTrain);
   if (train_set.empty()) throw InvalidInput("version {}: the train split is empty", version);
   StdoutSink sink;
+  sink.seed = seed;
   auto result = train::train_model(train_set, train::only(samples, data::Split::kVal), opts, &sink, should_stop,
                                    init ? &*init : nullptr);
   std::string md5 = ws.store().put_bytes(result.model->to_bytes());

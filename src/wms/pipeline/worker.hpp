@@ -46,8 +46,10 @@ Trainer remote_trainer(const data::Workspace& ws, infra::Provider& provider, con
 // The worker side (src/cli/worker.cpp). Each returns the process exit code.
 
 /// `wms worker lease-open`: records the lease in DIR/leases/ after checking the version.
+/// Throws Conflict when another unexpired lease is recorded there, unless `shared` (the
+/// lease is a scheduler's job, not the host: Slurm runs several jobs on one node).
 int worker_lease_open(const std::string& dir, const std::string& lease, const std::string& owner, double deadline,
-                      const std::string& expect_version);
+                      const std::string& expect_version, bool shared = false);
 /// `wms worker lease-close`: stops the lease's worker and removes its record (idempotent).
 int worker_lease_close(const std::string& dir, const std::string& lease);
 /// `wms worker leases`: the leases on this host, as a JSON array on stdout.

@@ -2,9 +2,11 @@
 
 #include <unistd.h>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <map>
 #include <string>
+#include <thread>
 
 #include "wms/util/error.hpp"
 
@@ -36,6 +38,10 @@ void failpoint(std::string_view name) {
   auto it = armed.find(name);
   if (it == armed.end()) return;
   if (it->second == "exit") ::_exit(86);
+  if (it->second == "sleep") {  // a slow step (a slower machine), 2 s per hit
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    return;
+  }
   std::string where = "failpoint " + std::string(name);
   if (it->second == "enospc") throw IoError(where, "write", ENOSPC);  // a full disk
   if (it->second == "notfound") throw NotFound("{}: injected missing file", where);
