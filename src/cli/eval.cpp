@@ -13,6 +13,8 @@ struct EvalArgs {
   std::string data_ref;
   std::string split = "test";
   std::string per_image;
+  std::size_t worst = 0;
+  std::string out_dir;
   train::Device device = train::Device::kAuto;
   bool largest = false;
   bool no_full = false;
@@ -34,6 +36,9 @@ void add_eval(CLI::App& root, Globals& g, Commands& out) {
   app->add_option("--data,-d", a->data_ref, "dataset version (default: head) or folder");
   app->add_option("--split", a->split, "train | val | test | all")->capture_default_str();
   app->add_option("--per-image", a->per_image, "write per-image scores to FILE (.csv or .json)");
+  auto* worst = app->add_option(
+      "--worst", a->worst, "write overlays of the N photos with the lowest Dice (prediction vs mask) to --out DIR");
+  worst->needs(app->add_option("--out", a->out_dir, "folder for --worst's overlays")->needs(worst));
   app->add_flag("--largest-component", a->largest, "keep only the largest predicted region");
   app->add_flag("--flip-average", a->flip, "also predict on the mirror image and average (as model.flip_average)");
   app->add_option("--scales", a->scales,
@@ -84,11 +89,17 @@ void add_eval(CLI::App& root, Globals& g, Commands& out) {
                    if (!a->per_image.empty())
                      util::atomic_write(a->per_image,
                                         a->per_image.ends_with(".json") ? r.to_json(true).dump(2) + "\n" : r.to_csv());
+                   std::vector<std::filesystem::path> worst;
+                   if (a->worst > 0) worst = train::write_worst(model, samples, r, a->worst, a->out_dir, o);
                    if (g.json) {
                      auto j = r.to_json(false);
                      j["model"] = a->model_ref;
                      j["data"] = sel.label;
                      j["split"] = a->split;
+                     if (a->worst > 0) {
+                       j["worst"] = nlohmann::json::array();
+                       for (const auto& f : worst) j["worst"].push_back(f.string());
+                     }
                      print_json(j);
                      return kExitOk;
                    }
@@ -101,6 +112,11 @@ void add_eval(CLI::App& root, Globals& g, Commands& out) {
                    if (o.full_resolution)
                      std::printf("  %-22s %8.4f %8.4f %9.4f %10.2f\n", "at full resolution", r.mean_full.dice,
                                  r.mean_full.iou, r.mean_full.accuracy, r.mean_full.hausdorff);
+                   if (!worst.empty()) {
+                     std::printf("the %zu lowest Dice (green: both, red: predicted only, blue: missed):\n",
+                                 worst.size());
+                     for (const auto& f : worst) std::printf("  %s\n", f.string().c_str());
+                   }
                    return kExitOk;
                  }});
 }

@@ -200,6 +200,32 @@ TEST(CliModel, TrainWritesABundleMetricsAndRunFolder) {
   EXPECT_TRUE(show["metrics"].contains("val_dice"));
 }
 
+// --worst N --out DIR: the N lowest-Dice photos, worst first, as overlays at the photo's
+// size, their Dice the per-image scores'.
+TEST(CliModel, EvalWritesTheWorstPhotosAsOverlays) {
+  TrainedWorkspace w;
+  auto ev = run_wms("eval --json -w " + qp(w.ws) + " --model " + qp(w.bundle) + " --split all --worst 3 --out " +
+                    qp(w.t / "worst") + " --per-image " + qp(w.t / "scores.json"));
+  ASSERT_EQ(ev.exit_code, 0) << ev.err;
+  auto j = nlohmann::json::parse(ev.out);
+  ASSERT_EQ(j["worst"].size(), 3u) << j.dump();
+  std::vector<std::pair<double, std::string>> ranked;
+  auto scores = nlohmann::json::parse(util::read_file(w.t / "scores.json"));
+  for (const auto& i : scores["per_image"])
+    ranked.emplace_back(i["at_full_resolution"]["dice"].get<double>(), i["stem"].get<std::string>());
+  std::sort(ranked.begin(), ranked.end());
+  for (std::size_t k = 0; k < 3; ++k) {
+    std::string f = j["worst"][k].get<std::string>();
+    EXPECT_EQ(std::filesystem::path(f).filename().string(), fmt::format("{:02}-{}.jpg", k + 1, ranked[k].second));
+    auto shown = image::decode_image(util::read_file(f), f);
+    auto photo = image::decode_image(util::read_file(w.t / "b" / "images" / (ranked[k].second + ".jpg")), "photo");
+    EXPECT_EQ(shown.pixels.size(), photo.pixels.size()) << "at the photo's size";
+  }
+  auto bad = run_wms("eval -w " + qp(w.ws) + " --model " + qp(w.bundle) + " --worst 3");
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  EXPECT_NE(bad.err.find("--out"), std::string::npos) << bad.err;
+}
+
 TEST(CliModel, EvalAndPredictWithOverlayAndABadPhoto) {
   TrainedWorkspace w;
   auto ev = run_wms("eval --json -w " + qp(w.ws) + " --model " + qp(w.bundle) + " --split all --per-image " +

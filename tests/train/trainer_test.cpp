@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 #include <opencv2/imgproc.hpp>
 
+#include <chrono>
+#include <thread>
+
 #include "testing.hpp"
 #include "wms/data/synth.hpp"
 #include "wms/data/validate.hpp"
@@ -101,6 +104,40 @@ TEST(Trainer, EarlyStoppingAndTimeBudgetEndTraining) {
   o.early_stopping_patience = 0;
   o.time_budget_minutes = 1e-6;
   EXPECT_EQ(train_model(only(all, data::Split::kTrain), all, o).history.size(), 1u);
+}
+
+// A time budget re-plans the run as epochs turn out slower or faster (here the first
+// five are slowed, as a busy neighbour would): the one-cycle rate still rises to its
+// peak once, then only falls, and is annealed by the last epoch.
+TEST(Trainer, ATimeBudgetKeepsTheScheduleWhole) {
+  TempDir t;
+  auto all = synthetic(t, 16, 2);
+  auto o = fast_options();
+  o.model.input_size = 32;
+  o.epochs = 400;
+  o.time_budget_minutes = 0.1;  // 6 s
+  struct Count : MetricsSink {
+    int epochs = 0;
+    void epoch(const EpochMetrics&) override { ++epochs; }
+  } count;
+  auto slow = [&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(count.epochs < 5 ? 60 : 10));
+    return false;
+  };
+  auto r = train_model(only(all, data::Split::kTrain), only(all, data::Split::kVal), o, &count, slow);
+  EXPECT_EQ(r.stop_reason, "time_budget");
+  ASSERT_GE(r.history.size(), 8u);
+  std::size_t peak = 0;
+  for (std::size_t i = 0; i < r.history.size(); ++i)
+    if (r.history[i].learning_rate > r.history[peak].learning_rate) peak = i;
+  for (std::size_t i = 1; i < r.history.size(); ++i) {
+    if (i <= peak)
+      EXPECT_GE(r.history[i].learning_rate, r.history[i - 1].learning_rate) << "warm-up, epoch " << i + 1;
+    else
+      EXPECT_LE(r.history[i].learning_rate, r.history[i - 1].learning_rate) << "annealing, epoch " << i + 1;
+  }
+  EXPECT_LT(r.history.back().learning_rate, o.learning_rate * 1e-2) << "annealed by the end of the budget";
+  EXPECT_GT(r.history[peak].learning_rate, o.learning_rate * 0.9) << "reached its peak";
 }
 
 TEST(Trainer, ShouldStopCancels) {

@@ -4,6 +4,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include <algorithm>
 #include <chrono>
 
 #include "wms/image/decode.hpp"
@@ -15,6 +16,16 @@
 
 namespace wms::train {
 namespace {
+
+// The predictor's options for scoring: the same post-processing as evaluate()'s.
+PredictOptions predict_options(const EvalOptions& o) {
+  PredictOptions po;
+  po.device = o.device;
+  po.threads = o.threads;
+  po.largest_component = o.largest_component;
+  po.precision = o.precision;
+  return po;
+}
 
 nlohmann::json scores_json(const nn::MaskScores& s) {
   return {{"dice", s.dice}, {"iou", s.iou}, {"accuracy", s.accuracy}, {"hausdorff", s.hausdorff}};
@@ -57,12 +68,7 @@ std::string EvalResult::to_csv() const {
 
 EvalResult evaluate(const nn::Model& model, const std::vector<Sample>& samples, const EvalOptions& o) {
   auto start = std::chrono::steady_clock::now();
-  PredictOptions po;
-  po.device = o.device;
-  po.threads = o.threads;
-  po.largest_component = o.largest_component;
-  po.precision = o.precision;
-  Predictor predictor(model, po);
+  Predictor predictor(model, predict_options(o));
   const int size = model.info().config.input_size;
   const double threshold = model.info().config.threshold;
   EvalResult r;
@@ -102,6 +108,42 @@ EvalResult evaluate(const nn::Model& model, const std::vector<Sample>& samples, 
   r.mean_full = nn::mean_scores(b);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
+}
+
+std::vector<fs::path> write_worst(const nn::Model& model, const std::vector<Sample>& samples,
+                                  const EvalResult& result, std::size_t n, const fs::path& dir,
+                                  const EvalOptions& o) {
+  const bool full = o.full_resolution;
+  std::vector<std::size_t> order(result.images.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  auto dice = [&](std::size_t i) { return full ? result.images[i].at_full.dice : result.images[i].at_input.dice; };
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return dice(a) != dice(b) ? dice(a) < dice(b) : result.images[a].stem < result.images[b].stem;
+  });
+  order.resize(std::min(n, order.size()));
+  Predictor predictor(model, predict_options(o));
+  util::make_dirs(dir);
+  std::vector<fs::path> written;
+  for (std::size_t rank = 0; rank < order.size(); ++rank) {
+    const Sample& s = samples.at(order[rank]);
+    cv::Mat photo = image::decode_image(util::read_file(s.image), s.image.string()).pixels;
+    cv::Mat truth = image::binarize_mask(image::decode_mask(util::read_file(s.mask), s.mask.string()).pixels);
+    if (truth.size() != photo.size()) cv::resize(truth, truth, photo.size(), 0, 0, cv::INTER_NEAREST);
+    auto pred = predictor.predict(photo);
+    cv::Mat shown = comparison_overlay(photo, pred.mask, truth);
+    std::string caption = fmt::format("{}  Dice {:.3f}", s.stem, dice(order[rank]));
+    const double scale = std::max(0.5, shown.cols / 900.0);
+    cv::putText(shown, caption, {10, static_cast<int>(30 * scale)}, cv::FONT_HERSHEY_SIMPLEX, scale,
+                cv::Scalar(0, 0, 0), static_cast<int>(4 * scale), cv::LINE_AA);
+    cv::putText(shown, caption, {10, static_cast<int>(30 * scale)}, cv::FONT_HERSHEY_SIMPLEX, scale,
+                cv::Scalar(255, 255, 255), static_cast<int>(std::max(1.0, 1.5 * scale)), cv::LINE_AA);
+    std::string name = s.stem;
+    for (std::size_t at; (at = name.find('/')) != std::string::npos;) name.replace(at, 1, "__");
+    fs::path f = dir / fmt::format("{:02}-{}.jpg", rank + 1, name);
+    util::atomic_write(f, image::encode_jpeg(shown, 90));
+    written.push_back(f);
+  }
+  return written;
 }
 
 }  // namespace wms::train

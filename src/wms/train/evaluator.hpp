@@ -49,4 +49,15 @@ struct EvalResult {
 
 EvalResult evaluate(const nn::Model& model, const std::vector<Sample>& samples, const EvalOptions& options = {});
 
+/// The `n` photos of `result` with the lowest Dice (at full resolution when scored
+/// there, else at score_size; ties by stem), predicted again with the same options and
+/// written to `dir` as JPEG overlays of prediction vs mask (comparison_overlay():
+/// green = both, red = predicted only, blue = missed), named "<rank>-<stem>.jpg" with
+/// '/' in nested stems replaced by "__". `samples` are those `result` scored, in
+/// order. Returns the files written, worst first. Throws IoError (dir), Corrupt (a
+/// photo). Not thread-safe with other predictions on `model`.
+std::vector<fs::path> write_worst(const nn::Model& model, const std::vector<Sample>& samples,
+                                  const EvalResult& result, std::size_t n, const fs::path& dir,
+                                  const EvalOptions& options = {});
+
 }  // namespace wms::train

@@ -134,4 +134,23 @@ cv::Mat overlay(const cv::Mat& bgr, const cv::Mat& mask) {
   return out;
 }
 
+cv::Mat comparison_overlay(const cv::Mat& bgr, const cv::Mat& predicted, const cv::Mat& truth) {
+  cv::Mat out = bgr.clone(), both, only_predicted, only_truth;
+  cv::bitwise_and(predicted, truth, both);
+  cv::bitwise_and(predicted, ~truth, only_predicted);
+  cv::bitwise_and(~predicted, truth, only_truth);
+  auto tint = [&](const cv::Mat& where, const cv::Scalar& colour) {
+    cv::Mat blended;
+    cv::addWeighted(bgr, 0.45, cv::Mat(bgr.size(), bgr.type(), colour), 0.55, 0, blended);
+    blended.copyTo(out, where);
+  };
+  tint(both, cv::Scalar(0, 200, 0));
+  tint(only_predicted, cv::Scalar(0, 0, 255));
+  tint(only_truth, cv::Scalar(255, 80, 0));
+  std::vector<std::vector<cv::Point>> contours;
+  cv::findContours(truth.clone(), contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
+  cv::drawContours(out, contours, -1, cv::Scalar(255, 255, 255), std::max(1, bgr.cols / 500), cv::LINE_AA);
+  return out;
+}
+
 }  // namespace wms::train

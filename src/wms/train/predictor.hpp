@@ -65,5 +65,10 @@ class Predictor {
 
 /// The photo with the mask drawn over it (tinted region and outline), for people.
 cv::Mat overlay(const cv::Mat& bgr, const cv::Mat& mask);
+/// The photo with a predicted mask and the true one over it, for people finding where
+/// a model fails: tinted green where both say window, red where only the prediction
+/// does (false positive), blue where only the truth does (missed); the true window's
+/// outline in white. `predicted` and `truth`: CV_8UC1 0/255 at the photo's size.
+cv::Mat comparison_overlay(const cv::Mat& bgr, const cv::Mat& predicted, const cv::Mat& truth);
 
 }  // namespace wms::train

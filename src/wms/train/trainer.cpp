@@ -31,23 +31,39 @@ void set_lr(torch::optim::Adam& opt, double lr, std::optional<double> beta1 = st
   }
 }
 
-// The learning rate at a step for the per-step schedules (PyTorch's OneCycleLR with
-// cosine annealing, div_factor 25, final_div_factor 1e4, beta1 cycled 0.95 <-> 0.85;
-// or linear warm-up then cosine decay to min_lr).
+// The learning rate for the per-step schedules (PyTorch's OneCycleLR with cosine
+// annealing, div_factor 25, final_div_factor 1e4, beta1 cycled 0.95 <-> 0.85; or
+// linear warm-up then cosine decay to min_lr), as a function of the fraction of the
+// schedule done. With a fixed plan that fraction is step / (total - 1), as PyTorch's
+// OneCycleLR (its last step is at the final rate). A time
+// budget re-plans `total` (replan()): the fraction done is kept and the rest of the
+// schedule is spread over the steps now left, so the rate never jumps or rises again
+// after its peak, and warm-up, peak and annealing all fit inside the run.
 struct StepSchedule {
   const TrainOptions& o;
-  long total;  // steps in the whole schedule
+  long total;       // steps planned for the whole run
+  long from = 0;    // the step of the last re-plan
+  double done = 0;  // the fraction done at that step
   static double cos_anneal(double a, double b, double t) { return b + (a - b) * (1 + std::cos(M_PI * t)) / 2; }
+  double fraction(long step) const {
+    return std::min(1.0, done + (1 - done) * static_cast<double>(step - from) / std::max(1L, total - 1 - from));
+  }
+  void replan(long step, long new_total) {
+    done = fraction(step);
+    from = step;
+    total = std::max(new_total, step + 1);
+  }
   std::pair<double, std::optional<double>> at(long step) const {
-    double warm = std::max(1.0, o.warmup_fraction * total);
+    const double p = fraction(step);
+    const double warm = std::max(1.0, o.warmup_fraction * total) / total;  // as a fraction
     if (o.scheduler == Scheduler::kOneCycle) {
       double peak = o.learning_rate, start = peak / 25, end = start / 1e4;
-      if (step < warm) return {cos_anneal(start, peak, step / warm), cos_anneal(0.95, 0.85, step / warm)};
-      double t = (step - warm) / std::max(1.0, total - warm);
+      if (p < warm) return {cos_anneal(start, peak, p / warm), cos_anneal(0.95, 0.85, p / warm)};
+      double t = (p - warm) / std::max(1e-12, 1 - warm);
       return {cos_anneal(peak, end, std::min(1.0, t)), cos_anneal(0.85, 0.95, std::min(1.0, t))};
     }
-    if (step < warm) return {o.learning_rate * (step + 1) / warm, std::nullopt};
-    double t = (step - warm) / std::max(1.0, total - warm);
+    if (p < warm) return {o.learning_rate * (p * (total - 1) + 1) / (warm * total), std::nullopt};
+    double t = (p - warm) / std::max(1e-12, 1 - warm);
     return {cos_anneal(o.learning_rate, o.min_lr, std::min(1.0, t)), std::nullopt};
   }
 };
@@ -223,7 +239,7 @@ TrainResult train_model(const std::vector<Sample>& train, const std::vector<Samp
   nn::LossOptions loss_options{kLossNames.name(o.loss), o.dice_weight};
   BatchLoader loader(train_items, size, o.batch_size, o.augment, o.seed, CropOptions{o.crop_size, o.crop_foreground});
   const long steps_per_epoch = static_cast<long>((train_items.size() + o.batch_size - 1) / o.batch_size);
-  StepSchedule schedule{o, steps_per_epoch * o.epochs};  // total shrinks with `planned`
+  StepSchedule schedule{o, steps_per_epoch * o.epochs};  // re-planned with `planned`
   Plateau plateau{o.plateau_factor, o.min_lr, o.plateau_patience};
   double lr = o.learning_rate;
   if (o.scheduler != Scheduler::kPlateau) {
@@ -238,7 +254,7 @@ TrainResult train_model(const std::vector<Sample>& train, const std::vector<Samp
   int since_best = 0;
   long step = 0;
   result.stop_reason = "epochs";
-  int planned = o.epochs;  // shrinks to fit a time budget, and the schedule with it
+  int planned = o.epochs;  // re-planned to fit a time budget, and the schedule with it
   for (int epoch = 1; epoch <= planned; ++epoch) {
     auto epoch_start = Clock::now();
     net.train();
@@ -289,7 +305,7 @@ TrainResult train_model(const std::vector<Sample>& train, const std::vector<Samp
       int fit = epochs_that_fit(result.history, o, since(start), epoch);
       if (fit != planned) {
         planned = fit;
-        schedule.total = steps_per_epoch * planned;
+        schedule.replan(step, steps_per_epoch * planned);
       }
       result.stop_reason = planned < o.epochs ? "time_budget" : "epochs";
     }
