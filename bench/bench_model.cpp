@@ -170,6 +170,14 @@ int main(int argc, char** argv) {
       auto out = net.forward(x).to(torch::kFloat32);
     };
     emit("infer", variant + " inference", timeit(fn, warmup, reps), batch * analytic_forward_flops(size), batch);
+    // What the Predictor runs: BatchNorm folded, weights cast once, bf16 end to end.
+    nn::FoldedUNet folded(net, bf16 ? torch::kBFloat16 : torch::kFloat32, torch::kCPU);
+    auto ff = [&] {
+      torch::InferenceMode g;
+      auto out = folded.forward(x);
+    };
+    emit("infer", variant + " inference folded", timeit(ff, warmup, reps), batch * analytic_forward_flops(size),
+         batch);
   } else if (latency->parsed()) {
     std::vector<std::string> photos;
     std::vector<std::filesystem::path> files;

@@ -1,3 +1,5 @@
+#include <optional>
+
 #include "cli/command.hpp"
 #include "cli/inputs.hpp"
 #include "wms/train/evaluator.hpp"
@@ -22,6 +24,7 @@ struct EvalArgs {
   bool raw = false;
   int score_size = 512;
   std::vector<double> scales;
+  std::optional<double> extra_scales_below;
   train::Precision precision = train::Precision::kAuto;
 };
 
@@ -44,6 +47,9 @@ void add_eval(CLI::App& root, Globals& g, Commands& out) {
   app->add_option("--scales", a->scales,
                   "views at these multiples of the input size, combined by maximum (as model.scales)")
       ->delimiter(',');
+  app->add_option("--extra-scales-below", a->extra_scales_below,
+                  "the views after the first only for photos whose first view's mean confidence is below this, "
+                  "1 = always (as model.extra_scales_below)");
   app->add_flag("--raw", a->raw,
                 "score the bare network: one scale, no flip averaging or largest component, whatever the model says");
   app->add_flag("--no-full-resolution", a->no_full, "do not also score at each photo's own size");
@@ -61,10 +67,9 @@ void add_eval(CLI::App& root, Globals& g, Commands& out) {
                      mc.scales = {1.0};
                    }
                    if (a->flip) mc.flip_average = true;
-                   if (!a->scales.empty()) {
-                     mc.scales = a->scales;
-                     nn::validate(mc);
-                   }
+                   if (!a->scales.empty()) mc.scales = a->scales;
+                   if (a->extra_scales_below) mc.extra_scales_below = *a->extra_scales_below;
+                   nn::validate(mc);
                    auto sel = select_data(g, a->data_ref);
                    std::vector<train::Sample> samples;
                    if (a->split == "all")
@@ -103,8 +108,10 @@ void add_eval(CLI::App& root, Globals& g, Commands& out) {
                      print_json(j);
                      return kExitOk;
                    }
-                   std::printf("%s on %s, split %s: %zu images in %.1fs\n", a->model_ref.c_str(), sel.label.c_str(),
+                   std::printf("%s on %s, split %s: %zu images in %.1fs", a->model_ref.c_str(), sel.label.c_str(),
                                a->split.c_str(), r.images.size(), r.seconds);
+                   if (mc.scales.size() > 1) std::printf(" (%zu looked at in every scale)", r.extra_views);
+                   std::printf("\n");
                    std::printf("  %-22s %8s %8s %9s %10s\n", "", "dice", "iou", "accuracy", "hausdorff");
                    std::printf("  %-22s %8.4f %8.4f %9.4f %10.2f\n",
                                ("at " + std::to_string(r.score_size) + " px").c_str(), r.mean_input.dice,

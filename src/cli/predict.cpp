@@ -110,6 +110,7 @@ void add_predict(CLI::App& root, Globals& g, Commands& out) {
                  p.area ? nlohmann::json{{"x", p.bbox.x}, {"y", p.bbox.y}, {"w", p.bbox.width}, {"h", p.bbox.height}}
                         : nlohmann::json(nullptr);
              r["mean_confidence"] = p.mean_confidence;
+             r["views"] = p.views;
              r["ms"] = {
                  {"preprocess", p.ms_preprocess}, {"inference", p.ms_inference}, {"postprocess", p.ms_postprocess}};
            } catch (const InvalidInput& e) {

@@ -61,6 +61,33 @@ TEST(UNet, SameSeedSameWeights) {
   EXPECT_FALSE(torch::equal(forward(a, x), forward(c, x)));
 }
 
+// The frozen network answers as the module does in eval mode: BatchNorm statistics
+// that are not the identity are folded in exactly (fp32), and bf16 stays close.
+TEST(UNet, FoldedBatchNormAnswersAsTheModule) {
+  Model m(small_config(), 3);
+  {
+    torch::NoGradGuard g;
+    torch::manual_seed(4);
+    for (auto& [name, t] : state_tensors(*m.impl().net)) {
+      if (name.ends_with("running_mean")) t.uniform_(-0.3, 0.3);
+      if (name.ends_with("running_var")) t.uniform_(0.5, 2.0);
+    }
+  }
+  auto x = torch::rand({2, 3, 48, 40});
+  auto want = forward(m, x);
+  torch::NoGradGuard g;
+  FoldedUNet fp32(*m.impl().net, torch::kFloat32, torch::kCPU);
+  EXPECT_LE((fp32.forward(x) - want).abs().max().item<float>(), 1e-4);
+  FoldedUNet bf16(*m.impl().net, torch::kBFloat16, torch::kCPU);
+  auto got = bf16.forward(x);
+  EXPECT_EQ(got.scalar_type(), torch::kFloat32);
+  EXPECT_LE((got - want).abs().max().item<float>(), 0.1 * want.abs().max().item<float>() + 0.05);
+  // A snapshot: the module changing afterwards does not change the frozen network.
+  auto before = fp32.forward(x);
+  m.impl().net->final->bias.add_(1.0);
+  EXPECT_TRUE(torch::equal(fp32.forward(x), before));
+}
+
 TEST(Bundle, RoundTripKeepsWeightsAndInfo) {
   TempDir t;
   Model m(small_config(), 3);

@@ -13,6 +13,7 @@
 #include "wms/data/validate.hpp"
 #include "wms/image/decode.hpp"
 #include "wms/image/exif.hpp"
+#include "wms/nn/model_impl.hpp"
 #include "wms/train/cache.hpp"
 #include "wms/train/evaluator.hpp"
 #include "wms/train/loader.hpp"
@@ -325,6 +326,58 @@ TEST(Predictor, ScalesTakeTheMaximumOverViewsAndAreKeptInTheBundle) {
   EXPECT_THROW(nn::Model(c, 3), InvalidInput);
   c.scales = {};
   EXPECT_THROW(nn::Model(c, 3), InvalidInput);
+}
+
+// extra_scales_below: a photo whose first view is sure keeps the first view's mask and
+// costs one view; an unsure one (or one where nothing was found) gets every view.
+TEST(Predictor, ExtraScalesOnlyForPhotosWhoseFirstViewIsUnsure) {
+  TempDir t;
+  auto all = synthetic(t, 1, 4);
+  cv::Mat photo = image::decode_image(util::read_file(all[0].image), "x").pixels;
+  nn::ModelConfig c;
+  c.input_size = 64;
+  auto with_bias = [&](const nn::ModelConfig& config, double bias) {
+    nn::Model m(config, 3);
+    torch::NoGradGuard no_grad;
+    m.impl().net->final->bias.fill_(bias);
+    return m;
+  };
+  nn::ModelConfig two = c;
+  two.scales = {1.0, 1.5};
+  two.extra_scales_below = 0.9;
+  // Everything found with probability ~1: sure, the larger view is skipped.
+  auto sure = Predictor(with_bias(two, 30)).predict(photo);
+  EXPECT_EQ(sure.views, 1);
+  auto single = Predictor(with_bias(c, 30)).predict(photo);
+  EXPECT_EQ(cv::norm(sure.probability, single.probability, cv::NORM_INF), 0) << "a sure photo keeps its first view";
+  // Nothing found: unsure, every view is looked at.
+  EXPECT_EQ(Predictor(with_bias(two, -30)).predict(photo).views, 2);
+  // In between (probabilities around 0.6, above threshold but below 0.9): unsure.
+  auto mid = Predictor(with_bias(two, 0.4)).predict_batch({photo, photo});
+  EXPECT_EQ(mid[0].views, 2);
+  EXPECT_EQ(mid[1].views, 2);
+  // 1 (the default): every photo, sure or not, gets every view.
+  two.extra_scales_below = 1.0;
+  EXPECT_EQ(Predictor(with_bias(two, 30)).predict(photo).views, 2);
+  // In a batch, only the unsure photos are looked at again, and the answer is the
+  // same as one by one.
+  two.extra_scales_below = 0.9;
+  cv::Mat blank(photo.size(), photo.type(), cv::Scalar(128, 128, 128));
+  nn::Model m = with_bias(two, 2.0);
+  Predictor p(m);
+  auto batch = p.predict_batch({photo, blank});
+  auto one = p.predict(photo), other = p.predict(blank);
+  EXPECT_EQ(batch[0].views, one.views);
+  EXPECT_EQ(batch[1].views, other.views);
+  EXPECT_LE(cv::norm(batch[0].probability, one.probability, cv::NORM_INF), 1e-3);
+  EXPECT_LE(cv::norm(batch[1].probability, other.probability, cv::NORM_INF), 1e-3);
+  // Kept in the bundle; out of range refused.
+  m.save(t / "m.wms");
+  EXPECT_DOUBLE_EQ(nn::Model::load(t / "m.wms").info().config.extra_scales_below, 0.9);
+  two.extra_scales_below = 0;
+  EXPECT_THROW(nn::Model(two, 3), InvalidInput);
+  two.extra_scales_below = 1.5;
+  EXPECT_THROW(nn::Model(two, 3), InvalidInput);
 }
 
 }  // namespace

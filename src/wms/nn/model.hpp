@@ -39,6 +39,12 @@ struct ModelConfig {
   /// views combined by maximum, so a pixel is foreground when any scale finds it (a
   /// small, distant meter is found in the larger view). {1.0}: one view.
   std::vector<double> scales = {1.0};
+  /// The views after the first are computed only for photos whose first view is
+  /// unsure: its mean probability over the pixels above threshold is below this, or
+  /// it found nothing. 1: every photo gets every view. A sure first view keeps its
+  /// mask as it is, so the photos that need the larger view (small, distant meters,
+  /// found faintly or not at all) pay for it and the others do not.
+  double extra_scales_below = 1.0;
   /// Keep only the largest predicted region (a meter has one reading window).
   bool largest_component = false;
 };

@@ -56,6 +56,57 @@ torch::Tensor UNetImpl::forward(torch::Tensor x) {
   return final->forward(d1);
 }
 
+FoldedUNet::FoldedUNet(const UNetImpl& net, torch::ScalarType dtype, torch::Device device) : dtype_(dtype) {
+  torch::NoGradGuard no_grad;
+  auto cast = [&](const torch::Tensor& t) {
+    auto c = t.detach().to(device, dtype, /*non_blocking=*/false, /*copy=*/true);  // a snapshot
+    return c.dim() == 4 ? c.contiguous(torch::MemoryFormat::ChannelsLast) : c.contiguous();
+  };
+  for (const auto* seq : {&net.enc1, &net.enc2, &net.enc3, &net.enc4, &net.bottleneck, &net.dec4, &net.dec3,
+                          &net.dec2, &net.dec1}) {
+    std::vector<Conv> convs;
+    for (std::size_t i = 0; i + 1 < (*seq)->size(); i += 3) {
+      const auto* conv = (*seq)->ptr(i)->as<torch::nn::Conv2d>();
+      const auto* bn = (*seq)->ptr(i + 1)->as<torch::nn::BatchNorm2d>();
+      // In fp32 (the stored precision), then cast.
+      auto scale = bn->weight.to(torch::kFloat32) /
+                   torch::sqrt(bn->running_var.to(torch::kFloat32) + bn->options.eps());
+      auto weight = conv->weight.to(torch::kFloat32) * scale.view({-1, 1, 1, 1});
+      auto bias = (conv->bias.to(torch::kFloat32) - bn->running_mean.to(torch::kFloat32)) * scale +
+                  bn->bias.to(torch::kFloat32);
+      convs.push_back({cast(weight), cast(bias)});
+    }
+    blocks_.push_back(std::move(convs));
+  }
+  final_ = {cast(net.final->weight), cast(net.final->bias)};
+}
+
+torch::Tensor FoldedUNet::forward(const torch::Tensor& x) const {
+  namespace F = torch::nn::functional;
+  auto block = [&](torch::Tensor h, std::size_t k) {
+    for (const auto& c : blocks_[k]) h = torch::conv2d(h, c.weight, c.bias, 1, 1).relu_();
+    return h;
+  };
+  auto up_cat = [](const torch::Tensor& h, const torch::Tensor& skip) {
+    auto up = F::interpolate(h, F::InterpolateFuncOptions()
+                                    .size(std::vector<int64_t>{skip.size(2), skip.size(3)})
+                                    .mode(torch::kBilinear)
+                                    .align_corners(false));
+    return torch::cat({up, skip}, 1);
+  };
+  auto in = x.to(dtype_).contiguous(torch::MemoryFormat::ChannelsLast);
+  auto e1 = block(in, 0);
+  auto e2 = block(torch::max_pool2d(e1, 2, 2), 1);
+  auto e3 = block(torch::max_pool2d(e2, 2, 2), 2);
+  auto e4 = block(torch::max_pool2d(e3, 2, 2), 3);
+  auto b = block(torch::max_pool2d(e4, 2, 2), 4);
+  auto d4 = block(up_cat(b, e4), 5);
+  auto d3 = block(up_cat(d4, e3), 6);
+  auto d2 = block(up_cat(d3, e2), 7);
+  auto d1 = block(up_cat(d2, e1), 8);
+  return torch::conv2d(d1, final_.weight, final_.bias).to(torch::kFloat32);
+}
+
 std::vector<std::pair<std::string, torch::Tensor>> state_tensors(UNetImpl& net) {
   std::vector<std::pair<std::string, torch::Tensor>> out;
   for (const auto& m : net.named_modules("", /*include_self=*/true)) {

@@ -166,6 +166,7 @@ struct Server::Impl {
                  {"bbox", bbox},
                  {"area", p.area},
                  {"mean_confidence", p.mean_confidence},
+                 {"views", p.views},
                  {"timings_ms",
                   {{"decode_and_preprocess", p.ms_preprocess},
                    {"inference", p.ms_inference},

@@ -37,6 +37,7 @@ nlohmann::json EvalResult::to_json(bool per_image) const {
   nlohmann::json j = {{"images", images.size()},
                       {"seconds", seconds},
                       {"score_size", score_size},
+                      {"extra_views", extra_views},
                       {"at_score_size", scores_json(mean_input)},
                       {"at_full_resolution", scores_json(mean_full)}};
   if (per_image) {
@@ -86,6 +87,7 @@ EvalResult evaluate(const nn::Model& model, const std::vector<Sample>& samples, 
       truths[k] = image::binarize_mask(image::decode_mask(util::read_file(s.mask), s.mask.string()).pixels);
     });
     auto preds = predictor.predict_batch(photos);
+    for (const auto& p : preds) r.extra_views += p.views > 1;
     util::parallel_for(n, o.threads, [&](std::size_t k) {
       ImageScores& is = r.images[begin + k];
       is.stem = samples[begin + k].stem;

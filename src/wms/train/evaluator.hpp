@@ -41,6 +41,9 @@ struct EvalResult {
   nn::MaskScores mean_full;
   int score_size = 0;
   double seconds = 0;
+  /// Photos that were also looked at in model.scales' other views (all of them unless
+  /// model.extra_scales_below found their first view sure).
+  std::size_t extra_views = 0;
 
   nlohmann::json to_json(bool per_image = true) const;
   /// One line per image: stem,split,dice,iou,accuracy,hausdorff,dice_full,iou_full,...

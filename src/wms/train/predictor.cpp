@@ -3,11 +3,12 @@
 #include <opencv2/imgproc.hpp>
 
 #include <chrono>
+#include <mutex>
 
 #include "wms/image/preprocess.hpp"
-#include "wms/nn/autocast.hpp"
 #include "wms/nn/metrics.hpp"
 #include "wms/nn/model_impl.hpp"
+#include "wms/nn/unet.hpp"
 #include "wms/train/runtime.hpp"
 #include "wms/util/parallel.hpp"
 
@@ -23,6 +24,8 @@ struct Predictor::State {
   torch::Device device{torch::kCPU};
   bool bf16 = false;
   int threads = 1;
+  std::mutex mu;                             // one forward pass at a time (one OpenMP team)
+  std::unique_ptr<nn::FoldedUNet> network;  // BatchNorm folded, weights cast once
 };
 
 Predictor::Predictor(nn::Model model, PredictOptions options)
@@ -32,11 +35,8 @@ Predictor::Predictor(nn::Model model, PredictOptions options)
   state_->device = torch::Device(resolved == Device::kCuda ? torch::kCUDA : torch::kCPU);
   state_->bf16 = resolve_precision(options_.precision, resolved) == Precision::kBf16;
   std::lock_guard lock(model_.impl().mu);
-  model_.impl().net->to(state_->device);
-  model_.impl().net->eval();
-  torch::NoGradGuard no_grad;  // channels-last weights: oneDNN then needs no reorder per call
-  for (auto& p : model_.impl().net->parameters())
-    if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+  state_->network = std::make_unique<nn::FoldedUNet>(*model_.impl().net,
+                                                      state_->bf16 ? torch::kBFloat16 : torch::kFloat32, state_->device);
 }
 
 Predictor::~Predictor() = default;
@@ -62,48 +62,65 @@ std::vector<Prediction> Predictor::predict_batch(const std::vector<cv::Mat>& pho
   const std::size_t n = photos.size();
   std::vector<Prediction> out(n);
   if (n == 0) return out;
-  auto t0 = Clock::now();
-  std::vector<torch::Tensor> views;  // one input batch per scale
-  for (double scale : config.scales) {
+  double prep_ms = 0, infer_ms = 0;
+  // The photos `which` at one scale: preprocessed, forward (and mirrored), probabilities
+  // [which.size(), 1, size, size] at the input size.
+  auto view = [&](const std::vector<std::size_t>& which, double scale) {
+    auto t0 = Clock::now();
     const int side = nn::view_size(config, scale);
-    auto input = torch::empty({static_cast<long>(n), 3, side, side});
-    util::parallel_for(n, options_.threads, [&](std::size_t i) {
-      image::preprocess_photo(photos[i], side, input.data_ptr<float>() + i * 3 * side * side);
+    auto input = torch::empty({static_cast<long>(which.size()), 3, side, side});
+    util::parallel_for(which.size(), options_.threads, [&](std::size_t k) {
+      image::preprocess_photo(photos[which[k]], side, input.data_ptr<float>() + k * 3 * side * side);
     });
-    views.push_back(input);
-  }
-  double prep_ms = ms_since(t0);
-  auto t1 = Clock::now();
-  torch::Tensor probs;
-  {
-    std::lock_guard lock(model_.impl().mu);
+    prep_ms += ms_since(t0);
+    auto t1 = Clock::now();
+    std::lock_guard lock(state_->mu);
     // The thread count is per calling thread (OpenMP): an HTTP worker starts with
     // PyTorch's own guess, which is one core on these VMs.
     // Setting it also rebuilds PyTorch's thread pool: only when it differs.
     if (at::get_num_threads() != state_->threads) at::set_num_threads(state_->threads);
     torch::InferenceMode guard;
-    nn::Bf16Autocast mixed(state_->bf16);
-    auto forward = [&](const torch::Tensor& x) {
-      return torch::sigmoid(
-          model_.impl().net->forward(x.contiguous(torch::MemoryFormat::ChannelsLast)).to(torch::kFloat32));
-    };
-    for (const auto& view : views) {
-      auto x = view.to(state_->device);
-      auto p = forward(x);
-      if (config.flip_average) p = (p + forward(x.flip({3})).flip({3})) * 0.5;
-      if (p.size(-1) != size)
-        p = torch::nn::functional::interpolate(p, torch::nn::functional::InterpolateFuncOptions()
-                                                      .size(std::vector<std::int64_t>{size, size})
-                                                      .mode(torch::kBilinear)
-                                                      .align_corners(false));
-      probs = probs.defined() ? torch::maximum(probs, p) : p;
-    }
-    probs = probs.to(torch::kCPU).contiguous();
+    auto forward = [&](const torch::Tensor& x) { return torch::sigmoid(state_->network->forward(x)); };
+    auto x = input.to(state_->device);
+    auto p = forward(x);
+    if (config.flip_average) p = (p + forward(x.flip({3})).flip({3})) * 0.5;
+    if (p.size(-1) != size)
+      p = torch::nn::functional::interpolate(p, torch::nn::functional::InterpolateFuncOptions()
+                                                    .size(std::vector<std::int64_t>{size, size})
+                                                    .mode(torch::kBilinear)
+                                                    .align_corners(false));
+    p = p.to(torch::kCPU).contiguous();
+    infer_ms += ms_since(t1);
+    return p;
+  };
+  std::vector<std::size_t> all(n);
+  for (std::size_t i = 0; i < n; ++i) all[i] = i;
+  torch::Tensor probs = view(all, config.scales[0]);
+  // The other views, for the photos whose first view is unsure; combined by maximum.
+  std::vector<std::size_t> unsure;
+  if (config.scales.size() > 1) {
+    torch::InferenceMode guard;
+    auto fg = (probs > threshold).to(torch::kFloat32);
+    auto count = fg.sum({1, 2, 3});
+    auto mean = (probs * fg).sum({1, 2, 3}) / count.clamp_min(1);
+    for (std::size_t i = 0; i < n; ++i)
+      if (config.extra_scales_below >= 1 || count[i].item<float>() == 0 ||
+          mean[i].item<float>() < config.extra_scales_below)
+        unsure.push_back(i);
   }
-  double infer_ms = ms_since(t1);
+  if (!unsure.empty()) {
+    torch::InferenceMode guard;
+    auto index = torch::tensor(std::vector<std::int64_t>(unsure.begin(), unsure.end()), torch::kLong);
+    auto combined = probs.index_select(0, index);
+    for (std::size_t s = 1; s < config.scales.size(); ++s)
+      combined = torch::maximum(combined, view(unsure, config.scales[s]));
+    probs.index_copy_(0, index, combined);
+  }
+  for (std::size_t i : unsure) out[i].views = static_cast<int>(config.scales.size());
   for (std::size_t i = 0; i < n; ++i) {
     auto t2 = Clock::now();
     Prediction& p = out[i];
+    if (p.views == 0) p.views = 1;
     p.probability = cv::Mat(size, size, CV_32FC1, probs.data_ptr<float>() + i * size * size).clone();
     cv::Mat small;
     cv::compare(p.probability, threshold, small, cv::CMP_GT);

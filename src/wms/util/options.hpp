@@ -81,6 +81,7 @@ struct Range {
   static Range closed(double lo, double hi) { return {lo, hi, false, false, 0}; }
   static Range open(double lo, double hi) { return {lo, hi, true, true, 0}; }
   static Range half_open(double lo, double hi) { return {lo, hi, false, true, 0}; }
+  static Range open_closed(double lo, double hi) { return {lo, hi, true, false, 0}; }
   static Range at_least(double lo) { return {lo, INFINITY, false, false, 0}; }
   static Range above(double lo) { return {lo, INFINITY, true, false, 0}; }
   Range step(std::int64_t m) const {
