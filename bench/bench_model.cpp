@@ -125,7 +125,9 @@ int main(int argc, char** argv) {
   auto* infer = app.add_subcommand("infer", "forward pass on random tensors");
   auto* latency = app.add_subcommand("latency", "one real photo: decode -> mask at full size");
   auto* epoch = app.add_subcommand("epoch", "one training epoch over real photos, decoding included");
-  for (auto* s : {step, infer, latency, epoch}) common(s);
+  auto* limit = app.add_subcommand(
+      "limit", "what this CPU's convolutions can do at best: a wide 3x3 convolution, channels-last (--precision)");
+  for (auto* s : {step, infer, latency, epoch, limit}) common(s);
   latency->add_option("--images", dir)->required();
   latency->add_option("--n", n);
   bool in_thread = false;
@@ -210,6 +212,19 @@ int main(int argc, char** argv) {
     };
     emit("throughput", fmt::format("{} b{} decoded->mask{}", size, batch, bf16 ? " bf16" : ""), timeit(fb, 1, 4), 0,
          batch);
+  } else if (limit->parsed()) {
+    // The compute-bound end of oneDNN's convolutions: 256 -> 256 channels, 3x3, 64x64,
+    // batch 8 (the U-Net's bottleneck is 128 -> 256 at 32x32); the U-Net's forward runs
+    // at some fraction of this rate, as most of its layers are thin and memory-bound.
+    const auto dtype = bf16 ? torch::kBFloat16 : torch::kFloat32;
+    auto x = torch::rand({8, 256, 64, 64}).to(dtype).contiguous(torch::MemoryFormat::ChannelsLast);
+    auto w = torch::rand({256, 256, 3, 3}).to(dtype).contiguous(torch::MemoryFormat::ChannelsLast);
+    auto fn = [&] {
+      torch::InferenceMode g;
+      auto y = torch::conv2d(x, w, {}, 1, 1);
+    };
+    emit("limit", fmt::format("conv3x3 256ch 64px b8{}", bf16 ? " bf16" : ""), timeit(fn, warmup, reps),
+         2.0 * 8 * 256 * 256 * 9 * 64 * 64, 0);
   } else if (epoch->parsed()) {
     auto samples = train::samples_from_dir(dir, data::SplitFractions{}, data::ValidationOptions{});
     samples.resize(std::min<std::size_t>(samples.size(), images));

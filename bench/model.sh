@@ -23,6 +23,8 @@ for size in 512 256; do
 done
 run $tuned $py "$peer/peer_unet.py" infer --size 512 --formats nchw,cl --modes inference
 for p in fp32 bf16; do run "$wms_bench" infer --size 512 --batch 1 --precision $p; done
+# The limit the forward pass is measured against: a compute-bound convolution.
+for p in fp32 bf16; do run "$wms_bench" limit --precision $p --warmup 2 --reps 5; done
 run $tuned $py "$here/peer_predict.py" "$peer" "$data/images" --n 20 --batch 8 --formats nchw,cl
 for p in fp32 bf16; do run "$wms_bench" latency --images "$data/images" --n 20 --batch 8 --precision $p; done
 run $tuned $py "$peer/peer_epoch.py" "$data" --images 48 --size 512

@@ -2,12 +2,16 @@
 # HTTP prediction, wms vs the peer server (../shared/bench/peer_serve.py: the original
 # API on FastAPI + PyTorch, tuned allocator), same machine, same run: one real photo,
 # latency p50/p99 and throughput with 1 and 8 concurrent clients (wrk). Both serve the
-# same 512 model (random weights made by PyTorch, imported into wms).
-#   bench/serve.sh DATA_DIR [SECONDS]     needs scripts/setup.sh --bench (wrk, the peer's packages)
+# same 512 model (random weights made by PyTorch, imported into wms). With a third
+# argument, a wms bundle (e.g. one trained with --config water-meters: two scales and
+# mirror images), wms also serves that one (the peer has no such model: wms alone).
+# wrk's timeout is 2 s: a request slower than that counts as an error.
+#   bench/serve.sh DATA_DIR [SECONDS] [BUNDLE]   needs scripts/setup.sh --bench (wrk, the peer's packages)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 data=${1:?usage: bench/serve.sh DATA_DIR [SECONDS]}
 secs=${2:-20}
+bundle=${3:-}
 wms=${WMS_BIN:-$here/../build/wms}
 peer=${WMS_PEER_DIR:-$here/../../shared/bench}
 out=$here/results
@@ -28,6 +32,13 @@ v=$("$wms" models register -w "$tmp/ws" "$tmp/m.wms" --json | /usr/bin/python3 -
 "$wms" models promote -w "$tmp/ws" "$v" --reason benchmark >/dev/null
 
 "$wms" serve -w "$tmp/ws" --port 18080 2>"$tmp/wms.log" & pids+=($!)
+if [ -n "$bundle" ]; then
+  "$wms" init "$tmp/ws2" >/dev/null
+  v2=$("$wms" models register -w "$tmp/ws2" "$bundle" --json | /usr/bin/python3 -c "import json,sys;print(json.load(sys.stdin)['version'])")
+  "$wms" models promote -w "$tmp/ws2" "$v2" --reason benchmark >/dev/null
+  "$wms" serve -w "$tmp/ws2" --port 18082 2>"$tmp/wms2.log" & pids+=($!)
+  for _ in $(seq 120); do curl -sf http://127.0.0.1:18082/readyz >/dev/null && break; sleep 0.5; done
+fi
 env MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=-1 /usr/bin/python3 "$peer/peer_serve.py" --port 18081 --weights "$tmp/w.pth" \
   2>"$tmp/peer.log" & pids+=($!)
 for url in http://127.0.0.1:18080/readyz http://127.0.0.1:18081/health; do
@@ -59,12 +70,18 @@ cat "$tmp/report.lua" >> "$tmp/wms.lua"
 cat "$tmp/report.lua" >> "$tmp/peer.lua"
 
 printf '\n| server | clients | requests | errors | p50 ms | p99 ms | req/s |\n|---|---|---|---|---|---|---|\n' | tee "$out/serve.txt"
-for c in 1 8; do
-  for side in peer wms; do
-    port=$([ $side = wms ] && echo 18080 || echo 18081)
-    path=$([ $side = wms ] && echo /v1/predict || echo /predict)
-    line=$(wrk -t "$c" -c "$c" -d "${secs}s" --latency -s "$tmp/$side.lua" "http://127.0.0.1:$port$path" | grep REPORT)
+sides="peer wms"
+[ -n "$bundle" ] && sides="$sides bundle"
+for c in 1 8 32; do
+  for side in $sides; do
+    case $side in
+      peer) port=18081 path=/predict script=peer ;;
+      wms) port=18080 path=/v1/predict script=wms ;;
+      bundle) port=18082 path=/v1/predict script=wms ;;
+    esac
+    line=$(wrk -t "$(( c < 8 ? c : 8 ))" -c "$c" -d "${secs}s" --latency -s "$tmp/$script.lua" "http://127.0.0.1:$port$path" | grep REPORT)
     read -r _ n err p50 p99 rps <<<"$line"
-    printf '| %s | %d | %d | %d | %s | %s | %s |\n' "$side" "$c" "$n" "$err" "$p50" "$p99" "$rps" | tee -a "$out/serve.txt"
+    name=$([ $side = bundle ] && echo "wms, $(basename "$bundle")" || echo $side)
+    printf '| %s | %d | %d | %d | %s | %s | %s |\n' "$name" "$c" "$n" "$err" "$p50" "$p99" "$rps" | tee -a "$out/serve.txt"
   done
 done

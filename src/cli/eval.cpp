@@ -24,7 +24,7 @@ struct EvalArgs {
   bool raw = false;
   int score_size = 512;
   std::vector<double> scales;
-  std::optional<double> extra_scales_below;
+  std::optional<double> extra_scales_window_below;
   train::Precision precision = train::Precision::kAuto;
 };
 
@@ -47,9 +47,9 @@ void add_eval(CLI::App& root, Globals& g, Commands& out) {
   app->add_option("--scales", a->scales,
                   "views at these multiples of the input size, combined by maximum (as model.scales)")
       ->delimiter(',');
-  app->add_option("--extra-scales-below", a->extra_scales_below,
-                  "the views after the first only for photos whose first view's mean confidence is below this, "
-                  "1 = always (as model.extra_scales_below)");
+  app->add_option("--extra-scales-window-below", a->extra_scales_window_below,
+                  "the views after the first only for photos whose first view finds a window smaller than this "
+                  "share of the photo, or none; 1 = always (as model.extra_scales_window_below)");
   app->add_flag("--raw", a->raw,
                 "score the bare network: one scale, no flip averaging or largest component, whatever the model says");
   app->add_flag("--no-full-resolution", a->no_full, "do not also score at each photo's own size");
@@ -68,7 +68,7 @@ void add_eval(CLI::App& root, Globals& g, Commands& out) {
                    }
                    if (a->flip) mc.flip_average = true;
                    if (!a->scales.empty()) mc.scales = a->scales;
-                   if (a->extra_scales_below) mc.extra_scales_below = *a->extra_scales_below;
+                   if (a->extra_scales_window_below) mc.extra_scales_window_below = *a->extra_scales_window_below;
                    nn::validate(mc);
                    auto sel = select_data(g, a->data_ref);
                    std::vector<train::Sample> samples;

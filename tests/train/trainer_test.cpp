@@ -328,9 +328,9 @@ TEST(Predictor, ScalesTakeTheMaximumOverViewsAndAreKeptInTheBundle) {
   EXPECT_THROW(nn::Model(c, 3), InvalidInput);
 }
 
-// extra_scales_below: a photo whose first view is sure keeps the first view's mask and
-// costs one view; an unsure one (or one where nothing was found) gets every view.
-TEST(Predictor, ExtraScalesOnlyForPhotosWhoseFirstViewIsUnsure) {
+// extra_scales_window_below: a photo whose first view finds a large window keeps that
+// view's mask and costs one view; a small window or none gets every view.
+TEST(Predictor, ExtraScalesOnlyForPhotosWithASmallWindowOrNone) {
   TempDir t;
   auto all = synthetic(t, 1, 4);
   cv::Mat photo = image::decode_image(util::read_file(all[0].image), "x").pixels;
@@ -344,24 +344,28 @@ TEST(Predictor, ExtraScalesOnlyForPhotosWhoseFirstViewIsUnsure) {
   };
   nn::ModelConfig two = c;
   two.scales = {1.0, 1.5};
-  two.extra_scales_below = 0.9;
-  // Everything found with probability ~1: sure, the larger view is skipped.
-  auto sure = Predictor(with_bias(two, 30)).predict(photo);
-  EXPECT_EQ(sure.views, 1);
+  two.extra_scales_window_below = 0.02;
+  // Everything found: a large window, the larger view is skipped.
+  auto large = Predictor(with_bias(two, 30)).predict(photo);
+  EXPECT_EQ(large.views, 1);
   auto single = Predictor(with_bias(c, 30)).predict(photo);
-  EXPECT_EQ(cv::norm(sure.probability, single.probability, cv::NORM_INF), 0) << "a sure photo keeps its first view";
-  // Nothing found: unsure, every view is looked at.
+  EXPECT_EQ(cv::norm(large.probability, single.probability, cv::NORM_INF), 0) << "it keeps its first view";
+  // Nothing found: every view is looked at.
   EXPECT_EQ(Predictor(with_bias(two, -30)).predict(photo).views, 2);
-  // In between (probabilities around 0.6, above threshold but below 0.9): unsure.
-  auto mid = Predictor(with_bias(two, 0.4)).predict_batch({photo, photo});
-  EXPECT_EQ(mid[0].views, 2);
-  EXPECT_EQ(mid[1].views, 2);
-  // 1 (the default): every photo, sure or not, gets every view.
-  two.extra_scales_below = 1.0;
+  // A window of ~1% of the photo: the threshold set at the first view's 99th percentile.
+  cv::Mat first = Predictor(with_bias(c, 0)).predict(photo).probability.reshape(1, 1).clone();
+  cv::sort(first, first, cv::SORT_EVERY_ROW | cv::SORT_ASCENDING);
+  two.threshold = first.at<float>(0, static_cast<int>(first.cols * 0.99));
+  EXPECT_EQ(Predictor(with_bias(two, 0)).predict(photo).views, 2) << "1% < 2%: small";
+  two.extra_scales_window_below = 0.005;
+  EXPECT_EQ(Predictor(with_bias(two, 0)).predict(photo).views, 1) << "1% > 0.5%: large enough";
+  // 1 (the default): every photo gets every view.
+  two.threshold = 0.5;
+  two.extra_scales_window_below = 1.0;
   EXPECT_EQ(Predictor(with_bias(two, 30)).predict(photo).views, 2);
-  // In a batch, only the unsure photos are looked at again, and the answer is the
-  // same as one by one.
-  two.extra_scales_below = 0.9;
+  // In a batch only the photos with a small window are looked at again, and the
+  // answers are those one by one.
+  two.extra_scales_window_below = 0.02;
   cv::Mat blank(photo.size(), photo.type(), cv::Scalar(128, 128, 128));
   nn::Model m = with_bias(two, 2.0);
   Predictor p(m);
@@ -373,10 +377,10 @@ TEST(Predictor, ExtraScalesOnlyForPhotosWhoseFirstViewIsUnsure) {
   EXPECT_LE(cv::norm(batch[1].probability, other.probability, cv::NORM_INF), 1e-3);
   // Kept in the bundle; out of range refused.
   m.save(t / "m.wms");
-  EXPECT_DOUBLE_EQ(nn::Model::load(t / "m.wms").info().config.extra_scales_below, 0.9);
-  two.extra_scales_below = 0;
+  EXPECT_DOUBLE_EQ(nn::Model::load(t / "m.wms").info().config.extra_scales_window_below, 0.02);
+  two.extra_scales_window_below = 0;
   EXPECT_THROW(nn::Model(two, 3), InvalidInput);
-  two.extra_scales_below = 1.5;
+  two.extra_scales_window_below = 1.5;
   EXPECT_THROW(nn::Model(two, 3), InvalidInput);
 }
 

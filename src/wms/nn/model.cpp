@@ -56,8 +56,8 @@ void validate(const ModelConfig& c) {
   for (double s : c.scales)
     if (!(s >= 0.25 && s <= 4) || view_size(c, s) > 4096)
       throw InvalidInput("model: scales: {} must be in 0.25..4 and give a view of at most 4096 px", s);
-  if (!(c.extra_scales_below > 0 && c.extra_scales_below <= 1))
-    throw InvalidInput("model: extra_scales_below must be in (0, 1] (got {})", c.extra_scales_below);
+  if (!(c.extra_scales_window_below > 0 && c.extra_scales_window_below <= 1))
+    throw InvalidInput("model: extra_scales_window_below must be in (0, 1] (got {})", c.extra_scales_window_below);
 }
 
 int view_size(const ModelConfig& config, double scale) {
@@ -73,7 +73,7 @@ nlohmann::json ModelInfo::to_json() const {
           {"threshold", config.threshold},
           {"flip_average", config.flip_average},
           {"scales", config.scales},
-          {"extra_scales_below", config.extra_scales_below},
+          {"extra_scales_window_below", config.extra_scales_window_below},
           {"largest_component", config.largest_component},
           {"preprocessing", preprocessing},
           {"dataset_version", dataset_version},
@@ -96,7 +96,7 @@ ModelInfo ModelInfo::from_json(const nlohmann::json& j, const std::string& sourc
     i.config.threshold = j.at("threshold").get<double>();
     i.config.flip_average = j.value("flip_average", false);
     i.config.scales = j.value("scales", std::vector<double>{1.0});
-    i.config.extra_scales_below = j.value("extra_scales_below", 1.0);
+    i.config.extra_scales_window_below = j.value("extra_scales_window_below", 1.0);
     i.config.largest_component = j.value("largest_component", false);
     i.preprocessing = j.value("preprocessing", i.preprocessing);
     i.dataset_version = j.value("dataset_version", "");

@@ -28,9 +28,9 @@ const util::OptionTable<TrainOptions>& train_option_table() {
                "also predict on the mirror image, average")
           .add("model.scales", "scales", WMS_MEMBER(model.scales),
                "views at these multiples of input_size, combined by maximum", Range::closed(0.25, 4))
-          .add("model.extra_scales_below", "extra_scales_below", WMS_MEMBER(model.extra_scales_below),
-               "the views after the first only for photos whose first view's mean confidence is below this "
-               "(1: always)",
+          .add("model.extra_scales_window_below", "extra_scales_window_below", WMS_MEMBER(model.extra_scales_window_below),
+               "the views after the first only for photos whose first view finds a window smaller than this "
+               "share of the photo, or none (1: always)",
                Range::open_closed(0, 1))
           .add("model.largest_component", "largest_component", WMS_MEMBER(model.largest_component),
                "keep only the largest predicted region")

@@ -42,7 +42,7 @@ struct EvalResult {
   int score_size = 0;
   double seconds = 0;
   /// Photos that were also looked at in model.scales' other views (all of them unless
-  /// model.extra_scales_below found their first view sure).
+  /// model.extra_scales_window_below spared those with a large enough window).
   std::size_t extra_views = 0;
 
   nlohmann::json to_json(bool per_image = true) const;

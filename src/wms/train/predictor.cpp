@@ -96,16 +96,14 @@ std::vector<Prediction> Predictor::predict_batch(const std::vector<cv::Mat>& pho
   std::vector<std::size_t> all(n);
   for (std::size_t i = 0; i < n; ++i) all[i] = i;
   torch::Tensor probs = view(all, config.scales[0]);
-  // The other views, for the photos whose first view is unsure; combined by maximum.
+  // The other views, for the photos whose first view found a small window or none;
+  // combined by maximum.
   std::vector<std::size_t> unsure;
   if (config.scales.size() > 1) {
     torch::InferenceMode guard;
-    auto fg = (probs > threshold).to(torch::kFloat32);
-    auto count = fg.sum({1, 2, 3});
-    auto mean = (probs * fg).sum({1, 2, 3}) / count.clamp_min(1);
+    auto share = (probs > threshold).to(torch::kFloat32).mean({1, 2, 3});
     for (std::size_t i = 0; i < n; ++i)
-      if (config.extra_scales_below >= 1 || count[i].item<float>() == 0 ||
-          mean[i].item<float>() < config.extra_scales_below)
+      if (config.extra_scales_window_below >= 1 || share[i].item<float>() < config.extra_scales_window_below)
         unsure.push_back(i);
   }
   if (!unsure.empty()) {

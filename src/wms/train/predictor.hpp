@@ -1,8 +1,8 @@
 // Masks for photos: the function behind `wms predict`, evaluation and the HTTP API.
 //
 // photo (displayed frame, EXIF applied) -> the model's preprocessing at its input size
-// (and at each other size in model.scales, for the photos whose first view is unsure
-// by model.extra_scales_below) -> forward pass (inference mode; with the mirror image
+// (and at each other size in model.scales, for the photos whose first view finds a
+// window smaller than model.extra_scales_window_below, or none) -> forward pass (inference mode; with the mirror image
 // too when the model says flip_average) -> probabilities at input size (the maximum
 // over the scales) -> resized (bilinear) to the photo's own size ->
 // threshold (-> largest region) -> mask 0/255, plus bounding box, area and mean confidence.
@@ -41,7 +41,7 @@ struct Prediction {
   cv::Rect bbox;               ///< of the mask; empty when nothing was found
   std::int64_t area = 0;       ///< foreground pixels of the mask
   double mean_confidence = 0;  ///< mean probability over the predicted foreground (input size)
-  int views = 0;               ///< scales looked at: 1, or all of model.scales (extra_scales_below)
+  int views = 0;               ///< scales looked at: 1, or all of model.scales (extra_scales_window_below)
   double ms_preprocess = 0, ms_inference = 0, ms_postprocess = 0;
 };
 
