@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <sstream>
 #include <thread>
 
 #include "testing.hpp"
@@ -149,6 +150,9 @@ TEST(SlurmProvider, ReapCancelsJobsNoLiveLeaseHolds) {
   EXPECT_EQ(squeue().find("wms-lost-1"), std::string::npos) << squeue();
   EXPECT_NE(squeue().find("wms-theirs-1"), std::string::npos) << "another controller's job stays: " << squeue();
   run_shell("scancel " + other.out);
+  // scancel returns before the job is gone: leave no job for the next test's squeue.
+  for (int i = 0; i < 100 && squeue().find("wms-theirs-1") != std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
 }
 
 // The lease's hard deadline is the job's --time (a minute here, the smallest Slurm
@@ -168,11 +172,13 @@ TEST(SlurmProvider, TheHardDeadlineIsTheJobsTimeLimit) {
   auto started = std::chrono::steady_clock::now();
   std::thread watch([&] {
     for (int i = 0; i < 300; ++i) {
-      auto s = run_shell("squeue -h -o '%j %l'").out;
-      if (s.find("wms-") != std::string::npos) {
-        EXPECT_NE(s.find("1:00"), std::string::npos) << "sbatch --time is the lease: " << s;
-        return;
-      }
+      // This pipeline's job: not one another test started by hand (wms-theirs-*, wms-lost-*).
+      std::istringstream jobs(run_shell("squeue -h -o '%j %l'").out);
+      for (std::string line; std::getline(jobs, line);)
+        if (line.starts_with("wms-") && !line.starts_with("wms-theirs-") && !line.starts_with("wms-lost-")) {
+          EXPECT_NE(line.find("1:00"), std::string::npos) << "sbatch --time is the lease: " << line;
+          return;
+        }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });
