@@ -106,5 +106,5 @@ for r in rows:
     print(f"| {r[0]} | {r[1]} | {r[2]:.0f} | {num(r[3], '.1f')} | {num(r[4], '.4f')} | {r[5]:.4f} | {r[6]:.4f} "
           f"| {r[7]:.4f} | {r[8]:.4f} | {r[9]:.4f} | {r[10]:.4f} | {r[11]:.0f} | {r[13]} |")
 print("@512 = the original's way (prediction and mask at 512x512); full = at each photo's size; "
-      "raw = the bare network, without the model's flip averaging, second scale and largest-region post-processing")
+      "raw = the bare network, without the model's flip averaging, second scale and region post-processing")
 PY

@@ -18,7 +18,7 @@ struct EvalArgs {
   std::size_t worst = 0;
   std::string out_dir;
   train::Device device = train::Device::kAuto;
-  bool largest = false;
+  nn::Region region = nn::Region::kAll;
   bool no_full = false;
   bool flip = false;
   bool raw = false;
@@ -42,7 +42,9 @@ void add_eval(CLI::App& root, Globals& g, Commands& out) {
   auto* worst = app->add_option(
       "--worst", a->worst, "write overlays of the N photos with the lowest Dice (prediction vs mask) to --out DIR");
   worst->needs(app->add_option("--out", a->out_dir, "folder for --worst's overlays")->needs(worst));
-  app->add_flag("--largest-component", a->largest, "keep only the largest predicted region");
+  auto* region = add_names_option(*app, "--region", a->region, nn::kRegionNames,
+                                  "regions the mask keeps: all | largest | window (as model.region)")
+                     ->default_str("");
   app->add_flag("--flip-average", a->flip, "also predict on the mirror image and average (as model.flip_average)");
   app->add_option("--scales", a->scales,
                   "views at these multiples of the input size, combined by maximum (as model.scales)")
@@ -51,7 +53,7 @@ void add_eval(CLI::App& root, Globals& g, Commands& out) {
                   "the views after the first only for photos whose first view finds a window smaller than this "
                   "share of the photo, or none; 1 = always (as model.extra_scales_window_below)");
   app->add_flag("--raw", a->raw,
-                "score the bare network: one scale, no flip averaging or largest component, whatever the model says");
+                "score the bare network: one scale, no flip averaging, every region, whatever the model says");
   app->add_flag("--no-full-resolution", a->no_full, "do not also score at each photo's own size");
   app->add_option("--score-size", a->score_size, "score at SxS as the original did (0: the model's input size)")
       ->capture_default_str();
@@ -59,14 +61,16 @@ void add_eval(CLI::App& root, Globals& g, Commands& out) {
   add_names_option(*app, "--precision", a->precision, train::kPrecisionNames,
                    "of the forward pass: auto | fp32 | bf16");
   add_common_options(*app, g, true, true);
-  out.push_back({app, [a, &g] {
+  out.push_back({app, [a, &g, region] {
                    auto model = load_model(g, a->model_ref);
                    auto& mc = model.info().config;
                    if (a->raw) {
-                     mc.flip_average = mc.largest_component = false;
+                     mc.flip_average = false;
+                     mc.region = nn::Region::kAll;
                      mc.scales = {1.0};
                    }
                    if (a->flip) mc.flip_average = true;
+                   if (region->count() > 0) mc.region = a->region;
                    if (!a->scales.empty()) mc.scales = a->scales;
                    if (a->extra_scales_window_below) mc.extra_scales_window_below = *a->extra_scales_window_below;
                    nn::validate(mc);
@@ -86,7 +90,6 @@ void add_eval(CLI::App& root, Globals& g, Commands& out) {
                    train::EvalOptions o;
                    o.threads = g.threads;
                    o.device = a->device;
-                   o.largest_component = a->largest;
                    o.full_resolution = !a->no_full;
                    o.score_size = a->score_size;
                    o.precision = a->precision;

@@ -49,7 +49,7 @@ struct PredictArgs {
   train::Precision precision = train::Precision::kAuto;
   std::vector<std::string> inputs;
   bool with_overlay = false;
-  bool largest = false;
+  nn::Region region = nn::Region::kAll;
   bool probabilities = false;
 };
 
@@ -64,7 +64,9 @@ void add_predict(CLI::App& root, Globals& g, Commands& out) {
   app->add_option("INPUT", a->inputs, "photos or folders of photos")->required();
   app->add_option("--out,-o", a->out_dir, "output folder")->required();
   app->add_flag("--overlay", a->with_overlay, "also write <stem>.overlay.jpg: the mask drawn over the photo");
-  app->add_flag("--largest-component", a->largest, "keep only the largest predicted region");
+  auto* region = add_names_option(*app, "--region", a->region, nn::kRegionNames,
+                                  "regions the mask keeps: all | largest | window (default: the model's model.region)")
+                     ->default_str("");
   app->add_flag("--probabilities", a->probabilities,
                 "also write <stem>.prob.npy: the model's probabilities at its input size (float32, NumPy format)");
   add_device_option(*app, a->device);
@@ -72,14 +74,15 @@ void add_predict(CLI::App& root, Globals& g, Commands& out) {
                    "of the forward pass: auto | fp32 | bf16");
   add_common_options(*app, g, true, true);
   out.push_back(
-      {app, [a, &g] {
+      {app, [a, &g, region] {
          auto files = expand_inputs(a->inputs);
          train::PredictOptions po;
          po.device = a->device;
          po.threads = g.threads;
-         po.largest_component = a->largest;
          po.precision = a->precision;
-         train::Predictor predictor(load_model(g, a->model_ref), po);
+         auto model = load_model(g, a->model_ref);
+         if (region->count() > 0) model.info().config.region = a->region;
+         train::Predictor predictor(model, po);
          util::make_dirs(a->out_dir);
          nlohmann::json results = nlohmann::json::array();
          int failed = 0;

@@ -44,14 +44,5 @@ TEST(Metrics, EmptyMaskRulesOfTheOriginal) {
   EXPECT_NEAR(one.dice, 0.0, 1e-6);
 }
 
-TEST(Metrics, LargestComponentKeepsOneRegion) {
-  cv::Mat m = rect_mask(40, 20, {1, 1, 3, 3});
-  m(cv::Rect(20, 5, 10, 10)).setTo(255);
-  cv::Mat k = largest_component(m);
-  EXPECT_EQ(cv::countNonZero(k), 100);
-  EXPECT_EQ(k.at<uchar>(6, 21), 255);
-  EXPECT_EQ(k.at<uchar>(2, 2), 0);
-}
-
 }  // namespace
 }  // namespace wms::nn

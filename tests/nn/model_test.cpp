@@ -106,6 +106,20 @@ TEST(Bundle, RoundTripKeepsWeightsAndInfo) {
   EXPECT_TRUE(torch::equal(forward(m, x), forward(back, x)));
 }
 
+TEST(Bundle, RegionRoundTripsAndOlderBundlesKeepTheLargest) {
+  ModelInfo info;
+  info.config.region = Region::kWindow;
+  auto j = info.to_json();
+  EXPECT_EQ(ModelInfo::from_json(j, "m").config.region, Region::kWindow);
+  EXPECT_EQ(j.at("largest_component"), true) << "what older wms read: the nearest it has";
+  j.erase("region");  // a bundle from before model.region
+  EXPECT_EQ(ModelInfo::from_json(j, "m").config.region, Region::kLargest);
+  j["largest_component"] = false;
+  EXPECT_EQ(ModelInfo::from_json(j, "m").config.region, Region::kAll);
+  j["region"] = "biggest";
+  EXPECT_THROW(ModelInfo::from_json(j, "m"), Corrupt);
+}
+
 TEST(Bundle, CorruptTruncatedAndForeignFilesAreRefusedClearly) {
   Model m(small_config(), 3);
   std::string good = m.to_bytes();

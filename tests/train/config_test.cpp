@@ -58,6 +58,7 @@ TEST(TrainConfig, OutOfRangeValuesNameTheKey) {
   check("model: {scales: []}", "model.scales");
   check("training: {select: first}", "training.select");
   check("training: {select: last, scheduler: {kind: plateau}}", "training.scheduler.kind");
+  check("model: {largest_component: true}", "model.largest_component");  // renamed to model.region
   check("training: {select: last, early_stopping_patience: 3, scheduler: {kind: onecycle}}",
         "training.early_stopping_patience");
 }
@@ -108,7 +109,8 @@ TEST(TrainConfig, EveryOptionThatShapesARunIsRecorded) {
     for (const auto& k : keys_read_in(file)) ADD_FAILURE() << file << " reads " << k << " around the options table";
   const nlohmann::json base = to_json(train_options(util::Config()));
   const std::vector<std::string> values = {"0.37",     "0.05",     "48",       "0",    "true", "false",       "cosine",
-                                           "onecycle", "bce_dice", "val_dice", "fp32", "bf16", "[0.75, 1.0]", "1.5"};
+                                           "onecycle", "bce_dice", "val_dice", "fp32", "bf16", "[0.75, 1.0]", "1.5",
+                                           "window"};
   for (const auto& key : keys) {
     bool recorded = false, accepted = false;
     for (const auto& v : values) {

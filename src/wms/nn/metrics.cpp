@@ -63,20 +63,4 @@ MaskScores mean_scores(const std::vector<MaskScores>& v) {
   return m;
 }
 
-cv::Mat largest_component(const cv::Mat& mask) {
-  cv::Mat labels, stats, centroids;
-  int n = cv::connectedComponentsWithStats(mask, labels, stats, centroids, 8, CV_32S);
-  if (n <= 2) return mask.clone();  // background plus at most one region
-  int best = 1;
-  for (int i = 2; i < n; ++i)
-    if (stats.at<int>(i, cv::CC_STAT_AREA) > stats.at<int>(best, cv::CC_STAT_AREA)) best = i;
-  double fg = 0;
-  cv::minMaxLoc(mask, nullptr, &fg);
-  cv::Mat keep;
-  cv::compare(labels, best, keep, cv::CMP_EQ);
-  cv::Mat result = cv::Mat::zeros(mask.size(), mask.type());
-  result.setTo(fg, keep);
-  return result;
-}
-
 }  // namespace wms::nn

@@ -24,7 +24,4 @@ MaskScores score_masks(const cv::Mat& pred, const cv::Mat& truth, bool with_haus
 /// Means over images.
 MaskScores mean_scores(const std::vector<MaskScores>& scores);
 
-/// Keeps only the largest 8-connected foreground region (the meter's one window).
-cv::Mat largest_component(const cv::Mat& mask);
-
 }  // namespace wms::nn

@@ -74,7 +74,9 @@ nlohmann::json ModelInfo::to_json() const {
           {"flip_average", config.flip_average},
           {"scales", config.scales},
           {"extra_scales_window_below", config.extra_scales_window_below},
-          {"largest_component", config.largest_component},
+          {"region", kRegionNames.name(config.region)},
+          // What older wms read instead of "region": the nearest it has.
+          {"largest_component", config.region != Region::kAll},
           {"preprocessing", preprocessing},
           {"dataset_version", dataset_version},
           {"seed", seed},
@@ -97,7 +99,14 @@ ModelInfo ModelInfo::from_json(const nlohmann::json& j, const std::string& sourc
     i.config.flip_average = j.value("flip_average", false);
     i.config.scales = j.value("scales", std::vector<double>{1.0});
     i.config.extra_scales_window_below = j.value("extra_scales_window_below", 1.0);
-    i.config.largest_component = j.value("largest_component", false);
+    // Bundles from before model.region said only whether to keep the largest region.
+    if (j.contains("region")) {
+      auto r = kRegionNames.find(j.at("region").get<std::string>());
+      if (!r) throw Corrupt("{}: region '{}' is not one of {}", source, j.at("region").get<std::string>(),
+                            kRegionNames.choices());
+      i.config.region = *r;
+    } else
+      i.config.region = j.value("largest_component", false) ? Region::kLargest : Region::kAll;
     i.preprocessing = j.value("preprocessing", i.preprocessing);
     i.dataset_version = j.value("dataset_version", "");
     i.seed = j.value("seed", std::uint64_t{0});

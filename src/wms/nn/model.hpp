@@ -22,6 +22,8 @@
 #include <string_view>
 #include <vector>
 
+#include "wms/nn/regions.hpp"
+
 namespace wms::nn {
 
 struct ModelConfig {
@@ -46,8 +48,9 @@ struct ModelConfig {
   /// under ~2-3% of the photo, so the others keep their first view's mask and cost one
   /// view.
   double extra_scales_window_below = 1.0;
-  /// Keep only the largest predicted region (a meter has one reading window).
-  bool largest_component = false;
+  /// Which regions above the threshold the mask keeps (nn/regions.hpp): all (the
+  /// original), the largest, or the window (the most evidence, with its pieces).
+  Region region = Region::kAll;
 };
 
 /// Throws InvalidInput naming the field and the rule.

@@ -32,8 +32,9 @@ const util::OptionTable<TrainOptions>& train_option_table() {
                "the views after the first only for photos whose first view finds a window smaller than this "
                "share of the photo, or none (1: always)",
                Range::open_closed(0, 1))
-          .add("model.largest_component", "largest_component", WMS_MEMBER(model.largest_component),
-               "keep only the largest predicted region")
+          .add("model.region", "region", WMS_MEMBER(model.region),
+               "regions the mask keeps: all | largest | window (the most evidence, with its pieces)",
+               nn::kRegionNames)
           .add("training.epochs", "epochs", WMS_MEMBER(epochs), "upper bound; early stopping may end sooner",
                Range::at_least(1))
           .add("training.batch_size", "batch_size", WMS_MEMBER(batch_size), "photos per step", Range::closed(1, 1024))
@@ -114,6 +115,11 @@ void validate(const TrainOptions& o, const std::string& source) {
 TrainOptions train_options(const util::Config& c) {
   TrainOptions o;
   for (auto& row : train_option_table().rows()) row.read(o, c);
+  // Refused rather than ignored, so that an older wms.yaml does not silently change its masks.
+  if (c.has("model.largest_component"))
+    throw InvalidInput("{}: model.largest_component: renamed to model.region (largest_component: true is region: "
+                       "largest; region: window keeps the region with the most evidence)",
+                       c.source());
   validate(o, c.source());
   return o;
 }

@@ -22,7 +22,6 @@ PredictOptions predict_options(const EvalOptions& o) {
   PredictOptions po;
   po.device = o.device;
   po.threads = o.threads;
-  po.largest_component = o.largest_component;
   po.precision = o.precision;
   return po;
 }
@@ -95,7 +94,7 @@ EvalResult evaluate(const nn::Model& model, const std::vector<Sample>& samples, 
       cv::Mat prob = preds[k].probability, small;
       if (score != size) cv::resize(prob, prob, cv::Size(score, score), 0, 0, cv::INTER_LINEAR);
       cv::compare(prob, threshold, small, cv::CMP_GT);
-      if (o.largest_component || model.info().config.largest_component) small = nn::largest_component(small);
+      small = nn::keep_regions(small, prob, model.info().config.region);
       is.at_input = nn::score_masks(small, image::resize_mask(truths[k], score), true);
       if (o.full_resolution) is.at_full = nn::score_masks(preds[k].mask, truths[k], true);
       progress.tick();

@@ -21,7 +21,6 @@ struct EvalOptions {
   unsigned threads = 0;
   int batch = 8;                   ///< photos per forward pass
   bool full_resolution = true;     ///< also score at each photo's own size
-  bool largest_component = false;  ///< post-processing: keep the largest region (or the model says so)
   /// The original's way scores at 512 x 512: the prediction (upsampled from the model's
   /// input size if it differs) against the mask resized nearest. 0 = the input size.
   int score_size = 512;

@@ -122,13 +122,16 @@ std::vector<Prediction> Predictor::predict_batch(const std::vector<cv::Mat>& pho
     p.probability = cv::Mat(size, size, CV_32FC1, probs.data_ptr<float>() + i * size * size).clone();
     cv::Mat small;
     cv::compare(p.probability, threshold, small, cv::CMP_GT);
-    const bool largest = options_.largest_component || model_.info().config.largest_component;
-    if (largest) small = nn::largest_component(small);
+    const nn::Region region = model_.info().config.region;
+    small = nn::keep_regions(small, p.probability, region);
     p.mean_confidence = cv::countNonZero(small) ? cv::mean(p.probability, small)[0] : 0.0;
     cv::Mat up;
     cv::resize(p.probability, up, photos[i].size(), 0, 0, cv::INTER_LINEAR);
     cv::compare(up, threshold, p.mask, cv::CMP_GT);
-    if (largest) p.mask = nn::largest_component(p.mask);
+    // The largest region is the largest at the photo's size (as before model.region);
+    // the window is the one chosen at input size, on the probabilities.
+    if (region == nn::Region::kLargest) p.mask = nn::largest_component(p.mask);
+    if (region == nn::Region::kWindow) p.mask = nn::restrict_to(p.mask, small);
     p.area = cv::countNonZero(p.mask);
     if (p.area > 0) p.bbox = cv::boundingRect(p.mask);
     p.ms_preprocess = prep_ms / n;

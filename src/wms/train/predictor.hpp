@@ -5,7 +5,7 @@
 // window smaller than model.extra_scales_window_below, or none) -> forward pass (inference mode; with the mirror image
 // too when the model says flip_average) -> probabilities at input size (the maximum
 // over the scales) -> resized (bilinear) to the photo's own size ->
-// threshold (-> largest region) -> mask 0/255, plus bounding box, area and mean confidence.
+// threshold -> the regions model.region keeps, chosen at input size (nn/regions.hpp) -> mask 0/255, plus bounding box, area and mean confidence.
 // The network runs frozen (nn::FoldedUNet: BatchNorm folded into the convolutions,
 // weights cast once, bf16 from input to logits where the CPU has it): a Predictor is a
 // snapshot of the model's weights when it was made.
@@ -28,8 +28,6 @@ namespace wms::train {
 struct PredictOptions {
   Device device = Device::kAuto;
   unsigned threads = 0;  ///< 0: every core
-  /// Keep only the largest region (a meter has one window); also on when the model says so.
-  bool largest_component = false;
   /// fp32 | bf16 | auto (bf16 where the CPU has it natively: measured on the real test split,
   /// it changes mean Dice by less than 0.001 and halves inference time).
   Precision precision = Precision::kAuto;

@@ -1,0 +1,100 @@
+#include "wms/nn/regions.hpp"
+
+#include <gtest/gtest.h>
+#include <opencv2/imgproc.hpp>
+
+namespace wms::nn {
+namespace {
+
+cv::Mat mask_of(cv::Size size, std::initializer_list<cv::Rect> rects) {
+  cv::Mat m = cv::Mat::zeros(size, CV_8UC1);
+  for (const auto& r : rects) m(r).setTo(255);
+  return m;
+}
+
+// A probability map: `base` under each rect of the mask, 0.1 elsewhere.
+cv::Mat prob_of(cv::Size size, std::initializer_list<std::pair<cv::Rect, float>> rects) {
+  cv::Mat p(size, CV_32FC1, cv::Scalar(0.1f));
+  for (const auto& [r, v] : rects) p(r).setTo(v);
+  return p;
+}
+
+TEST(Regions, LargestKeepsOneRegion) {
+  cv::Mat m = mask_of({40, 20}, {{1, 1, 3, 3}, {20, 5, 10, 10}});
+  cv::Mat k = largest_component(m);
+  EXPECT_EQ(cv::countNonZero(k), 100);
+  EXPECT_EQ(k.at<uchar>(6, 21), 255);
+  EXPECT_EQ(k.at<uchar>(2, 2), 0);
+  EXPECT_EQ(cv::countNonZero(keep_regions(m, cv::Mat(), Region::kAll)), 109);
+}
+
+// The held-out failure: a larger but less sure and ragged false region (a braided hose,
+// a tile border) beside the window. Keep-largest keeps the hose; the window rule keeps
+// the window.
+TEST(Regions, WindowPrefersTheSureCompactRegionOverALargerLessSureOne) {
+  const cv::Size size(220, 100);
+  const cv::Rect window(20, 40, 60, 12);  // 720 px, filled, sure
+  cv::Mat m = mask_of(size, {window});
+  // A diagonal band of 4 px thick strokes: ~1000 px, fills little of its rectangle.
+  for (int i = 0; i < 40; ++i) m(cv::Rect(110 + 2 * i, 5 + 2 * i, 14, 2)).setTo(255);
+  cv::Mat p(size, CV_32FC1, cv::Scalar(0.1f));
+  p.setTo(0.75f, m);
+  p(window).setTo(0.97f);
+  ASSERT_GT(cv::countNonZero(m) - window.area(), window.area());
+  cv::Mat largest = keep_regions(m, p, Region::kLargest);
+  EXPECT_EQ(largest.at<uchar>(46, 50), 0);
+  cv::Mat w = keep_regions(m, p, Region::kWindow);
+  EXPECT_EQ(cv::countNonZero(w), window.area());
+  EXPECT_EQ(w.at<uchar>(46, 50), 255);
+}
+
+// A window found in pieces along its length keeps its pieces; a region beside it
+// (off its band) or far along it does not.
+TEST(Regions, WindowKeepsThePiecesThatContinueIt) {
+  const cv::Size size(300, 120);
+  const cv::Rect left(40, 50, 50, 14), right(96, 51, 40, 13);  // gap 6 px < thickness 14
+  const cv::Rect above(60, 10, 50, 14);                        // same size, off the band
+  const cv::Rect far(200, 50, 30, 14);                         // in the band, 64 px further
+  cv::Mat m = mask_of(size, {left, right, above, far});
+  cv::Mat p = prob_of(size, {{left, 0.95f}, {right, 0.9f}, {above, 0.9f}, {far, 0.9f}});
+  cv::Mat w = keep_regions(m, p, Region::kWindow);
+  EXPECT_EQ(cv::countNonZero(w), left.area() + right.area());
+  EXPECT_EQ(w.at<uchar>(55, 100), 255);
+  EXPECT_EQ(w.at<uchar>(15, 70), 0);
+  EXPECT_EQ(w.at<uchar>(55, 210), 0);
+  // A tilted window: the band follows the region's own axis.
+  cv::Mat t = cv::Mat::zeros(size, CV_8UC1);
+  cv::RotatedRect a({90, 60}, {60, 12}, 20), b({150.5f, 82}, {50, 12}, 20);
+  for (const auto& r : {a, b}) {
+    cv::Point2f c[4];
+    r.points(c);
+    std::vector<cv::Point> poly(c, c + 4);
+    cv::fillConvexPoly(t, poly, 255);
+  }
+  cv::Mat labels;
+  ASSERT_EQ(cv::connectedComponents(t, labels, 8), 3);
+  cv::Mat tp(size, CV_32FC1, cv::Scalar(0.1f));
+  tp.setTo(0.95f, t);
+  EXPECT_EQ(cv::countNonZero(keep_regions(t, tp, Region::kWindow)), cv::countNonZero(t));
+}
+
+TEST(Regions, RestrictToKeepsTheRegionsChosenAtInputSize) {
+  cv::Mat small = mask_of({50, 40}, {{5, 5, 10, 4}, {30, 30, 10, 4}});
+  cv::Mat kept = mask_of({50, 40}, {{5, 5, 10, 4}});
+  cv::Mat full;
+  cv::resize(small, full, {500, 400}, 0, 0, cv::INTER_NEAREST);
+  full(cv::Rect(45, 45, 110, 50)).setTo(255);  // a little wider than the upsampled region
+  cv::Mat r = restrict_to(full, kept);
+  EXPECT_EQ(r.at<uchar>(70, 100), 255);
+  EXPECT_EQ(r.at<uchar>(46, 46), 255);   // within a pixel of kept at its scale
+  EXPECT_EQ(r.at<uchar>(320, 350), 0);   // the other region
+  EXPECT_EQ(cv::countNonZero(r), 110 * 50);
+}
+
+TEST(Regions, NamesRoundTrip) {
+  for (auto r : {Region::kAll, Region::kLargest, Region::kWindow})
+    EXPECT_EQ(kRegionNames.find(kRegionNames.name(r)), r);
+}
+
+}  // namespace
+}  // namespace wms::nn
