@@ -116,7 +116,8 @@ TEST(Trainer, ATimeBudgetKeepsTheScheduleWhole) {
   auto o = fast_options();
   o.model.input_size = 32;
   o.epochs = 400;
-  o.time_budget_minutes = 0.1;  // 6 s
+  // 12 s: on a loaded 2-core CI machine an epoch here took ~0.8 s (7 fitted in 6 s).
+  o.time_budget_minutes = 0.2;
   struct Count : MetricsSink {
     int epochs = 0;
     void epoch(const EpochMetrics&) override { ++epochs; }
@@ -127,7 +128,7 @@ TEST(Trainer, ATimeBudgetKeepsTheScheduleWhole) {
   };
   auto r = train_model(only(all, data::Split::kTrain), only(all, data::Split::kVal), o, &count, slow);
   EXPECT_EQ(r.stop_reason, "time_budget");
-  ASSERT_GE(r.history.size(), 8u);
+  ASSERT_GE(r.history.size(), 6u) << "the five slowed epochs and at least one after them";
   std::size_t peak = 0;
   for (std::size_t i = 0; i < r.history.size(); ++i)
     if (r.history[i].learning_rate > r.history[peak].learning_rate) peak = i;
