@@ -5,7 +5,9 @@
 //   bench_model step    --size 512 --batch 4 [--format cl|nchw] [--precision fp32|bf16]
 //   bench_model infer   --size 512 --batch 1 [--format ...] [--precision ...]
 //   bench_model latency --images DIR [--n 20] [--precision ...]   decode -> mask at full size
-//   bench_model epoch   --data DIR --images 48 --size 512 [--precision ...]
+//   bench_model epoch   --data DIR --images 48 --size 512 [--precision ...] [--config water-meters]
+//   bench_model step    ... --profile   adds the time per operator of one more step
+//   bench_model upcat   --batch 8 [--precision ...]   the decoder's upsample + concatenate
 #include <sys/resource.h>
 #include <CLI/CLI.hpp>
 
@@ -16,9 +18,13 @@
 #include <functional>
 #include <thread>
 
+#include <torch/csrc/autograd/profiler_legacy.h>
+
 #include "wms/nn/autocast.hpp"
 #include "wms/nn/losses.hpp"
 #include "wms/nn/model_impl.hpp"
+#include "wms/nn/upsample.hpp"
+#include "wms/train/config.hpp"
 #include "wms/train/predictor.hpp"
 #include "wms/train/runtime.hpp"
 #include "wms/train/trainer.hpp"
@@ -91,6 +97,44 @@ void peak_memory() {
   std::printf("PEAKMEM\tcpp\t%.1f MiB\n", ru.ru_maxrss / 1024.0);
 }
 
+// LibTorch's profiler over one more call of `fn`: the self time per operator (an op's
+// span minus the spans of the ops nested in it), the largest first.
+void print_profile(const std::string& variant, const std::function<void()>& fn) {
+  namespace prof = torch::autograd::profiler;
+  prof::enableProfilerLegacy(prof::ProfilerConfig(prof::ProfilerState::CPU));
+  fn();
+  auto events = prof::disableProfilerLegacy();
+  // Self time per operator: an op's push..pop span minus the spans of ops nested in it.
+  std::map<std::string, double> self_us;
+  std::map<std::string, int> calls;
+  for (auto& thread : events) {
+    std::vector<std::pair<const prof::LegacyEvent*, double>> open;  // event, child time
+    for (auto& e : thread) {
+      if (e.kind() == prof::EventKind::PushRange) {
+        open.emplace_back(&e, 0.0);
+      } else if (e.kind() == prof::EventKind::PopRange && !open.empty()) {
+        auto [start, child] = open.back();
+        open.pop_back();
+        double span = start->cpuElapsedUs(e);
+        self_us[start->name()] += span - child;
+        calls[start->name()] += 1;
+        if (!open.empty()) open.back().second += span;
+      }
+    }
+  }
+  std::vector<std::pair<double, std::string>> order;
+  double total = 0;
+  for (auto& [name, us] : self_us) {
+    order.emplace_back(us, name);
+    total += us;
+  }
+  std::sort(order.rbegin(), order.rend());
+  std::printf("profile of one call (%s): self time by operator, %.1f ms in all\n", variant.c_str(), total / 1e3);
+  for (std::size_t i = 0; i < std::min<std::size_t>(order.size(), 25); ++i)
+    std::printf("  %-48s %9.2f ms %5.1f%%  %4d calls\n", order[i].second.c_str(), order[i].first / 1e3,
+                100 * order[i].first / total, calls[order[i].second]);
+}
+
 nn::Model make_model(int size, bool cl) {
   nn::ModelConfig c;
   c.input_size = size;
@@ -127,13 +171,22 @@ int main(int argc, char** argv) {
   auto* epoch = app.add_subcommand("epoch", "one training epoch over real photos, decoding included");
   auto* limit = app.add_subcommand(
       "limit", "what this CPU's convolutions can do at best: a wide 3x3 convolution, channels-last (--precision)");
-  for (auto* s : {step, infer, latency, epoch, limit}) common(s);
+  auto* upcat =
+      app.add_subcommand("upcat", "the decoder's upsample + concatenate at 512 px: ATen's ops vs the fused pass");
+  for (auto* s : {step, infer, latency, epoch, limit, upcat}) common(s);
   latency->add_option("--images", dir)->required();
   latency->add_option("--n", n);
   bool in_thread = false;
   latency->add_flag("--in-thread", in_thread, "run the predictions on a second thread (as a server does)");
   epoch->add_option("--data", dir)->required();
   epoch->add_option("--images", images);
+  std::string config;
+  epoch->add_option("--config", config,
+                    "train as this preset or wms.yaml does (crops, augmentation, batch, precision); "
+                    "--size and --batch are then the preset's");
+  bool profile = false;
+  for (auto* s : {step, infer})
+    s->add_flag("--profile", profile, "print the self time per operator of one more call (LibTorch's profiler)");
   CLI11_PARSE(app, argc, argv);
   train::set_compute_threads(threads);
   const bool cl = format == "cl", bf16 = precision == "bf16";
@@ -160,6 +213,7 @@ int main(int argc, char** argv) {
       opt.step();
     };
     emit("train", variant, timeit(fn, warmup, reps), 3 * batch * analytic_forward_flops(size), batch);
+    if (profile) print_profile(variant, fn);
   } else if (infer->parsed()) {
     auto m = make_model(size, cl);
     auto& net = *m.impl().net;
@@ -178,8 +232,8 @@ int main(int argc, char** argv) {
       torch::InferenceMode g;
       auto out = folded.forward(x);
     };
-    emit("infer", variant + " inference folded", timeit(ff, warmup, reps), batch * analytic_forward_flops(size),
-         batch);
+    emit("infer", variant + " inference folded", timeit(ff, warmup, reps), batch * analytic_forward_flops(size), batch);
+    if (profile) print_profile(variant + " inference folded", ff);
   } else if (latency->parsed()) {
     std::vector<std::string> photos;
     std::vector<std::filesystem::path> files;
@@ -212,6 +266,38 @@ int main(int argc, char** argv) {
     };
     emit("throughput", fmt::format("{} b{} decoded->mask{}", size, batch, bf16 ? " bf16" : ""), timeit(fb, 1, 4), 0,
          batch);
+  } else if (upcat->parsed()) {
+    // The U-Net decoder's four upsample + concatenate steps at 512 px (nn/upsample.hpp).
+    namespace F = torch::nn::functional;
+    const auto dtype = bf16 ? torch::kBFloat16 : torch::kFloat32;
+    torch::InferenceMode g;
+    for (auto [cx, cs, h] :
+         std::vector<std::tuple<int, int, int>>{{256, 128, 32}, {128, 64, 64}, {64, 32, 128}, {32, 16, 256}}) {
+      auto x = torch::rand({batch, cx, h, h}).to(dtype).contiguous(torch::MemoryFormat::ChannelsLast);
+      auto s = torch::rand({batch, cs, 2 * h, 2 * h}).to(dtype).contiguous(torch::MemoryFormat::ChannelsLast);
+      auto plain = [&] {
+        auto up = F::interpolate(x, F::InterpolateFuncOptions()
+                                        .size(std::vector<int64_t>{2 * h, 2 * h})
+                                        .mode(torch::kBilinear)
+                                        .align_corners(false));
+        auto y = torch::cat({up, s}, 1);
+      };
+      auto up_only = [&] {
+        auto up = F::interpolate(x, F::InterpolateFuncOptions()
+                                        .size(std::vector<int64_t>{2 * h, 2 * h})
+                                        .mode(torch::kBilinear)
+                                        .align_corners(false));
+      };
+      auto fused = [&] { auto y = nn::upsample_cat(x, s); };
+      emit("upcat",
+           fmt::format("{}ch {}px -> {}px beside {}ch, interpolate + cat{}", cx, h, 2 * h, cs, bf16 ? " bf16" : ""),
+           timeit(plain, 2, 10), 0, 0);
+      emit("upcat", fmt::format("{}ch {}px -> {}px, interpolate alone{}", cx, h, 2 * h, bf16 ? " bf16" : ""),
+           timeit(up_only, 2, 10), 0, 0);
+      emit("upcat",
+           fmt::format("{}ch {}px -> {}px beside {}ch, nn::upsample_cat{}", cx, h, 2 * h, cs, bf16 ? " bf16" : ""),
+           timeit(fused, 2, 10), 0, 0);
+    }
   } else if (limit->parsed()) {
     // The compute-bound end of oneDNN's convolutions: 256 -> 256 channels, 3x3, 64x64,
     // batch 8 (the U-Net's bottleneck is 128 -> 256 at 32x32); the U-Net's forward runs
@@ -229,8 +315,16 @@ int main(int argc, char** argv) {
     auto samples = train::samples_from_dir(dir, data::SplitFractions{}, data::ValidationOptions{});
     samples.resize(std::min<std::size_t>(samples.size(), images));
     train::TrainOptions o;
-    o.model.input_size = size;
-    o.batch_size = batch;
+    if (!config.empty()) {
+      o = train::train_options(train::load_train_config(config));
+      size = o.model.input_size;
+      batch = o.batch_size;
+      precision = wms::train::kPrecisionNames.name(o.precision);
+    } else {
+      o.model.input_size = size;
+      o.batch_size = batch;
+    }
+    o.time_budget_minutes = 0;
     o.epochs = 2;
     o.threads = threads;
     o.precision = wms::train::kPrecisionNames.parse(precision, "--precision");
@@ -241,10 +335,11 @@ int main(int argc, char** argv) {
     double total = std::chrono::duration<double, std::milli>(Clock::now() - t).count();
     double second = r.history[1].seconds * 1e3;
     double first = total - second;  // includes decoding every photo (the sample cache)
-    emit("epoch", fmt::format("{} b{} first (decode) {}{}", size, batch, format, bf16 ? " bf16" : ""),
-         {first / samples.size()}, 0, 1);
-    emit("epoch", fmt::format("{} b{} cached {}{}", size, batch, format, bf16 ? " bf16" : ""),
-         {second / samples.size()}, 0, 1);
+    std::string what = config.empty()
+                           ? fmt::format("{} b{} {}{}", size, batch, format, bf16 ? " bf16" : "")
+                           : fmt::format("{} ({} px, crops {}, b{}, {})", config, size, o.crop_size, batch, precision);
+    emit("epoch", what + " first (decode)", {first / samples.size()}, 0, 1);
+    emit("epoch", what + " cached", {second / samples.size()}, 0, 1);
   }
   peak_memory();
   return 0;

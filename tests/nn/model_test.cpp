@@ -6,6 +6,7 @@
 #include "testing.hpp"
 #include "wms/nn/model_impl.hpp"
 #include "wms/nn/pth.hpp"
+#include "wms/nn/upsample.hpp"
 
 #include <caffe2/serialize/inline_container.h>
 #include "wms/util/error.hpp"
@@ -86,6 +87,76 @@ TEST(UNet, FoldedBatchNormAnswersAsTheModule) {
   auto before = fp32.forward(x);
   m.impl().net->final->bias.add_(1.0);
   EXPECT_TRUE(torch::equal(fp32.forward(x), before));
+}
+
+// The fused decoder step equals interpolate + cat: the U-Net's exact doubling, odd
+// sizes (a 2x skip of an odd side and a non-integer ratio), one-pixel inputs, either
+// layout in; bf16 within one bf16 rounding of the fp32 answer.
+TEST(Upsample, CatEqualsInterpolateThenConcatenate) {
+  namespace F = torch::nn::functional;
+  torch::NoGradGuard g;
+  torch::manual_seed(7);
+  auto reference = [](const torch::Tensor& x, const torch::Tensor& skip) {
+    auto up = F::interpolate(x, F::InterpolateFuncOptions()
+                                    .size(std::vector<int64_t>{skip.size(2), skip.size(3)})
+                                    .mode(torch::kBilinear)
+                                    .align_corners(false));
+    return torch::cat({up, skip}, 1);
+  };
+  struct Case {
+    int64_t n, cx, h, w, cs, oh, ow;
+  };
+  for (Case c : {Case{2, 32, 8, 6, 16, 16, 12}, Case{1, 17, 5, 7, 3, 10, 14}, Case{1, 8, 5, 7, 4, 11, 9},
+                 Case{1, 4, 1, 1, 2, 2, 2}, Case{3, 256, 4, 4, 128, 8, 8}}) {
+    SCOPED_TRACE(fmt::format("{}x{}x{}x{} up to {}x{} beside {} channels", c.n, c.cx, c.h, c.w, c.oh, c.ow, c.cs));
+    auto x = torch::randn({c.n, c.cx, c.h, c.w});
+    auto skip = torch::randn({c.n, c.cs, c.oh, c.ow});
+    auto want = reference(x, skip);
+    auto got = upsample_cat(x.contiguous(torch::MemoryFormat::ChannelsLast), skip);
+    EXPECT_TRUE(got.is_contiguous(torch::MemoryFormat::ChannelsLast));
+    ASSERT_EQ(got.sizes(), want.sizes());
+    EXPECT_LE((got - want).abs().max().item<float>(), 1e-5);
+    EXPECT_TRUE(torch::equal(got.narrow(1, c.cx, c.cs), skip));  // copied, not computed
+    auto xb = x.to(torch::kBFloat16), sb = skip.to(torch::kBFloat16);
+    auto exact = reference(xb.to(torch::kFloat32), sb.to(torch::kFloat32));
+    auto bf = upsample_cat(xb.contiguous(torch::MemoryFormat::ChannelsLast),
+                           sb.contiguous(torch::MemoryFormat::ChannelsLast));
+    EXPECT_EQ(bf.scalar_type(), torch::kBFloat16);
+    // One rounding to bf16 (8 significant bits): at most half a unit in the last place.
+    auto err = (bf.to(torch::kFloat32) - exact).abs();
+    EXPECT_TRUE((err <= exact.abs() * (1.0 / 256) + 1e-30).all().item<bool>());
+  }
+}
+
+// Its backward gives the gradients autograd computes through interpolate + cat (fp32:
+// to 1e-5; bf16: within 1% of the largest, the output gradient rounded once).
+TEST(Upsample, CatGradientsEqualThoseOfInterpolateThenConcatenate) {
+  namespace F = torch::nn::functional;
+  torch::manual_seed(8);
+  struct Case {
+    int64_t n, cx, h, w, cs, oh, ow;
+  };
+  for (Case c : {Case{2, 32, 8, 6, 16, 16, 12}, Case{1, 17, 5, 7, 3, 10, 14}, Case{1, 8, 5, 7, 4, 11, 9},
+                 Case{1, 4, 1, 1, 2, 2, 2}}) {
+    SCOPED_TRACE(fmt::format("{}x{}x{}x{} up to {}x{} beside {} channels", c.n, c.cx, c.h, c.w, c.oh, c.ow, c.cs));
+    for (auto type : {torch::kFloat32, torch::kBFloat16}) {
+      auto x0 = torch::randn({c.n, c.cx, c.h, c.w}).to(type), s0 = torch::randn({c.n, c.cs, c.oh, c.ow}).to(type);
+      auto g = torch::randn({c.n, c.cx + c.cs, c.oh, c.ow}).to(type);
+      auto x = x0.clone().requires_grad_(), s = s0.clone().requires_grad_();
+      upsample_cat(x, s).backward(g);
+      // The reference in fp32 on the same (rounded) values.
+      auto xr = x0.to(torch::kFloat32).requires_grad_(), sr = s0.to(torch::kFloat32).requires_grad_();
+      auto up = F::interpolate(xr, F::InterpolateFuncOptions()
+                                       .size(std::vector<int64_t>{c.oh, c.ow})
+                                       .mode(torch::kBilinear)
+                                       .align_corners(false));
+      torch::cat({up, sr}, 1).backward(g.to(torch::kFloat32));
+      ASSERT_EQ(x.grad().scalar_type(), type);
+      const double tol = type == torch::kFloat32 ? 1e-5 : 0.01 * xr.grad().abs().max().item<double>();
+      EXPECT_LE((x.grad().to(torch::kFloat32) - xr.grad()).abs().max().item<double>(), tol);
+      EXPECT_TRUE(torch::equal(s.grad().to(torch::kFloat32), sr.grad()));  // passed through
+    }
+  }
 }
 
 TEST(Bundle, RoundTripKeepsWeightsAndInfo) {

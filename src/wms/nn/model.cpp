@@ -102,8 +102,9 @@ ModelInfo ModelInfo::from_json(const nlohmann::json& j, const std::string& sourc
     // Bundles from before model.region said only whether to keep the largest region.
     if (j.contains("region")) {
       auto r = kRegionNames.find(j.at("region").get<std::string>());
-      if (!r) throw Corrupt("{}: region '{}' is not one of {}", source, j.at("region").get<std::string>(),
-                            kRegionNames.choices());
+      if (!r)
+        throw Corrupt("{}: region '{}' is not one of {}", source, j.at("region").get<std::string>(),
+                      kRegionNames.choices());
       i.config.region = *r;
     } else
       i.config.region = j.value("largest_component", false) ? Region::kLargest : Region::kAll;

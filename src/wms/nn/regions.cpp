@@ -113,12 +113,9 @@ cv::Mat largest_component(const cv::Mat& mask) {
 
 cv::Mat keep_regions(const cv::Mat& mask, const cv::Mat& probability, Region region) {
   switch (region) {
-    case Region::kLargest:
-      return largest_component(mask);
-    case Region::kWindow:
-      return select_window(mask, probability);
-    case Region::kAll:
-      break;
+    case Region::kLargest: return largest_component(mask);
+    case Region::kWindow: return select_window(mask, probability);
+    case Region::kAll: break;
   }
   return mask.clone();
 }

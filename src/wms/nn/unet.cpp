@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "wms/nn/upsample.hpp"
 #include "wms/util/error.hpp"
 
 namespace wms::nn {
@@ -12,19 +13,6 @@ torch::nn::Sequential double_block(int cin, int cout) {
   return tnn::Sequential(tnn::Conv2d(tnn::Conv2dOptions(cin, cout, 3).padding(1)), tnn::BatchNorm2d(cout),
                          tnn::ReLU(tnn::ReLUOptions(true)), tnn::Conv2d(tnn::Conv2dOptions(cout, cout, 3).padding(1)),
                          tnn::BatchNorm2d(cout), tnn::ReLU(tnn::ReLUOptions(true)));
-}
-
-torch::Tensor up_cat(const torch::Tensor& x, const torch::Tensor& skip) {
-  namespace F = torch::nn::functional;
-  // Under bf16 autocast, upsample in fp32 (see nn/autocast.hpp), then match the skip.
-  const bool mixed = x.scalar_type() != torch::kFloat32;
-  auto up =
-      F::interpolate(mixed ? x.to(torch::kFloat32) : x, F::InterpolateFuncOptions()
-                                                            .size(std::vector<int64_t>{skip.size(2), skip.size(3)})
-                                                            .mode(torch::kBilinear)
-                                                            .align_corners(false));
-  if (mixed) up = up.to(skip.scalar_type());
-  return torch::cat({up, skip}, 1);
 }
 
 }  // namespace
@@ -49,10 +37,10 @@ torch::Tensor UNetImpl::forward(torch::Tensor x) {
   auto e3 = enc3->forward(torch::max_pool2d(e2, 2, 2));
   auto e4 = enc4->forward(torch::max_pool2d(e3, 2, 2));
   auto b = bottleneck->forward(torch::max_pool2d(e4, 2, 2));
-  auto d4 = dec4->forward(up_cat(b, e4));
-  auto d3 = dec3->forward(up_cat(d4, e3));
-  auto d2 = dec2->forward(up_cat(d3, e2));
-  auto d1 = dec1->forward(up_cat(d2, e1));
+  auto d4 = dec4->forward(upsample_cat(b, e4));
+  auto d3 = dec3->forward(upsample_cat(d4, e3));
+  auto d2 = dec2->forward(upsample_cat(d3, e2));
+  auto d1 = dec1->forward(upsample_cat(d2, e1));
   return final->forward(d1);
 }
 
@@ -62,15 +50,15 @@ FoldedUNet::FoldedUNet(const UNetImpl& net, torch::ScalarType dtype, torch::Devi
     auto c = t.detach().to(device, dtype, /*non_blocking=*/false, /*copy=*/true);  // a snapshot
     return c.dim() == 4 ? c.contiguous(torch::MemoryFormat::ChannelsLast) : c.contiguous();
   };
-  for (const auto* seq : {&net.enc1, &net.enc2, &net.enc3, &net.enc4, &net.bottleneck, &net.dec4, &net.dec3,
-                          &net.dec2, &net.dec1}) {
+  for (const auto* seq :
+       {&net.enc1, &net.enc2, &net.enc3, &net.enc4, &net.bottleneck, &net.dec4, &net.dec3, &net.dec2, &net.dec1}) {
     std::vector<Conv> convs;
     for (std::size_t i = 0; i + 1 < (*seq)->size(); i += 3) {
       const auto* conv = (*seq)->ptr(i)->as<torch::nn::Conv2d>();
       const auto* bn = (*seq)->ptr(i + 1)->as<torch::nn::BatchNorm2d>();
       // In fp32 (the stored precision), then cast.
-      auto scale = bn->weight.to(torch::kFloat32) /
-                   torch::sqrt(bn->running_var.to(torch::kFloat32) + bn->options.eps());
+      auto scale =
+          bn->weight.to(torch::kFloat32) / torch::sqrt(bn->running_var.to(torch::kFloat32) + bn->options.eps());
       auto weight = conv->weight.to(torch::kFloat32) * scale.view({-1, 1, 1, 1});
       auto bias = (conv->bias.to(torch::kFloat32) - bn->running_mean.to(torch::kFloat32)) * scale +
                   bn->bias.to(torch::kFloat32);
@@ -82,17 +70,9 @@ FoldedUNet::FoldedUNet(const UNetImpl& net, torch::ScalarType dtype, torch::Devi
 }
 
 torch::Tensor FoldedUNet::forward(const torch::Tensor& x) const {
-  namespace F = torch::nn::functional;
   auto block = [&](torch::Tensor h, std::size_t k) {
     for (const auto& c : blocks_[k]) h = torch::conv2d(h, c.weight, c.bias, 1, 1).relu_();
     return h;
-  };
-  auto up_cat = [](const torch::Tensor& h, const torch::Tensor& skip) {
-    auto up = F::interpolate(h, F::InterpolateFuncOptions()
-                                    .size(std::vector<int64_t>{skip.size(2), skip.size(3)})
-                                    .mode(torch::kBilinear)
-                                    .align_corners(false));
-    return torch::cat({up, skip}, 1);
   };
   auto in = x.to(dtype_).contiguous(torch::MemoryFormat::ChannelsLast);
   auto e1 = block(in, 0);
@@ -100,10 +80,10 @@ torch::Tensor FoldedUNet::forward(const torch::Tensor& x) const {
   auto e3 = block(torch::max_pool2d(e2, 2, 2), 2);
   auto e4 = block(torch::max_pool2d(e3, 2, 2), 3);
   auto b = block(torch::max_pool2d(e4, 2, 2), 4);
-  auto d4 = block(up_cat(b, e4), 5);
-  auto d3 = block(up_cat(d4, e3), 6);
-  auto d2 = block(up_cat(d3, e2), 7);
-  auto d1 = block(up_cat(d2, e1), 8);
+  auto d4 = block(upsample_cat(b, e4), 5);
+  auto d3 = block(upsample_cat(d4, e3), 6);
+  auto d2 = block(upsample_cat(d3, e2), 7);
+  auto d1 = block(upsample_cat(d2, e1), 8);
   return torch::conv2d(d1, final_.weight, final_.bias).to(torch::kFloat32);
 }
 
