@@ -18,6 +18,7 @@
 #include "wms/train/evaluator.hpp"
 #include "wms/train/loader.hpp"
 #include "wms/train/predictor.hpp"
+#include "wms/util/error.hpp"
 #include "wms/util/fs.hpp"
 
 namespace wms::train {
@@ -148,6 +149,38 @@ TEST(Trainer, ShouldStopCancels) {
   auto o = fast_options();
   o.model.input_size = 32;
   EXPECT_THROW(train_model(all, {}, o, nullptr, [] { return true; }), Cancelled);
+}
+
+// A run's evaluations share the decoded photos: the second reads none of the files
+// (they are gone) and scores the same; past the byte budget, pairs are decoded again.
+TEST(Evaluate, DecodedPhotosAreDecodedOncePerRun) {
+  TempDir t;
+  auto all = synthetic(t, 6, 11);
+  nn::ModelConfig c;
+  c.input_size = 32;
+  nn::Model m(c, 1);
+  EvalOptions o;
+  DecodedPhotos photos;
+  o.photos = &photos;
+  auto first = evaluate(m, all, o);
+  EXPECT_EQ(photos.decoded(), all.size());
+  EXPECT_GT(photos.bytes(), 0u);
+  for (const auto& s : all) {
+    fs::remove(s.image);
+    fs::remove(s.mask);
+  }
+  auto second = evaluate(m, all, o);
+  EXPECT_EQ(photos.decoded(), all.size());
+  EXPECT_EQ(second.to_csv(), first.to_csv());
+  EXPECT_THROW(evaluate(m, all, EvalOptions{}), Error);  // without them: the files are read (and missing)
+
+  auto again = synthetic(t, 6, 12);
+  DecodedPhotos small(1);  // a byte: nothing is kept
+  o.photos = &small;
+  evaluate(m, again, o);
+  evaluate(m, again, o);
+  EXPECT_EQ(small.decoded(), 2 * again.size());
+  EXPECT_EQ(small.bytes(), 0u);
 }
 
 TEST(Predictor, BatchedEqualsOneByOne) {

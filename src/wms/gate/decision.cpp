@@ -125,9 +125,12 @@ Decision decide(const train::EvalResult& cand, const train::EvalResult* champ, c
 Decision run_gate(const nn::Model& candidate, const nn::Model* champion, const std::vector<train::Sample>& test,
                   const GatePolicy& policy, const train::EvalOptions& eval) {
   if (test.empty()) throw InvalidInput("gate: the test split is empty; add data before gating");
-  auto c = train::evaluate(candidate, test, eval);
+  train::DecodedPhotos photos;  // both sides score the same photos: decoded once
+  auto options = eval;
+  if (!options.photos) options.photos = &photos;
+  auto c = train::evaluate(candidate, test, options);
   if (!champion) return decide(c, nullptr, policy);
-  auto h = train::evaluate(*champion, test, eval);
+  auto h = train::evaluate(*champion, test, options);
   return decide(c, &h, policy);
 }
 

@@ -54,6 +54,8 @@ void Runner::train() {
   train::EvalOptions eo;  // the options train_tracked scores with: both sides alike
   eo.threads = o.threads;
   eo.device = o.device;
+  train::DecodedPhotos test_photos;  // each test photo decoded once: every attempt and production read them
+  eo.photos = &test_photos;
   auto logger = [this, job](const std::string& line) { log(job, line); };
 
   std::optional<WorkerJob> worker;
@@ -74,7 +76,7 @@ void Runner::train() {
 
   std::atomic<int> next_attempt{1};
   std::atomic<int> started{0};
-  std::atomic<int> winner{0};      // the attempt that improved first
+  std::atomic<int> winner{0};       // the attempt that improved first
   std::atomic<bool> halted{false};  // another slot failed: the others stop
   std::mutex result_mutex;
   std::optional<TrainOutputs> best;
@@ -105,6 +107,7 @@ void Runner::train() {
                        champion_version ? fmt::format("production (version {})", *champion_version) : "",
                        [&] { return stop_requested() || winner.load() != 0 || halted.load(); },
                        logger};
+      q.test_photos = &test_photos;
       if (worker) {
         infra::Lease& lease = held[slot];
         slot_leases.renew(lease, fmt::format("attempt {}/{}", a, attempts));

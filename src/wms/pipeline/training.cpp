@@ -83,6 +83,7 @@ TrackedResult train_tracked(const data::Workspace& ws, Registry& reg, const Trac
       train::EvalOptions eo;
       eo.threads = o.threads;
       eo.device = o.device;
+      eo.photos = q.test_photos;
       auto ev = train::evaluate(model, test_set, eo);
       model.info().metrics["score_size"] = ev.score_size;
       model.info().metrics["test_dice"] = ev.mean_input.dice;

@@ -43,6 +43,9 @@ struct TrackedRequest {
   std::function<void(const std::string&)> log;
   /// Empty: train here; else e.g. a worker on a leased machine (pipeline/worker.hpp).
   Trainer trainer;
+  /// The test photos decoded once for the whole run (the gate scores them again); null:
+  /// decoded for this training's test scores only.
+  train::DecodedPhotos* test_photos = nullptr;
 };
 
 struct TrackedResult {

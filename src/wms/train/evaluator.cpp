@@ -30,7 +30,36 @@ nlohmann::json scores_json(const nn::MaskScores& s) {
   return {{"dice", s.dice}, {"iou", s.iou}, {"accuracy", s.accuracy}, {"hausdorff", s.hausdorff}};
 }
 
+DecodedPhotos::Pair decode_pair(const Sample& s) {
+  return {image::decode_image(util::read_file(s.image), s.image.string()).pixels,
+          image::binarize_mask(image::decode_mask(util::read_file(s.mask), s.mask.string()).pixels)};
+}
+
 }  // namespace
+
+std::shared_ptr<const DecodedPhotos::Pair> DecodedPhotos::get(const Sample& s) {
+  const auto key = std::make_pair(s.image.string(), s.image_md5);
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = kept_.find(key); it != kept_.end()) return it->second;
+  }
+  auto pair = std::make_shared<const Pair>(decode_pair(s));  // outside the lock: decoding runs on every core
+  const std::size_t size = pair->photo.total() * pair->photo.elemSize() + pair->truth.total();
+  std::lock_guard lock(mu_);
+  ++decoded_;
+  if (bytes_ + size <= budget_ && kept_.emplace(key, pair).second) bytes_ += size;
+  return pair;
+}
+
+std::size_t DecodedPhotos::decoded() const {
+  std::lock_guard lock(mu_);
+  return decoded_;
+}
+
+std::size_t DecodedPhotos::bytes() const {
+  std::lock_guard lock(mu_);
+  return bytes_;
+}
 
 nlohmann::json EvalResult::to_json(bool per_image) const {
   nlohmann::json j = {{"images", images.size()},
@@ -82,8 +111,15 @@ EvalResult evaluate(const nn::Model& model, const std::vector<Sample>& samples, 
     std::vector<cv::Mat> photos(n), truths(n);
     util::parallel_for(n, o.threads, [&](std::size_t k) {
       const Sample& s = samples[begin + k];
-      photos[k] = image::decode_image(util::read_file(s.image), s.image.string()).pixels;
-      truths[k] = image::binarize_mask(image::decode_mask(util::read_file(s.mask), s.mask.string()).pixels);
+      if (o.photos) {
+        auto pair = o.photos->get(s);  // cv::Mat headers share the kept pixels (read-only here)
+        photos[k] = pair->photo;
+        truths[k] = pair->truth;
+      } else {
+        auto pair = decode_pair(s);
+        photos[k] = pair.photo;
+        truths[k] = pair.truth;
+      }
     });
     auto preds = predictor.predict_batch(photos);
     for (const auto& p : preds) r.extra_views += p.views > 1;
@@ -111,9 +147,8 @@ EvalResult evaluate(const nn::Model& model, const std::vector<Sample>& samples, 
   return r;
 }
 
-std::vector<fs::path> write_worst(const nn::Model& model, const std::vector<Sample>& samples,
-                                  const EvalResult& result, std::size_t n, const fs::path& dir,
-                                  const EvalOptions& o) {
+std::vector<fs::path> write_worst(const nn::Model& model, const std::vector<Sample>& samples, const EvalResult& result,
+                                  std::size_t n, const fs::path& dir, const EvalOptions& o) {
   const bool full = o.full_resolution;
   std::vector<std::size_t> order(result.images.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;

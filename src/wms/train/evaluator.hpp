@@ -5,7 +5,11 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
 
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -16,15 +20,44 @@
 
 namespace wms::train {
 
+/// The photos and masks a run scores more than once (the gate: the candidate of each
+/// attempt and production on the same test split), decoded once: the first
+/// evaluate() that is given this decodes and keeps each pair (photo with EXIF applied,
+/// mask binarised 0/255 at its own size) while the total stays under `budget_bytes`;
+/// the later ones read them from here. Pairs past the budget are decoded again each
+/// time (a run over thousands of full-size photos does not hold them all). Keyed by
+/// the photo's path and content hash. Thread-safe.
+class DecodedPhotos {
+ public:
+  explicit DecodedPhotos(std::size_t budget_bytes = std::size_t{1} << 30) : budget_(budget_bytes) {}
+  struct Pair {
+    cv::Mat photo;  ///< as image::decode_image gives it (CV_8UC3)
+    cv::Mat truth;  ///< CV_8UC1 0/255
+  };
+  /// The decoded pair of `s`, decoded now unless kept. Throws as image::decode_image
+  /// and decode_mask (naming the file).
+  std::shared_ptr<const Pair> get(const Sample& s);
+  std::size_t decoded() const;  ///< how many times a file pair was decoded (for tests)
+  std::size_t bytes() const;    ///< what is kept
+
+ private:
+  mutable std::mutex mu_;
+  std::size_t budget_, bytes_ = 0, decoded_ = 0;
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<const Pair>> kept_;
+};
+
 struct EvalOptions {
   Device device = Device::kAuto;
   unsigned threads = 0;
-  int batch = 8;                   ///< photos per forward pass
-  bool full_resolution = true;     ///< also score at each photo's own size
+  int batch = 8;                ///< photos per forward pass
+  bool full_resolution = true;  ///< also score at each photo's own size
   /// The original's way scores at 512 x 512: the prediction (upsampled from the model's
   /// input size if it differs) against the mask resized nearest. 0 = the input size.
   int score_size = 512;
   Precision precision = Precision::kAuto;  ///< of the forward pass
+  /// Shared by the evaluations of one run so that each photo is decoded once (the
+  /// caller keeps it alive); null: decode for this evaluation only.
+  DecodedPhotos* photos = nullptr;
 };
 
 struct ImageScores {
@@ -58,8 +91,7 @@ EvalResult evaluate(const nn::Model& model, const std::vector<Sample>& samples, 
 /// '/' in nested stems replaced by "__". `samples` are those `result` scored, in
 /// order. Returns the files written, worst first. Throws IoError (dir), Corrupt (a
 /// photo). Not thread-safe with other predictions on `model`.
-std::vector<fs::path> write_worst(const nn::Model& model, const std::vector<Sample>& samples,
-                                  const EvalResult& result, std::size_t n, const fs::path& dir,
-                                  const EvalOptions& options = {});
+std::vector<fs::path> write_worst(const nn::Model& model, const std::vector<Sample>& samples, const EvalResult& result,
+                                  std::size_t n, const fs::path& dir, const EvalOptions& options = {});
 
 }  // namespace wms::train
