@@ -21,6 +21,11 @@ for size in 512 256; do
   run $tuned $py "$peer/peer_unet.py" train --size $size --formats nchw,cl --warmup 1 --reps 3
   for p in fp32 bf16; do run "$wms_bench" step --size $size --batch 4 --precision $p --warmup 1 --reps 3; done
 done
+# The preset's own shape: 256 px crops, batch 8, bf16 where the CPU has it; its real
+# epoch (augmentation and crops on the loader thread) beside the step.
+run $tuned $py "$peer/peer_unet.py" train --size 256 --batch 8 --formats nchw,cl --warmup 1 --reps 3
+run "$wms_bench" step --size 256 --batch 8 --precision bf16 --warmup 1 --reps 3
+run "$wms_bench" epoch --data "$data" --images 96 --config water-meters
 run $tuned $py "$peer/peer_unet.py" infer --size 512 --formats nchw,cl --modes inference
 for p in fp32 bf16; do run "$wms_bench" infer --size 512 --batch 1 --precision $p; done
 # The limit the forward pass is measured against: a compute-bound convolution.

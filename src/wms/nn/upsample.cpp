@@ -225,6 +225,7 @@ torch::autograd::tensor_list UpsampleCat::backward(torch::autograd::AutogradCont
                                                    torch::autograd::tensor_list grads) {
   const int64_t h = ctx->saved_data["h"].toInt(), w = ctx->saved_data["w"].toInt();
   const int64_t cx = ctx->saved_data["cx"].toInt();
+  if (!grads[0].defined()) return {torch::Tensor(), torch::Tensor()};  // the output was not used
   auto g = grads[0].contiguous(torch::MemoryFormat::ChannelsLast);
   const auto cl = g.options().memory_format(torch::MemoryFormat::ChannelsLast);
   auto gx = torch::empty({g.size(0), cx, h, w}, cl);
