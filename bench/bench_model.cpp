@@ -104,7 +104,6 @@ void print_profile(const std::string& variant, const std::function<void()>& fn) 
   prof::enableProfilerLegacy(prof::ProfilerConfig(prof::ProfilerState::CPU));
   fn();
   auto events = prof::disableProfilerLegacy();
-  // Self time per operator: an op's push..pop span minus the spans of ops nested in it.
   std::map<std::string, double> self_us;
   std::map<std::string, int> calls;
   for (auto& thread : events) {
@@ -275,19 +274,13 @@ int main(int argc, char** argv) {
          std::vector<std::tuple<int, int, int>>{{256, 128, 32}, {128, 64, 64}, {64, 32, 128}, {32, 16, 256}}) {
       auto x = torch::rand({batch, cx, h, h}).to(dtype).contiguous(torch::MemoryFormat::ChannelsLast);
       auto s = torch::rand({batch, cs, 2 * h, 2 * h}).to(dtype).contiguous(torch::MemoryFormat::ChannelsLast);
-      auto plain = [&] {
-        auto up = F::interpolate(x, F::InterpolateFuncOptions()
-                                        .size(std::vector<int64_t>{2 * h, 2 * h})
-                                        .mode(torch::kBilinear)
-                                        .align_corners(false));
-        auto y = torch::cat({up, s}, 1);
-      };
       auto up_only = [&] {
-        auto up = F::interpolate(x, F::InterpolateFuncOptions()
-                                        .size(std::vector<int64_t>{2 * h, 2 * h})
-                                        .mode(torch::kBilinear)
-                                        .align_corners(false));
+        return F::interpolate(x, F::InterpolateFuncOptions()
+                                     .size(std::vector<int64_t>{2 * h, 2 * h})
+                                     .mode(torch::kBilinear)
+                                     .align_corners(false));
       };
+      auto plain = [&] { auto y = torch::cat({up_only(), s}, 1); };
       auto fused = [&] { auto y = nn::upsample_cat(x, s); };
       emit("upcat",
            fmt::format("{}ch {}px -> {}px beside {}ch, interpolate + cat{}", cx, h, 2 * h, cs, bf16 ? " bf16" : ""),

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 namespace wms::nn {
@@ -85,15 +86,6 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void row_f32(float*
   row(out, row0, row1, skip, cols, width, cx, cs, h0, h1);
 }
 
-inline void row_any(c10::BFloat16* out, const c10::BFloat16* r0, const c10::BFloat16* r1, const c10::BFloat16* s,
-                    const Tap* cols, int64_t width, int64_t cx, int64_t cs, float h0, float h1) {
-  row_bf16(out, r0, r1, s, cols, width, cx, cs, h0, h1);
-}
-inline void row_any(float* out, const float* r0, const float* r1, const float* s, const Tap* cols, int64_t width,
-                    int64_t cx, int64_t cs, float h0, float h1) {
-  row_f32(out, r0, r1, s, cols, width, cx, cs, h0, h1);
-}
-
 // The adjoint of the taps: for each source index, the destination indices that read it
 // and with what weight (zero weights dropped).
 struct Use {
@@ -140,15 +132,6 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void grad_row_f32(
   grad_row(out, acc, grad, ys, xs, width, ow, c, cx);
 }
 
-inline void grad_row_any(c10::BFloat16* out, float* acc, const c10::BFloat16* grad, const std::vector<Use>& ys,
-                         const std::vector<Use>* xs, int64_t width, int64_t ow, int64_t c, int64_t cx) {
-  grad_row_bf16(out, acc, grad, ys, xs, width, ow, c, cx);
-}
-inline void grad_row_any(float* out, float* acc, const float* grad, const std::vector<Use>& ys,
-                         const std::vector<Use>* xs, int64_t width, int64_t ow, int64_t c, int64_t cx) {
-  grad_row_f32(out, acc, grad, ys, xs, width, ow, c, cx);
-}
-
 // grad: N x (Cx + Cs) x OH x OW channels-last -> the gradients of x (N x Cx x H x W) and
 // of skip (N x Cs x OH x OW), both channels-last.
 template <typename T>
@@ -163,7 +146,10 @@ void run_backward(const torch::Tensor& grad, int64_t h, int64_t w, int64_t cx, t
     std::vector<float> acc(static_cast<std::size_t>(cx));
     for (int64_t r = begin; r < end; ++r) {
       const int64_t b = r / h, y = r % h;
-      grad_row_any(ox + r * w * cx, acc.data(), g + b * oh * ow * c, ys[y], xs.data(), w, ow, c, cx);
+      if constexpr (std::is_same_v<T, float>)
+        grad_row_f32(ox + r * w * cx, acc.data(), g + b * oh * ow * c, ys[y], xs.data(), w, ow, c, cx);
+      else
+        grad_row_bf16(ox + r * w * cx, acc.data(), g + b * oh * ow * c, ys[y], xs.data(), w, ow, c, cx);
     }
   });
   at::parallel_for(0, n * oh * ow, 1024, [&](int64_t begin, int64_t end) {
@@ -196,7 +182,10 @@ void run(const torch::Tensor& x, const torch::Tensor& skip, torch::Tensor& out) 
       const Tap& ty = rows[y];
       const T* row0 = in + (b * h + ty.i0) * w * cx;
       const T* row1 = in + (b * h + ty.i1) * w * cx;
-      row_any(o + r * ow * c, row0, row1, sk + r * ow * cs, cols.data(), ow, cx, cs, ty.l0, ty.l1);
+      if constexpr (std::is_same_v<T, float>)
+        row_f32(o + r * ow * c, row0, row1, sk + r * ow * cs, cols.data(), ow, cx, cs, ty.l0, ty.l1);
+      else
+        row_bf16(o + r * ow * c, row0, row1, sk + r * ow * cs, cols.data(), ow, cx, cs, ty.l0, ty.l1);
     }
   });
 }
