@@ -40,6 +40,12 @@ void add_serve(CLI::App& root, Globals& g, Commands& out) {
       ->capture_default_str();
   app->add_option("--max-queue", a->o.max_queue, "predictions in flight before 503 + Retry-After")
       ->capture_default_str();
+  app->add_option("--queue-timeout", a->o.queue_timeout,
+                  "seconds a prediction may wait, from its arrival, for its batch to start; past it 503 + "
+                  "Retry-After instead of an answer the client may no longer wait for (an answer comes at most one "
+                  "batch later: keep the two under your clients' timeout)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app->add_option("--reload-seconds", a->o.reload_seconds, "how often to check the production alias")
       ->capture_default_str();
   add_device_option(*app, a->o.device);

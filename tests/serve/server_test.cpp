@@ -22,6 +22,8 @@
 #include "wms/image/decode.hpp"
 #include "wms/image/exif.hpp"
 #include "wms/registry/promotion.hpp"
+#include "wms/serve/http_server.hpp"
+#include "wms/serve/inference_queue.hpp"
 #include "wms/util/fs.hpp"
 
 namespace wms::serve {
@@ -566,6 +568,99 @@ TEST(Serve, IdleKeepAliveConnectionsHoldNoWorker) {
   EXPECT_TRUE(first != std::string::npos && second != std::string::npos && first < second) << both;
   // The idle ones are closed by the server (EOF), without an answer.
   for (auto& c : idle) EXPECT_EQ(c->read_for(6000), "");
+}
+
+// ---- Overload: late and abandoned predictions ----
+
+// A prediction whose batch has not started within --queue-timeout of its arrival is
+// answered 503 + Retry-After instead of computed (1 ns: never in time, deterministically),
+// and counted; the other routes answer as before.
+TEST(Serve, PredictionsPastTheQueueTimeoutAnswer503) {
+  Fixture f;
+  f.promote(f.v1);
+  ServeOptions o;
+  o.queue_timeout = 1e-9;
+  Running s(f.ws, o);
+  ASSERT_TRUE(s.wait_ready(f.v1));
+  auto r = s.client->Post("/v1/predict", f.photo, "image/jpeg");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);
+  EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+  EXPECT_NE(r->body.find("queue timeout"), std::string::npos) << r->body;
+  EXPECT_NE(s.client->Get("/metrics")->body.find("wms_overload_rejections_total 1"), std::string::npos);
+  EXPECT_EQ(s.client->Get("/healthz")->status, 200);
+}
+
+// The compute queue drops, at their turn, what has waited past its time and what has
+// no client left, and answers the rest.
+TEST(Serve, TheQueueDropsLateAndAbandonedPredictions) {
+  nn::ModelConfig c;
+  c.input_size = 64;
+  train::PredictOptions po;
+  po.threads = 2;
+  auto model = std::make_shared<train::Predictor>(nn::Model(c, 1), po);
+  Fixture f;
+  InferenceQueue queue(2);
+  queue.start();
+  auto now = std::chrono::steady_clock::now();
+  cv::Mat photo;
+  QueueAdmission late;
+  late.start_by = now - std::chrono::seconds(1);
+  EXPECT_THROW(queue.infer(model, f.photo, {}, photo, late), Unavailable);
+  QueueAdmission gone;
+  gone.client_gone = [] { return true; };
+  EXPECT_THROW(queue.infer(model, f.photo, {}, photo, gone), ClientGone);
+  QueueAdmission fine;
+  fine.start_by = now + std::chrono::seconds(60);
+  fine.client_gone = [] { return false; };
+  auto p = queue.infer(model, f.photo, {}, photo, fine);
+  EXPECT_EQ(p.mask.size(), photo.size());
+  EXPECT_FALSE(photo.empty()) << "the decoded photo is handed back";
+  queue.stop();
+}
+
+// A handler can tell that its client has closed the connection (what the queue asks
+// before computing a prediction), and when its request arrived.
+TEST(Serve, HandlersSeeWhetherTheirClientIsStillThere) {
+  HttpServer http(HttpLimits{});
+  std::atomic<int> seen_gone{-1}, seen_present{-1};
+  std::atomic<bool> received_before_handler{false};
+  http.Get("/wait", [&](const httplib::Request&, httplib::Response& res) {
+    const RequestContext* c = HttpServer::current_request();
+    received_before_handler = c && c->received <= std::chrono::steady_clock::now();
+    bool gone = false;
+    for (int i = 0; i < 200 && !(gone = c->client_gone()); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    seen_gone = gone;
+    res.set_content("late", "text/plain");
+  });
+  http.Get("/now", [&](const httplib::Request&, httplib::Response& res) {
+    seen_present = HttpServer::current_request()->client_gone();
+    res.set_content("ok", "text/plain");
+  });
+  int port = http.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  http.start_front();
+  std::thread listener([&] { http.listen_after_bind(); });
+  for (int k = 0; k < 5000 && !http.is_running(); ++k) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  {
+    Raw present(port);
+    present.send_all("GET /now HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    EXPECT_NE(present.read_for(5000).find("HTTP/1.1 200"), std::string::npos);
+  }
+  {
+    Raw leaving(port);
+    leaving.send_all("GET /wait HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }  // closed
+  for (int i = 0; i < 400 && seen_gone == -1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  EXPECT_EQ(seen_present, 0);
+  EXPECT_EQ(seen_gone, 1) << "the handler did not see its client leave";
+  EXPECT_TRUE(received_before_handler);
+  EXPECT_EQ(HttpServer::current_request(), nullptr) << "outside a handler there is no request";
+  http.stop();
+  listener.join();
+  http.stop_front();
 }
 
 }  // namespace

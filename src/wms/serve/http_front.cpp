@@ -1,4 +1,5 @@
 #include "wms/serve/http_front.hpp"
+#include <sys/resource.h>
 
 #include "wms/serve/http_stream.hpp"
 
@@ -109,7 +110,7 @@ void HttpServer::Front::close_conn(Conn& c) {
 }
 
 void HttpServer::Front::dispatch(Conn& c, std::size_t end) {
-  Ready r{c.fd, c.buf.substr(0, end), c.buf.substr(end), c.reserved};
+  Ready r{c.fd, c.buf.substr(0, end), c.buf.substr(end), c.reserved, Clock::now()};
   c.reserved = 0;
   c.buf.clear();
   c.fd = -1;
@@ -131,6 +132,7 @@ void HttpServer::Front::admit(Conn c) {
 }
 
 void HttpServer::Front::loop() {
+  ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
   std::vector<pollfd> fds;
   std::vector<std::list<Conn>::iterator> of;
   char chunk[64 << 10];

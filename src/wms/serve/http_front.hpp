@@ -42,6 +42,7 @@ struct HttpServer::Front {
     std::string request;
     std::string rest;  // pipelined bytes after the request
     std::uint64_t reserved = 0;
+    Clock::time_point received;  // when the request was complete
   };
 
   std::atomic<bool> stopping{false};

@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,12 +23,26 @@ std::chrono::steady_clock::duration seconds_of(double s) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
 }
 
+namespace {
+thread_local const RequestContext* current = nullptr;
+}
+
+bool RequestContext::client_gone() const {
+  pollfd p{fd, POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
+const RequestContext* HttpServer::current_request() {
+  return current;
+}
+
 void close_socket(int fd) {
   ::shutdown(fd, SHUT_RDWR);
   ::close(fd);
 }
 
 void HttpServer::Front::work() {
+  ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
   for (;;) {
     Ready r;
     {
@@ -38,7 +54,10 @@ void HttpServer::Front::work() {
     }
     BufferedStream stream(r.fd, r.request, seconds_of(limits.write_timeout));
     bool closed = false;
+    RequestContext context{r.received, r.fd};
+    current = &context;
     bool ok = server.process_request(stream, stopping, closed, nullptr);
+    current = nullptr;
     release(r.reserved);
     if (!ok || closed || stopping) {
       close_socket(r.fd);

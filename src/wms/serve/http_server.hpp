@@ -34,6 +34,7 @@
 
 #include <httplib.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -53,6 +54,16 @@ struct HttpLimits {
   std::uint64_t max_buffered_bytes = 256ull << 20;  ///< request bodies held at once, front and workers
 };
 
+/// What a handler may ask about the request it answers, beyond httplib's Request.
+struct RequestContext {
+  std::chrono::steady_clock::time_point received;  ///< when its last byte was read (before any wait for a worker)
+  int fd = -1;                                     ///< its connection
+  /// True once the client has closed its side of the connection or reset it: an answer can
+  /// no longer be read. A client that half-closes after its request counts as gone, as
+  /// nginx counts it (499). One poll(2), non-blocking.
+  bool client_gone() const;
+};
+
 /// What the front answered by itself (for metrics): 400, 408, 413, 431, 501, 503 or 505.
 using FrontRejectHook = std::function<void(int status)>;
 
@@ -64,6 +75,8 @@ class HttpServer : public httplib::Server {
   void start_front();
   /// Stops accepting, closes every connection, joins the threads.
   void stop_front();
+  /// The request the calling thread is answering (a worker inside a handler), else nullptr.
+  static const RequestContext* current_request();
 
  private:
   bool process_and_close_socket(socket_t sock) override;  // called by httplib per accepted socket

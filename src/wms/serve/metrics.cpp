@@ -51,6 +51,11 @@ void Metrics::rejected_overload() {
   ++overload_;
 }
 
+void Metrics::abandoned() {
+  std::lock_guard lock(mu_);
+  ++abandoned_;
+}
+
 namespace {
 
 void histogram(std::string& out, const std::string& name, const std::string& labels, const std::vector<double>& bounds,
@@ -91,9 +96,15 @@ std::string Metrics::render() const {
       "wms_requests_in_flight {}\n",
       in_flight_);
   out += fmt::format(
-      "# HELP wms_overload_rejections_total Requests refused with 503 because the queue was full.\n"
+      "# HELP wms_overload_rejections_total Predictions refused with 503: too many in flight, or they could not "
+      "start within the queue timeout.\n"
       "# TYPE wms_overload_rejections_total counter\nwms_overload_rejections_total {}\n",
       overload_);
+  out += fmt::format(
+      "# HELP wms_abandoned_requests_total Predictions dropped before they were computed: the client had closed "
+      "the connection.\n"
+      "# TYPE wms_abandoned_requests_total counter\nwms_abandoned_requests_total {}\n",
+      abandoned_);
   out += fmt::format(
       "# HELP wms_model_info The model version being served.\n# TYPE wms_model_info gauge\n"
       "wms_model_info{{version=\"{}\"}} 1\n",

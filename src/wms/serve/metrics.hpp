@@ -20,7 +20,10 @@ class Metrics {
   /// What ModelFollower reports after each check: versions (0: none), failed reloads
   /// so far, when the served version was swapped in (unix seconds).
   void model_status(int served, int production, std::uint64_t failures, double loaded_at);
+  /// A prediction refused with 503: too many in flight, or it did not start within its queue timeout.
   void rejected_overload();
+  /// A prediction dropped before it was computed because its client closed the connection.
+  void abandoned();
   std::string render() const;
 
  private:
@@ -43,6 +46,7 @@ class Metrics {
   std::uint64_t reload_failures_ = 0;                                        // guarded by mu_
   double last_reload_ = 0;                                                   // guarded by mu_
   unsigned long long overload_ = 0;                                          // guarded by mu_
+  unsigned long long abandoned_ = 0;                                         // guarded by mu_
 };
 
 }  // namespace wms::serve

@@ -147,7 +147,23 @@ struct Server::Impl {
     image::DecodeLimits limits;
     limits.max_pixels = o.max_pixels;
     cv::Mat photo;
-    auto p = queue.infer(s->predictor, std::move(bytes), limits, photo);
+    InferenceQueue::Admission admission;
+    if (const RequestContext* c = HttpServer::current_request()) {
+      admission.start_by =
+          c->received + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.queue_timeout));
+      admission.client_gone = [c] { return c->client_gone(); };
+    }
+    train::Prediction p;
+    try {
+      p = queue.infer(s->predictor, std::move(bytes), limits, photo, admission);
+    } catch (const ClientGone&) {
+      metrics.abandoned();
+      res.status = 499;  // nobody reads it: the connection is closed after this
+      return;
+    } catch (const Unavailable&) {
+      metrics.rejected_overload();
+      throw;
+    }
     double infer_s = std::chrono::duration<double>(Clock::now() - t0).count();
     metrics.inference(infer_s);
     res.set_header("X-Model-Version", std::to_string(s->version));

@@ -13,8 +13,11 @@
 //
 // Every handler is wrapped: bad input gets 400/413/415/422 with a JSON error, never a
 // crash or a 500. Requests are read whole, under deadlines and size limits, before a
-// handler runs (http_server.hpp): slow or greedy clients never hold every worker. Beyond max_queue predictions in
-// flight the answer is 503 with Retry-After. The server follows the production alias: a new version is loaded and
+// handler runs (http_server.hpp): slow or greedy clients never hold every worker. Overload is shed, not queued
+// without end: a prediction whose batch has not started within queue_timeout of its arrival is answered 503 with
+// Retry-After instead of computed, as is one past max_queue in flight, at once; one whose client closed the
+// connection is dropped before it is computed (counted as 499, nginx's code).
+// The server follows the production alias: a new version is loaded and
 // warmed in the background and swapped in without failing a request.
 #pragma once
 
@@ -31,7 +34,7 @@ namespace wms::serve {
 struct ServeOptions {
   std::string host = "127.0.0.1";  ///< loopback unless told otherwise
   int port = 8080;                 ///< 0: any free port
-  int http_threads = 8;            ///< requests handled at once (slow clients wait in the front, not here)
+  int http_threads = 40;           ///< requests handled at once (slow clients wait in the front, not here)
   double header_timeout = 10;      ///< seconds for a whole request head (else 408)
   double body_timeout = 60;        ///< seconds for a whole body after its head (else 408)
   double keep_alive_timeout = 5;   ///< idle seconds before a kept-alive connection is closed
@@ -39,7 +42,8 @@ struct ServeOptions {
   std::uint64_t max_upload_bytes = 20ull << 20;
   std::uint64_t max_upload_memory = 256ull << 20;  ///< request bodies held at once; past it 503 + Retry-After
   std::int64_t max_pixels = 40'000'000;
-  int max_queue = 16;           ///< predictions in flight before 503
+  int max_queue = 32;           ///< predictions in flight before 503 (fewer than http_threads: other routes answer)
+  double queue_timeout = 1.2;   ///< seconds from a prediction's arrival to the start of its batch; past it 503
   double reload_seconds = 2.0;  ///< how often the production alias is checked
   train::Device device = train::Device::kAuto;
   train::Precision precision = train::Precision::kAuto;  ///< bf16 where the CPU has it natively
