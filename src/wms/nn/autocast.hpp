@@ -1,8 +1,9 @@
 // PRIVATE (includes torch): bf16 mixed precision on CPUs with native bf16 (AVX512_BF16,
 // AMX). Inside the guard, convolutions run in bf16 (oneDNN, ~2.8x faster than fp32 on
-// such CPUs) while weights, optimiser state and the loss stay fp32; the U-Net keeps its
-// bilinear upsampling in fp32 because PyTorch 1.13's bf16 upsampling backward is a slow
-// scalar kernel (it took 40% of a bf16 training step).
+// such CPUs) while weights, optimiser state and the loss stay fp32; the U-Net's
+// upsampling and its BatchNorm + ReLU are wms's own bf16 kernels (nn/upsample.hpp,
+// nn/batchnorm.hpp): PyTorch 1.13's bf16 upsampling backward is a slow scalar kernel
+// (it took 40% of a bf16 training step).
 #pragma once
 
 #include <ATen/autocast_mode.h>

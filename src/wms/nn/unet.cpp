@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "wms/nn/batchnorm.hpp"
 #include "wms/nn/upsample.hpp"
 #include "wms/util/error.hpp"
 
@@ -13,6 +14,25 @@ torch::nn::Sequential double_block(int cin, int cout) {
   return tnn::Sequential(tnn::Conv2d(tnn::Conv2dOptions(cin, cout, 3).padding(1)), tnn::BatchNorm2d(cout),
                          tnn::ReLU(tnn::ReLUOptions(true)), tnn::Conv2d(tnn::Conv2dOptions(cout, cout, 3).padding(1)),
                          tnn::BatchNorm2d(cout), tnn::ReLU(tnn::ReLUOptions(true)));
+}
+
+// A double_block's layers, each BatchNorm + ReLU pair as one step (batch_norm_relu: the
+// same numbers as the modules', fewer passes over memory; the modules keep the
+// parameters, buffers and state_dict names).
+torch::Tensor block(torch::nn::Sequential& seq, torch::Tensor h) {
+  for (std::size_t i = 0; i + 2 < seq->size(); i += 3) {
+    h = seq->ptr(i)->as<torch::nn::Conv2d>()->forward(h);
+    auto* bn = seq->ptr(i + 1)->as<torch::nn::BatchNorm2d>();
+    double momentum = 0;
+    if (bn->is_training()) {  // as BatchNormImplBase::forward
+      bn->num_batches_tracked += 1;
+      momentum = bn->options.momentum() ? *bn->options.momentum()
+                                        : 1.0 / static_cast<double>(bn->num_batches_tracked.item<int64_t>());
+    }
+    h = batch_norm_relu(h, bn->weight, bn->bias, bn->running_mean, bn->running_var, bn->is_training(), momentum,
+                        bn->options.eps());
+  }
+  return h;
 }
 
 }  // namespace
@@ -32,15 +52,15 @@ UNetImpl::UNetImpl(int in, int b, int out) {
 }
 
 torch::Tensor UNetImpl::forward(torch::Tensor x) {
-  auto e1 = enc1->forward(x);
-  auto e2 = enc2->forward(torch::max_pool2d(e1, 2, 2));
-  auto e3 = enc3->forward(torch::max_pool2d(e2, 2, 2));
-  auto e4 = enc4->forward(torch::max_pool2d(e3, 2, 2));
-  auto b = bottleneck->forward(torch::max_pool2d(e4, 2, 2));
-  auto d4 = dec4->forward(upsample_cat(b, e4));
-  auto d3 = dec3->forward(upsample_cat(d4, e3));
-  auto d2 = dec2->forward(upsample_cat(d3, e2));
-  auto d1 = dec1->forward(upsample_cat(d2, e1));
+  auto e1 = block(enc1, x);
+  auto e2 = block(enc2, torch::max_pool2d(e1, 2, 2));
+  auto e3 = block(enc3, torch::max_pool2d(e2, 2, 2));
+  auto e4 = block(enc4, torch::max_pool2d(e3, 2, 2));
+  auto b = block(bottleneck, torch::max_pool2d(e4, 2, 2));
+  auto d4 = block(dec4, upsample_cat(b, e4));
+  auto d3 = block(dec3, upsample_cat(d4, e3));
+  auto d2 = block(dec2, upsample_cat(d3, e2));
+  auto d1 = block(dec1, upsample_cat(d2, e1));
   return final->forward(d1);
 }
 

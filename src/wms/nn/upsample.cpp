@@ -1,5 +1,7 @@
 #include "wms/nn/upsample.hpp"
 
+#include "wms/nn/bf16.hpp"
+
 #include <ATen/Parallel.h>
 
 #include <algorithm>
@@ -31,27 +33,8 @@ std::vector<Tap> taps(int64_t in, int64_t out) {
   return t;
 }
 
-// bf16 <-> float as bit operations the compiler vectorizes (c10::BFloat16's own
-// conversion checks for NaN per element and stays scalar): a bf16 is the upper half
-// of a float; float -> bf16 rounds to nearest even. Inputs here are finite.
-inline float load(const float* p) {
-  return *p;
-}
-inline float load(const c10::BFloat16* p) {
-  std::uint32_t bits = static_cast<std::uint32_t>(p->x) << 16;
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
-inline void store(float* p, float v) {
-  *p = v;
-}
-inline void store(c10::BFloat16* p, float v) {
-  std::uint32_t bits;
-  std::memcpy(&bits, &v, sizeof bits);
-  bits += 0x7FFFu + ((bits >> 16) & 1u);
-  p->x = static_cast<std::uint16_t>(bits >> 16);
-}
+using bits::load;
+using bits::store;
 
 // One output row: for each pixel, its upsampled channels from the four neighbours (the
 // same expression and order as PyTorch's kernel, in float), then the skip's channels.
