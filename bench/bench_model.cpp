@@ -7,6 +7,7 @@
 //   bench_model latency --images DIR [--n 20] [--precision ...]   decode -> mask at full size
 //   bench_model epoch   --data DIR --images 48 --size 512 [--precision ...] [--config water-meters]
 //   bench_model step    ... --profile   adds the time per operator of one more step
+//   bench_model infer   ... --compare-aten   the folded forward with oneDNN's fused convolutions vs ATen's
 //   bench_model upcat   --batch 8 [--precision ...]   the decoder's upsample + concatenate
 #include <sys/resource.h>
 #include <CLI/CLI.hpp>
@@ -183,9 +184,12 @@ int main(int argc, char** argv) {
   epoch->add_option("--config", config,
                     "train as this preset or wms.yaml does (crops, augmentation, batch, precision); "
                     "--size and --batch are then the preset's");
-  bool profile = false;
+  bool profile = false, compare_aten = false;
   for (auto* s : {step, infer})
     s->add_flag("--profile", profile, "print the self time per operator of one more call (LibTorch's profiler)");
+  infer->add_flag("--compare-aten", compare_aten,
+                  "also time the folded forward through ATen's conv2d + relu_ (three interleaved pairs) and "
+                  "print the largest difference");
   CLI11_PARSE(app, argc, argv);
   train::set_compute_threads(threads);
   const bool cl = format == "cl", bf16 = precision == "bf16";
@@ -233,6 +237,20 @@ int main(int argc, char** argv) {
     };
     emit("infer", variant + " inference folded", timeit(ff, warmup, reps), batch * analytic_forward_flops(size), batch);
     if (profile) print_profile(variant + " inference folded", ff);
+    if (compare_aten) {  // interleaved, three pairs: the machine drifts
+      nn::FoldedUNet aten(net, bf16 ? torch::kBFloat16 : torch::kFloat32, torch::kCPU, nn::FoldedUNet::Kernels::aten);
+      auto fa = [&] {
+        torch::InferenceMode g;
+        auto out = aten.forward(x);
+      };
+      for (int r = 0; r < 3; ++r) {
+        emit("infer", variant + " inference folded aten", timeit(fa, warmup, reps), batch * analytic_forward_flops(size), batch);
+        emit("infer", variant + " inference folded", timeit(ff, warmup, reps), batch * analytic_forward_flops(size), batch);
+      }
+      torch::InferenceMode g;
+      auto d = (folded.forward(x) - aten.forward(x)).abs().max().item<float>();
+      std::printf("max |onednn - aten| = %g\n", d);
+    }
   } else if (latency->parsed()) {
     std::vector<std::string> photos;
     std::vector<std::filesystem::path> files;

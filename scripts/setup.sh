@@ -10,9 +10,12 @@ PACKAGES=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config git clang-format
   # libraries (DESIGN.md: Debian packages only)
-  libtorch-dev libopencv-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev
+  libtorch-dev libdnnl-dev libopencv-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev
   libgit2-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libspdlog-dev
   libfmt-dev libcpp-httplib-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # Debian's oneDNN is built with an OpenCL GPU runtime: its CMake config requires the
+  # OpenCL headers (a Recommends of libdnnl-dev, which apt may skip)
+  ocl-icd-opencl-dev
   # a real BLAS behind libblas.so.3 (DESIGN.md: BLAS)
   libopenblas0-pthread
   # interop tests and the PyTorch peer benchmarks

@@ -156,8 +156,9 @@ TEST(SlurmProvider, ReapCancelsJobsNoLiveLeaseHolds) {
 }
 
 // The lease's hard deadline is the job's --time (a minute here, the smallest Slurm
-// knows): the scheduler signals the worker 30 s before it (--signal=TERM@30) and ends
-// the job at it, though training would go on; the run fails and the job is gone.
+// knows): the scheduler ends the job at it (TERM, then KILL), though training would go
+// on; the run fails and the job is gone. (Longer jobs also get --signal=TERM@30; not
+// this one: Slurm may send it up to 60 s early, before the lease is open.)
 TEST(SlurmProvider, TheHardDeadlineIsTheJobsTimeLimit) {
   SlurmProject p(
       "training: {epochs: 100000, batch_size: 8, early_stopping_patience: 0}\ninfra: {max_lease_minutes: 1}\n");

@@ -1,11 +1,14 @@
 // The model layer with torch in view: architecture, bundle, state_dict files.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <random>
+#include <thread>
 
 #include "testing.hpp"
 #include "wms/nn/batchnorm.hpp"
 #include "wms/nn/model_impl.hpp"
+#include "wms/nn/onednn_conv.hpp"
 #include "wms/nn/pth.hpp"
 #include "wms/nn/upsample.hpp"
 
@@ -88,6 +91,66 @@ TEST(UNet, FoldedBatchNormAnswersAsTheModule) {
   auto before = fp32.forward(x);
   m.impl().net->final->bias.add_(1.0);
   EXPECT_TRUE(torch::equal(fp32.forward(x), before));
+}
+
+// oneDNN's convolution with the bias and ReLU as post-ops gives ATen's conv2d + relu_
+// (bit for bit in bf16: the same kernels; fp32 to rounding), for odd channel counts,
+// non-square sizes, k = 1 and 3, with several shapes on several threads at once (the
+// primitive cache under its lock, a scratchpad per call).
+TEST(OnednnConv, EqualsAtenConvolutionThenRelu) {
+  torch::NoGradGuard g;
+  torch::manual_seed(11);
+  for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+    const auto type = dtype == torch::kBFloat16 ? OnednnConv::Type::bf16 : OnednnConv::Type::f32;
+    if (!OnednnConv::supported(type)) {
+      std::printf("skipped: oneDNN has no %s convolution on this CPU\n", c10::toString(dtype));
+      continue;
+    }
+    struct Case {
+      int64_t cin, cout, k;
+      bool relu;
+    };
+    for (Case c : {Case{3, 8, 3, true}, Case{13, 5, 3, false}, Case{16, 1, 1, false}, Case{32, 16, 3, true}}) {
+      auto w = torch::randn({c.cout, c.cin, c.k, c.k}).to(dtype);
+      auto b = torch::randn({c.cout}).to(dtype);
+      OnednnConv conv(type, c.cout, c.cin, c.k, w.data_ptr(), b.data_ptr(), c.relu);
+      EXPECT_EQ(conv.out_channels(), c.cout);
+      const std::vector<std::array<int64_t, 3>> shapes = {{1, 9, 7}, {3, 16, 16}, {2, 5, 12}};
+      std::vector<torch::Tensor> got(shapes.size()), want(shapes.size());
+      std::vector<std::thread> threads;
+      for (std::size_t i = 0; i < shapes.size(); ++i) {
+        auto [n, h, wd] = shapes[i];
+        auto x = torch::randn({n, c.cin, h, wd}).to(dtype).contiguous(torch::MemoryFormat::ChannelsLast);
+        auto y = torch::conv2d(x, w.contiguous(torch::MemoryFormat::ChannelsLast), b, 1, (c.k - 1) / 2);
+        want[i] = c.relu ? y.relu_() : y;
+        got[i] = torch::empty({n, c.cout, h, wd}, x.options().memory_format(torch::MemoryFormat::ChannelsLast));
+        threads.emplace_back([&, i, x, n = n, h = h, wd = wd] {
+          for (int r = 0; r < 3; ++r) conv.forward(n, h, wd, x.data_ptr(), got[i].data_ptr());
+        });
+      }
+      for (auto& t : threads) t.join();
+      for (std::size_t i = 0; i < shapes.size(); ++i) {
+        SCOPED_TRACE(fmt::format("{} cin {} cout {} k {} shape {}", c10::toString(dtype), c.cin, c.cout, c.k, i));
+        auto diff = (got[i].to(torch::kFloat32) - want[i].to(torch::kFloat32)).abs().max().item<float>();
+        EXPECT_LE(diff, dtype == torch::kBFloat16 ? 0.02f * want[i].abs().max().item<float>() : 1e-4f);
+        if (c.relu) EXPECT_GE(got[i].min().item<float>(), 0.0f);
+      }
+    }
+  }
+}
+
+// FoldedUNet answers the same with oneDNN's fused convolutions as through ATen.
+TEST(UNet, FoldedOnednnAnswersAsAten) {
+  Model m(small_config(), 5);
+  torch::NoGradGuard g;
+  auto x = torch::rand({2, 3, 40, 56});
+  for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+    FoldedUNet best(*m.impl().net, dtype, torch::kCPU);
+    FoldedUNet aten(*m.impl().net, dtype, torch::kCPU, FoldedUNet::Kernels::aten);
+    auto want = aten.forward(x);
+    EXPECT_LE((best.forward(x) - want).abs().max().item<float>(), 1e-3f * (1 + want.abs().max().item<float>()))
+        << c10::toString(dtype);
+  }
 }
 
 // The fused decoder step equals interpolate + cat: the U-Net's exact doubling, odd

@@ -51,8 +51,12 @@ class SlurmProvider final : public Provider {
                                      "--job-name=" + std::string(kJobPrefix) + lease_id,
                                      "--comment=" + owner,
                                      fmt::format("--time={}", minutes),
-                                     "--output=/dev/null",
-                                     "--signal=TERM@30"};
+                                     "--output=/dev/null"};
+    // The worker's warning 30 s before the limit. Slurm may send it up to 60 s early (its
+    // event resolution, sbatch(1)), so a 1-minute job could get it while the lease is
+    // still being opened (seen: lease-open's srun "Terminated" 1.5 s in); such a job
+    // gets the time limit's own TERM (then KILL after KillWait) only.
+    if (minutes >= 2) argv.push_back("--signal=TERM@30");
     if (!o_.partition.empty()) argv.push_back("--partition=" + o_.partition);
     argv.insert(argv.end(), o_.sbatch_args.begin(), o_.sbatch_args.end());
     // The allocation's own process: it holds the lease until scancel or the time limit.

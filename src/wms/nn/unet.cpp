@@ -3,6 +3,7 @@
 #include <map>
 
 #include "wms/nn/batchnorm.hpp"
+#include "wms/nn/onednn_conv.hpp"
 #include "wms/nn/upsample.hpp"
 #include "wms/util/error.hpp"
 
@@ -64,11 +65,22 @@ torch::Tensor UNetImpl::forward(torch::Tensor x) {
   return final->forward(d1);
 }
 
-FoldedUNet::FoldedUNet(const UNetImpl& net, torch::ScalarType dtype, torch::Device device) : dtype_(dtype) {
+FoldedUNet::FoldedUNet(const UNetImpl& net, torch::ScalarType dtype, torch::Device device, Kernels kernels)
+    : dtype_(dtype) {
   torch::NoGradGuard no_grad;
-  auto cast = [&](const torch::Tensor& t) {
-    auto c = t.detach().to(device, dtype, /*non_blocking=*/false, /*copy=*/true);  // a snapshot
-    return c.dim() == 4 ? c.contiguous(torch::MemoryFormat::ChannelsLast) : c.contiguous();
+  const auto type = dtype == torch::kBFloat16 ? OnednnConv::Type::bf16 : OnednnConv::Type::f32;
+  const bool onednn = kernels == Kernels::best && device.is_cpu() &&
+                      (dtype == torch::kBFloat16 || dtype == torch::kFloat32) && OnednnConv::supported(type);
+  auto make = [&](const torch::Tensor& weight, const torch::Tensor& bias, bool relu) {
+    auto w = weight.detach().to(device, dtype, /*non_blocking=*/false, /*copy=*/true);  // a snapshot
+    auto b = bias.detach().to(device, dtype, /*non_blocking=*/false, /*copy=*/true).contiguous();
+    Conv c{w.contiguous(torch::MemoryFormat::ChannelsLast), b, nullptr};
+    if (onednn) {
+      w = w.contiguous();  // OIHW
+      c.onednn = std::make_shared<const OnednnConv>(type, w.size(0), w.size(1), w.size(2), w.data_ptr(), b.data_ptr(),
+                                                    relu);
+    }
+    return c;
   };
   for (const auto* seq :
        {&net.enc1, &net.enc2, &net.enc3, &net.enc4, &net.bottleneck, &net.dec4, &net.dec3, &net.dec2, &net.dec1}) {
@@ -82,16 +94,32 @@ FoldedUNet::FoldedUNet(const UNetImpl& net, torch::ScalarType dtype, torch::Devi
       auto weight = conv->weight.to(torch::kFloat32) * scale.view({-1, 1, 1, 1});
       auto bias = (conv->bias.to(torch::kFloat32) - bn->running_mean.to(torch::kFloat32)) * scale +
                   bn->bias.to(torch::kFloat32);
-      convs.push_back({cast(weight), cast(bias)});
+      convs.push_back(make(weight, bias, /*relu=*/true));
     }
     blocks_.push_back(std::move(convs));
   }
-  final_ = {cast(net.final->weight), cast(net.final->bias)};
+  final_ = make(net.final->weight, net.final->bias, /*relu=*/false);
+}
+
+FoldedUNet::~FoldedUNet() = default;
+
+torch::Tensor FoldedUNet::conv(const torch::Tensor& x, const Conv& c, bool relu) const {
+  const int64_t pad = (c.weight.size(2) - 1) / 2;
+  if (!c.onednn) {
+    auto y = torch::conv2d(x, c.weight, c.bias, 1, pad);
+    return relu ? y.relu_() : y;
+  }
+  auto in = x.contiguous(torch::MemoryFormat::ChannelsLast);
+  const auto n = in.size(0), h = in.size(2), w = in.size(3);
+  auto y = torch::empty({n, c.onednn->out_channels(), h, w}, in.options().memory_format(torch::MemoryFormat::ChannelsLast));
+  if (y.numel() == 0) return y;
+  c.onednn->forward(static_cast<int>(n), static_cast<int>(h), static_cast<int>(w), in.data_ptr(), y.data_ptr());
+  return y;
 }
 
 torch::Tensor FoldedUNet::forward(const torch::Tensor& x) const {
   auto block = [&](torch::Tensor h, std::size_t k) {
-    for (const auto& c : blocks_[k]) h = torch::conv2d(h, c.weight, c.bias, 1, 1).relu_();
+    for (const auto& c : blocks_[k]) h = conv(h, c, /*relu=*/true);
     return h;
   };
   auto in = x.to(dtype_).contiguous(torch::MemoryFormat::ChannelsLast);
@@ -104,7 +132,7 @@ torch::Tensor FoldedUNet::forward(const torch::Tensor& x) const {
   auto d3 = block(upsample_cat(d4, e3), 6);
   auto d2 = block(upsample_cat(d3, e2), 7);
   auto d1 = block(upsample_cat(d2, e1), 8);
-  return torch::conv2d(d1, final_.weight, final_.bias).to(torch::kFloat32);
+  return conv(d1, final_, /*relu=*/false).to(torch::kFloat32);
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> state_tensors(UNetImpl& net) {

@@ -11,11 +11,14 @@
 
 #include <torch/torch.h>
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace wms::nn {
+
+class OnednnConv;
 
 struct UNetImpl : torch::nn::Module {
   UNetImpl(int in_channels, int base, int out_channels);
@@ -37,10 +40,17 @@ TORCH_MODULE(UNet);
 /// forward at 512 on a CPU with AMX). Same architecture and answers as
 /// UNetImpl::forward in eval mode (fp32: within ~1e-7 of it; bf16: ~1e-3 in logits,
 /// as autocast). A snapshot: later changes to `net` are not seen.
+/// On the CPU each convolution, its bias and its ReLU run as one oneDNN primitive
+/// (OnednnConv, nn/onednn_conv.hpp: the weights reordered once, no separate ReLU pass;
+/// bit-identical to ATen's conv2d + relu_ over the same oneDNN kernels), when oneDNN has
+/// convolutions of `dtype` on this CPU; otherwise, on another device, or with
+/// Kernels::aten, through ATen.
 /// Thread safety: forward() is const and may run on several threads (oneDNN).
 class FoldedUNet {
  public:
-  FoldedUNet(const UNetImpl& net, torch::ScalarType dtype, torch::Device device);
+  enum class Kernels { best, aten };
+  FoldedUNet(const UNetImpl& net, torch::ScalarType dtype, torch::Device device, Kernels kernels = Kernels::best);
+  ~FoldedUNet();
   /// x: N x in_channels x H x W (any float type and layout) -> logits N x out x H x W,
   /// float32. Call under torch::InferenceMode or NoGradGuard.
   torch::Tensor forward(const torch::Tensor& x) const;
@@ -48,7 +58,9 @@ class FoldedUNet {
  private:
   struct Conv {
     torch::Tensor weight, bias;
+    std::shared_ptr<const OnednnConv> onednn;  ///< null: ATen
   };
+  torch::Tensor conv(const torch::Tensor& x, const Conv& c, bool relu) const;
   torch::ScalarType dtype_;
   std::vector<std::vector<Conv>> blocks_;  ///< enc1..enc4, bottleneck, dec4..dec1
   Conv final_;

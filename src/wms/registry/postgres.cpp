@@ -89,7 +89,14 @@ class PostgresDb final : public Db {
     if (PQtransactionStatus(conn_) != PQTRANS_IDLE) PQclear(PQexec(conn_, "ROLLBACK"));
   }
   int schema_version() override {
-    Result r = check(Result(PQexec(conn_, "SELECT to_regclass('wms_schema') IS NOT NULL")), "schema version");
+    // pg_class read as a table, under this statement's snapshot (read committed: fresh
+    // after the advisory lock was granted). Not to_regclass(): its catalog cache is not
+    // refreshed by taking an advisory lock, so a process that waited for another's
+    // migration saw no wms_schema and ran it again ("relation runs already exists").
+    Result r = check(Result(PQexec(conn_,
+                                   "SELECT EXISTS(SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = "
+                                   "current_schema() AND tablename = 'wms_schema')")),
+                     "schema version");
     if (std::strcmp(PQgetvalue(r.get(), 0, 0), "t") != 0) return 0;
     Result v = check(Result(PQexec(conn_, "SELECT max(version) FROM wms_schema")), "schema version");
     return PQgetisnull(v.get(), 0, 0) ? 0 : std::atoi(PQgetvalue(v.get(), 0, 0));
