@@ -263,7 +263,12 @@ int main(int argc, char** argv) {
     po.precision = wms::train::kPrecisionNames.parse(precision, "--precision");
     train::Predictor p(make_model(size, false), po);
     std::size_t i = 0;
-    auto fn = [&] { p.predict_bytes(photos[i++ % photos.size()], "photo"); };
+    std::vector<double> stage[3];  // decode + preprocess, forward, masks at full size
+    auto fn = [&] {
+      auto r = p.predict_bytes(photos[i++ % photos.size()], "photo");
+      for (auto [k, v] : {std::pair{0, r.ms_preprocess}, {1, r.ms_inference}, {2, r.ms_postprocess}})
+        stage[k].push_back(v);
+    };
     if (in_thread) {
       std::vector<double> ms;
       std::thread t([&] { ms = timeit(fn, warmup, photos.size() * 2); });
@@ -273,6 +278,12 @@ int main(int argc, char** argv) {
     }
     emit("latency", fmt::format("{} b1 photo->mask{}", size, bf16 ? " bf16" : ""),
          timeit(fn, warmup, photos.size() * 2), 0, 1);
+    auto median = [](std::vector<double> v) {
+      std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+      return v[v.size() / 2];
+    };
+    std::printf("  where a photo's time goes (median ms): decode + preprocess %.1f, forward %.1f, masks %.1f\n",
+                median(stage[0]), median(stage[1]), median(stage[2]));
     // Throughput at batch `batch`: decode + preprocess + forward + masks, per image.
     std::vector<cv::Mat> decoded;
     for (auto& b : photos) decoded.push_back(image::decode_image(b, "photo").pixels);

@@ -15,6 +15,9 @@ log=$out/model.log
 : > "$log"
 tuned="env MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=-1"
 py=/usr/bin/python3
+# A table without the peer compares nothing: refuse before measuring anything.
+$py -c "import torch, torchvision, fastapi, prometheus_client, cv2, PIL" 2>/dev/null ||
+  { echo "bench/model.sh: the PyTorch peer's packages are missing (torchvision, fastapi, ...): run scripts/setup.sh --bench" >&2; exit 2; }
 run() { echo "+ $*" >&2; "$@" 2>&1 | tee -a "$log" | grep -v -E '^(RESULT|PEAKMEM)' || true; }
 
 for size in 512 256; do

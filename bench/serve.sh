@@ -24,6 +24,8 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; chmod -R u+w "$tmp"; rm -rf "$tmp"; }
 trap cleanup EXIT
 export WMS_PROGRESS=0
+command -v wrk >/dev/null && /usr/bin/python3 -c "import torch, fastapi, uvicorn, multipart, prometheus_client, cv2" 2>/dev/null ||
+  { echo "bench/serve.sh: wrk or the PyTorch peer's packages are missing: run scripts/setup.sh --bench" >&2; exit 2; }
 photos=("$data"/images/*.jpg); photo=${photos[0]}
 
 /usr/bin/python3 -c "
