@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <regex>
 #include <set>
 
@@ -51,6 +52,8 @@ TEST(TrainConfig, OutOfRangeValuesNameTheKey) {
   check("training: {batch_size: many}", "training.batch_size");
   check("model: {input_size: 256}\ntraining: {crop_size: 512}", "training.crop_size");
   check("training: {crop_size: 100}", "training.crop_size");
+  check("training: {hard_negatives: 0.2}", "training.hard_negatives");  // no crops to place
+  check("training: {crop_size: 64, crop_foreground: 0.9, hard_negatives: 0.2}", "training.hard_negatives");
   check("augmentation: {scale_low: 1.5, scale_high: 1.2}", "augmentation.scale_low");
   check("augmentation: {rotation_degrees: 400}", "augmentation.rotation_degrees");
   check("training: {warm_start: {epochs: -1}}", "training.warm_start.epochs");
@@ -111,13 +114,19 @@ TEST(TrainConfig, EveryOptionThatShapesARunIsRecorded) {
   const std::vector<std::string> values = {"0.37",     "0.05",     "48",       "0",    "true", "false",       "cosine",
                                            "onecycle", "bce_dice", "val_dice", "fp32", "bf16", "[0.75, 1.0]", "1.5",
                                            "window"};
+  // Options valid only with another (hard negatives are placed by crops): the companion
+  // key's line, under the same parent, in both the base and the changed config.
+  const std::map<std::string, std::string> companion = {{"training.hard_negatives", "  crop_size: 64\n"}};
   for (const auto& key : keys) {
     bool recorded = false, accepted = false;
+    const std::string extra = companion.count(key) ? companion.at(key) : "";
+    const nlohmann::json key_base =
+        extra.empty() ? base : to_json(train_options(util::Config::parse("training:\n" + extra, "test")));
     for (const auto& v : values) {
       try {
-        auto params = to_json(train_options(util::Config::parse(nested_yaml(key, v), "test")));
+        auto params = to_json(train_options(util::Config::parse(nested_yaml(key, v) + extra, "test")));
         accepted = true;
-        if (params != base) {
+        if (params != key_base) {
           recorded = true;
           break;
         }

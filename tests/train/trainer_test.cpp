@@ -262,6 +262,96 @@ TEST(Loader, CropsCutPhotoAndMaskTogetherAroundTheWindow) {
 
 // select: last trains on the validation photos too, validates nothing, keeps the last
 // epoch, and reports no validation metrics (rather than zeros).
+// Mined regions: far from the window and large enough; the window itself and its edge
+// (a predicted region touching the window widened by size/32) are never hard negatives.
+TEST(Loader, HardNegativesAreLargeRegionsAwayFromTheWindow) {
+  cv::Mat mask = cv::Mat::zeros(128, 128, CV_8UC1), predicted = cv::Mat::zeros(128, 128, CV_8UC1);
+  mask(cv::Rect(40, 40, 30, 10)).setTo(kWindow);
+  predicted(cv::Rect(38, 38, 34, 14)).setTo(1);   // the window, a little too wide
+  predicted(cv::Rect(40, 53, 20, 3)).setTo(1);    // 3 px below it: its edge
+  predicted(cv::Rect(90, 90, 20, 6)).setTo(255);  // a hose far away: 120 px
+  predicted(cv::Rect(10, 110, 2, 2)).setTo(1);     // 4 px = (128/64)^2: just large enough
+  predicted(cv::Rect(120, 10, 1, 3)).setTo(1);    // 3 px: too small
+  EXPECT_EQ(mark_hard_negatives(predicted, mask), 2);
+  EXPECT_EQ(cv::countNonZero(mask == kWindow), 300) << "the window is untouched";
+  EXPECT_EQ(cv::countNonZero(mask == kHardNegative), 120 + 4);
+  EXPECT_EQ(mask.at<std::uint8_t>(92, 95), kHardNegative);
+  EXPECT_EQ(mask.at<std::uint8_t>(54, 45), kBackground) << "the window's edge";
+  EXPECT_EQ(mask.at<std::uint8_t>(11, 120), kBackground) << "too small";
+}
+
+// With hard_negative = 1 every crop of a photo with mined pixels holds one, and they
+// are background in the target; the window's crops still find the window.
+TEST(Loader, HardNegativeCropsHoldAMinedRegionTrainedAsBackground) {
+  TempDir t;
+  auto all = synthetic(t, 4, 3);
+  SampleCache cache;
+  cache.add(all, 128, 1);
+  std::vector<CachedSample> mined;
+  for (const auto& s : all) {
+    CachedSample c = cache.get(s, 128);
+    c.mask = c.mask.clone();
+    cv::Mat far = c.mask == kBackground;
+    cv::erode(far, far, cv::getStructuringElement(cv::MORPH_RECT, {41, 41}));  // 20 px from the window
+    std::vector<cv::Point> free;
+    cv::findNonZero(far, free);
+    ASSERT_FALSE(free.empty());
+    c.mask(cv::Rect(free[free.size() / 2], cv::Size(1, 1))).setTo(kHardNegative);
+    mined.push_back(c);
+  }
+  std::vector<const CachedSample*> items;
+  for (const auto& c : mined) items.push_back(&c);
+  image::AugmentOptions none;
+  none.hflip = none.vflip = none.rotation_prob = none.brightness_prob = 0;
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    Batch hard = make_batch(items, 128, &none, seed, CropOptions{32, 0.0, 1.0});
+    Batch window = make_batch(items, 128, &none, seed, CropOptions{32, 1.0, 0.0});
+    Batch whole = make_batch(items, 128, &none, seed);
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      const float* y = window.y.data() + i * 32 * 32;
+      EXPECT_GT(std::count(y, y + 32 * 32, 1.0f), 0) << "the window's crops hold the window";
+      // The hard crop holds the one mined pixel: find it by the whole photo's pixels.
+      cv::Point p;
+      cv::minMaxLoc(items[i]->mask == kHardNegative, nullptr, nullptr, nullptr, &p);
+      const float* hx = hard.x.data() + i * 3 * 32 * 32;
+      const float* wx = whole.x.data() + i * 3 * 128 * 128;
+      bool holds = false;
+      for (int oy = std::max(0, p.y - 31); oy <= std::min(p.y, 96) && !holds; ++oy)
+        for (int ox = std::max(0, p.x - 31); ox <= std::min(p.x, 96) && !holds; ++ox) {
+          bool same = true;
+          for (int r = 0; r < 32 && same; r += 3)
+            for (int c = 0; c < 32 && same; c += 3) same = hx[r * 32 + c] == wx[(oy + r) * 128 + ox + c];
+          holds = same;
+        }
+      EXPECT_TRUE(holds) << "photo " << i << ": the crop holds the mined pixel";
+      EXPECT_EQ(whole.y[i * 128 * 128 + p.y * 128 + p.x], 0.0f) << "a hard negative is background";
+    }
+  }
+}
+
+// Training with hard negatives: the same seed gives the same weights, and the epochs
+// record what was mined.
+TEST(Trainer, HardNegativeTrainingIsReproducible) {
+  TempDir t;
+  auto all = synthetic(t, 24, 6);
+  auto o = fast_options();
+  o.model.input_size = 64;
+  o.crop_size = 32;
+  o.hard_negatives = 0.3;
+  o.epochs = 5;
+  auto train = only(all, data::Split::kTrain), val = only(all, data::Split::kVal);
+  auto a = train_model(train, val, o);
+  auto b = train_model(train, val, o);
+  b.model->info().created = a.model->info().created;
+  EXPECT_EQ(a.model->to_bytes(), b.model->to_bytes());
+  EXPECT_EQ(a.model->info().params["hard_negatives"], 0.3);
+  // An untrained synthetic model may find no false positives: what is checked is that
+  // the records say so consistently (regions > 0 exactly where photos > 0).
+  for (const auto& m : a.history) EXPECT_EQ(m.hard_negative_regions > 0, m.hard_negative_photos > 0);
+  auto j = a.history[1].to_json();
+  EXPECT_EQ(EpochMetrics::from_json(j).hard_negative_regions, a.history[1].hard_negative_regions);
+}
+
 TEST(Trainer, SelectLastTrainsOnTheValidationPhotos) {
   TempDir t;
   auto all = synthetic(t, 24, 9);

@@ -17,10 +17,13 @@ using registry::Registry;
 
 std::string epoch_line(const train::EpochMetrics& m) {
   return fmt::format(
-      "epoch {:3d}  train loss {:.4f}{}  lr {:.2g}  {:.1f} img/s  {:.0f}s", m.epoch, m.train_loss,
+      "epoch {:3d}  train loss {:.4f}{}  lr {:.2g}  {:.1f} img/s  {:.0f}s{}", m.epoch, m.train_loss,
       m.validated ? fmt::format("  val loss {:.4f}  val dice {:.4f}  val iou {:.4f}", m.val_loss, m.val_dice, m.val_iou)
                   : "",
-      m.learning_rate, m.images_per_second, m.seconds);
+      m.learning_rate, m.images_per_second, m.seconds,
+      m.hard_negative_regions > 0 ? fmt::format("  hard negatives: {} regions on {} photos", m.hard_negative_regions,
+                                                m.hard_negative_photos)
+                                  : "");
 }
 
 // Each epoch to the log only.

@@ -6,6 +6,7 @@
 
 #include <opencv2/core.hpp>
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <utility>
@@ -15,9 +16,14 @@
 
 namespace wms::train {
 
+/// The mask's values: background, the reading window, and background that the model
+/// took for a window when it was mined (a hard negative: trained on as background, and
+/// a share of the crops is placed on it; see CropOptions).
+enum MaskValue : std::uint8_t { kBackground = 0, kWindow = 1, kHardNegative = 2 };
+
 struct CachedSample {
   cv::Mat photo;  ///< CV_8UC3 RGB, size x size
-  cv::Mat mask;   ///< CV_8UC1 0/1, size x size
+  cv::Mat mask;   ///< CV_8UC1 MaskValue (the cache's own: 0/1), size x size
 };
 
 class SampleCache {

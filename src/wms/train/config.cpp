@@ -67,6 +67,8 @@ const util::OptionTable<TrainOptions>& train_option_table() {
                Range::closed(0, 4096).step(16))
           .add("training.crop_foreground", "crop_foreground", WMS_MEMBER(crop_foreground),
                "share of crops placed on the window", Range::closed(0, 1))
+          .add("training.hard_negatives", "hard_negatives", WMS_MEMBER(hard_negatives),
+               "share of crops placed on mined false positives", Range::closed(0, 1))
           .add("training.seed", "seed", WMS_MEMBER(seed), "weights, shuffling and augmentation")
           .add("training.channels_last", "channels_last", WMS_MEMBER(channels_last), "memory format (speed only)")
           .add("training.precision", "precision", WMS_MEMBER(precision), "auto: bf16 where the CPU has it natively",
@@ -99,6 +101,11 @@ void validate(const TrainOptions& o, const std::string& source) {
   if (o.crop_size > o.model.input_size)
     bad("training.crop_size",
         fmt::format("must be no larger than model.input_size (found {} > {})", o.crop_size, o.model.input_size));
+  if (o.hard_negatives > 0 && o.crop_size == 0)
+    bad("training.hard_negatives", "needs training.crop_size: a share of the crops is placed on them");
+  if (o.crop_foreground + o.hard_negatives > 1)
+    bad("training.hard_negatives", fmt::format("with training.crop_foreground must sum to at most 1 (found {} + {})",
+                                               o.crop_foreground, o.hard_negatives));
   const auto& a = o.augment;
   if (a.scale_low > a.scale_high)
     bad("augmentation.scale_low",

@@ -62,6 +62,10 @@ struct TrainOptions {
   /// Share of crops placed so that they contain the mask's centre (the reading window
   /// is ~2% of a photo; uniform crops of a quarter of the image miss it often).
   double crop_foreground = 0.5;
+  /// Share of crops placed on hard negatives: background that the model, as trained so
+  /// far, takes for a window (tile borders, hoses, labels beside the meter), mined on
+  /// every training photo at 40% and 70% of the planned run (trainer.cpp). 0 = none.
+  double hard_negatives = 0;
   /// Warm start (training from an existing model): its own, shorter schedule.
   /// 0 = the same as a training from scratch.
   int warm_epochs = 0;            ///< training.warm_start.epochs

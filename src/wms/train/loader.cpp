@@ -12,15 +12,26 @@ namespace wms::train {
 
 namespace {
 
-// The top-left corner of a crop x crop window in a size x size mask.
-cv::Point crop_origin(const cv::Mat& mask, int crop, double foreground, std::mt19937_64& rng) {
+// The top-left corner of a crop x crop window in a size x size mask (MaskValue).
+cv::Point crop_origin(const cv::Mat& mask, const CropOptions& o, std::mt19937_64& rng) {
   std::uniform_real_distribution<double> u(0.0, 1.0);
-  const int span = mask.cols - crop;
+  const int crop = o.crop, span = mask.cols - crop;
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
-  cv::Moments m = cv::moments(mask, true);
-  if (u(rng) < foreground && m.m00 > 0) {
-    int cx = static_cast<int>(m.m10 / m.m00), cy = static_cast<int>(m.m01 / m.m00);
-    return {pick(std::max(0, cx - crop + 1), std::min(cx, span)), pick(std::max(0, cy - crop + 1), std::min(cy, span))};
+  // A crop holding the point (x, y), anywhere around it.
+  auto around = [&](int x, int y) -> cv::Point {
+    return {pick(std::max(0, x - crop + 1), std::min(x, span)), pick(std::max(0, y - crop + 1), std::min(y, span))};
+  };
+  const double draw = u(rng);
+  if (draw < o.foreground) {
+    cv::Moments m = cv::moments(mask == kWindow, true);
+    if (m.m00 > 0) return around(static_cast<int>(m.m10 / m.m00), static_cast<int>(m.m01 / m.m00));
+  } else if (draw < o.foreground + o.hard_negative) {
+    std::vector<cv::Point> hard;
+    cv::findNonZero(mask == kHardNegative, hard);
+    if (!hard.empty()) {
+      const cv::Point p = hard[std::uniform_int_distribution<std::size_t>(0, hard.size() - 1)(rng)];
+      return around(p.x, p.y);
+    }
   }
   return {pick(0, span), pick(0, span)};
 }
@@ -50,7 +61,7 @@ Batch make_batch(const std::vector<const CachedSample*>& items, int size, const 
     }
     photo = image::stretch_and_median(photo);  // over the whole image, as at inference
     if (cropping) {
-      cv::Rect window(crop_origin(mask, side, crop.foreground, rng), cv::Size(side, side));
+      cv::Rect window(crop_origin(mask, {side, crop.foreground, crop.hard_negative}, rng), cv::Size(side, side));
       photo = photo(window);
       mask = mask(window);
     }
@@ -58,7 +69,7 @@ Batch make_batch(const std::vector<const CachedSample*>& items, int size, const 
     float* y = b.y.data() + i * plane;
     for (int r = 0; r < side; ++r) {
       const std::uint8_t* m = mask.ptr<std::uint8_t>(r);
-      for (int c = 0; c < side; ++c) y[r * side + c] = m[c] ? 1.0f : 0.0f;
+      for (int c = 0; c < side; ++c) y[r * side + c] = m[c] == kWindow ? 1.0f : 0.0f;
     }
   }
   return b;
@@ -85,6 +96,29 @@ void BatchLoader::stop() {
   }
   cv_.notify_all();
   if (worker_.joinable()) worker_.join();
+}
+
+int mark_hard_negatives(const cv::Mat& predicted, cv::Mat& mask) {
+  CV_Assert(predicted.type() == CV_8UC1 && mask.type() == CV_8UC1 && predicted.size() == mask.size());
+  const int size = mask.cols, margin = size / 32, min_area = (size / 64) * (size / 64);
+  cv::Mat near;
+  cv::dilate(mask == kWindow, near, cv::getStructuringElement(cv::MORPH_RECT, {2 * margin + 1, 2 * margin + 1}));
+  cv::Mat labels, stats, centroids;
+  const int n = cv::connectedComponentsWithStats(predicted != 0, labels, stats, centroids, 8, CV_32S);
+  int found = 0;
+  for (int l = 1; l < n; ++l) {
+    if (stats.at<int>(l, cv::CC_STAT_AREA) < min_area) continue;
+    cv::Mat region = labels == l;
+    if (cv::countNonZero(region & near) > 0) continue;
+    mask.setTo(kHardNegative, region);
+    ++found;
+  }
+  return found;
+}
+
+void BatchLoader::set_items(std::vector<const CachedSample*> items) {
+  stop();
+  items_ = std::move(items);
 }
 
 int BatchLoader::start_epoch(int epoch) {

@@ -29,16 +29,27 @@ struct Batch {
 };
 
 /// Random crops: crop x crop windows; a share `foreground` of them contain the mask's
-/// centre. crop = 0: whole images.
+/// centre, and a share `hard_negative` one of its kHardNegative pixels (drawn
+/// uniformly, so larger mined regions are drawn more often) where the mask has any;
+/// the rest fall anywhere. crop = 0: whole images.
 struct CropOptions {
   int crop = 0;
   double foreground = 0.5;
+  double hard_negative = 0;
 };
 
 /// Fills one batch from cached samples, with or without augmentation (and crops).
+/// The target is 1 on kWindow pixels, 0 elsewhere (hard negatives are background).
 /// Used by the loader thread and (without augmentation) by validation.
 Batch make_batch(const std::vector<const CachedSample*>& items, int size, const image::AugmentOptions* augment,
                  std::uint64_t seed, CropOptions crop = {});
+
+/// Marks hard negatives in `mask` (a size x size MaskValue mask): the 8-connected
+/// regions of `predicted` (CV_8UC1, non-zero = predicted window, the mask's size) of at
+/// least (size/64)^2 px (64 at 512) that lie wholly outside the mask's kWindow pixels
+/// widened by size/32 px (16 at 512: a window's hand-drawn edge is not a distractor)
+/// become kHardNegative; kWindow pixels are never changed. Returns how many regions.
+int mark_hard_negatives(const cv::Mat& predicted, cv::Mat& mask);
 
 class BatchLoader {
  public:
@@ -49,6 +60,10 @@ class BatchLoader {
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;
 
+  /// The samples of the next epochs (the same count and order: the same photos, e.g.
+  /// with mined hard negatives in their masks); stops the current epoch's worker.
+  /// Call between epochs, from the consumer thread. They must outlive the loader.
+  void set_items(std::vector<const CachedSample*> items);
   /// Starts producing the batches of `epoch` (shuffled); returns how many there are.
   int start_epoch(int epoch);
   /// The next batch of the current epoch (blocks); nullopt at its end. Rethrows a
@@ -59,7 +74,7 @@ class BatchLoader {
   void run(int epoch);
   void stop();
 
-  const std::vector<const CachedSample*> items_;
+  std::vector<const CachedSample*> items_;  // written only while no worker runs
   const int size_, batch_size_, prefetch_;
   const image::AugmentOptions augment_;
   const std::uint64_t seed_;

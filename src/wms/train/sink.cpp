@@ -15,6 +15,10 @@ nlohmann::json EpochMetrics::to_json() const {
     j["val_dice"] = val_dice;
     j["val_iou"] = val_iou;
   }
+  if (hard_negative_regions > 0) {
+    j["hard_negative_regions"] = hard_negative_regions;
+    j["hard_negative_photos"] = hard_negative_photos;
+  }
   return j;
 }
 
@@ -29,6 +33,8 @@ EpochMetrics EpochMetrics::from_json(const nlohmann::json& j) {
   m.val_loss = j.value("val_loss", 0.0);
   m.val_dice = j.value("val_dice", 0.0);
   m.val_iou = j.value("val_iou", 0.0);
+  m.hard_negative_regions = j.value("hard_negative_regions", 0);
+  m.hard_negative_photos = j.value("hard_negative_photos", 0);
   return m;
 }
 

@@ -19,6 +19,9 @@ struct EpochMetrics {
   double seconds = 0;
   double images_per_second = 0;
   bool validated = true;  ///< false: no validation split (select: last); val_* are not given
+  /// Hard negatives mined after this epoch (training.hard_negatives): regions found and
+  /// the photos they are on; both 0 when none were mined.
+  int hard_negative_regions = 0, hard_negative_photos = 0;
 
   nlohmann::json to_json() const;
   /// The inverse of to_json (a worker's epochs, read by its controller).

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
+#include <tuple>
 
 #include "wms/nn/autocast.hpp"
 #include "wms/nn/losses.hpp"
@@ -99,37 +101,67 @@ struct ValResult {
   double loss = 0, dice = 0, iou = 0;
 };
 
-ValResult validate(nn::UNetImpl& net, const std::vector<const CachedSample*>& items, int size,
-                   const torch::Device& device, bool channels_last, bool bf16, const nn::LossOptions& loss_options) {
-  ValResult r;
-  if (items.empty()) return r;
+// The network's logits (n x 1 x size x size, fp32) for whole cached photos at the input
+// size, no augmentation; `each` sees every chunk's batch and logits. Eval mode.
+void forward_whole(nn::UNetImpl& net, const std::vector<const CachedSample*>& items, int size,
+                   const torch::Device& device, bool channels_last, bool bf16,
+                   const std::function<void(std::size_t first, Batch& b, const torch::Tensor& logits)>& each) {
   net.eval();
   torch::NoGradGuard no_grad;
-  std::vector<nn::MaskScores> scores;
-  const int chunk = 8;
+  const std::size_t chunk = 8;
   for (std::size_t start = 0; start < items.size(); start += chunk) {
-    std::vector<const CachedSample*> group(items.begin() + start,
-                                           items.begin() + std::min(items.size(), start + chunk));
+    std::vector<const CachedSample*> group(items.begin() + start, items.begin() + std::min(items.size(), start + chunk));
     Batch b = make_batch(group, size, nullptr, 0);
     auto x = to_device(b, false, device, channels_last);
-    auto y = to_device(b, true, device, false);
     torch::Tensor logits;
     {
       nn::Bf16Autocast mixed(bf16);
       logits = net.forward(x).to(torch::kFloat32);
     }
+    each(start, b, logits);
+  }
+}
+
+ValResult validate(nn::UNetImpl& net, const std::vector<const CachedSample*>& items, int size,
+                   const torch::Device& device, bool channels_last, bool bf16, const nn::LossOptions& loss_options) {
+  ValResult r;
+  if (items.empty()) return r;
+  std::vector<nn::MaskScores> scores;
+  forward_whole(net, items, size, device, channels_last, bf16, [&](std::size_t first, Batch& b, const torch::Tensor& logits) {
+    auto y = to_device(b, true, device, false);
     r.loss += nn::segmentation_loss(logits, y, loss_options).item<double>() * b.n;
     auto pred = (logits > 0).to(torch::kUInt8).to(torch::kCPU).contiguous();
     for (int i = 0; i < b.n; ++i) {
       cv::Mat p(size, size, CV_8UC1, pred.data_ptr<std::uint8_t>() + static_cast<std::size_t>(i) * size * size);
-      scores.push_back(nn::score_masks(p, group[i]->mask, false));
+      scores.push_back(nn::score_masks(p, items[first + i]->mask, false));
     }
-  }
+  });
   auto m = nn::mean_scores(scores);
   r.loss /= static_cast<double>(items.size());
   r.dice = m.dice;
   r.iou = m.iou;
   return r;
+}
+
+// Hard negatives (training.hard_negatives): each training photo's mask gets the
+// regions the model, as trained so far, predicts above 0.5 on the whole photo (at the
+// input size, no augmentation) away from its window (mark_hard_negatives). Masks are
+// updated in place; returns {regions found now, photos with any}.
+std::pair<int, int> mine_hard_negatives(nn::UNetImpl& net, std::vector<CachedSample>& mined, int size,
+                                        const torch::Device& device, bool channels_last, bool bf16) {
+  std::vector<const CachedSample*> items;
+  for (const auto& m : mined) items.push_back(&m);
+  int regions = 0, photos = 0;
+  forward_whole(net, items, size, device, channels_last, bf16, [&](std::size_t first, Batch& b, const torch::Tensor& logits) {
+    auto pred = (logits > 0).to(torch::kUInt8).to(torch::kCPU).contiguous();
+    for (int i = 0; i < b.n; ++i) {
+      cv::Mat p(size, size, CV_8UC1, pred.data_ptr<std::uint8_t>() + static_cast<std::size_t>(i) * size * size);
+      const int found = mark_hard_negatives(p, mined[first + i].mask);
+      regions += found;
+      photos += found > 0;
+    }
+  });
+  return {regions, photos};
 }
 
 // The model a run starts from: fresh weights (with the final bias at the training
@@ -237,7 +269,12 @@ TrainResult train_model(const std::vector<Sample>& train, const std::vector<Samp
 
   torch::optim::Adam opt(net.parameters(), torch::optim::AdamOptions(o.learning_rate).weight_decay(o.weight_decay));
   nn::LossOptions loss_options{kLossNames.name(o.loss), o.dice_weight};
-  BatchLoader loader(train_items, size, o.batch_size, o.augment, o.seed, CropOptions{o.crop_size, o.crop_foreground});
+  BatchLoader loader(train_items, size, o.batch_size, o.augment, o.seed,
+                     CropOptions{o.crop_size, o.crop_foreground, o.hard_negatives});
+  // Hard negatives are mined into copies of the training masks (the photos shared).
+  std::vector<CachedSample> mined;
+  std::vector<double> mine_at;  // fractions of the planned run, in order
+  if (o.hard_negatives > 0) mine_at = {0.4, 0.7};
   const long steps_per_epoch = static_cast<long>((train_items.size() + o.batch_size - 1) / o.batch_size);
   StepSchedule schedule{o, steps_per_epoch * o.epochs};  // re-planned with `planned`
   Plateau plateau{o.plateau_factor, o.min_lr, o.plateau_patience};
@@ -280,6 +317,17 @@ TrainResult train_model(const std::vector<Sample>& train, const std::vector<Samp
     m.seconds = since(epoch_start);
     m.images_per_second = seen / train_seconds;
     m.validated = !val_items.empty();
+    if (!mine_at.empty() && schedule.fraction(step) >= mine_at.front() && epoch < planned) {
+      while (!mine_at.empty() && schedule.fraction(step) >= mine_at.front()) mine_at.erase(mine_at.begin());
+      if (mined.empty())
+        for (const auto* c : train_items) mined.push_back({c->photo, c->mask.clone()});
+      std::tie(m.hard_negative_regions, m.hard_negative_photos) =
+          mine_hard_negatives(net, mined, size, device, o.channels_last, bf16);
+      std::vector<const CachedSample*> items;
+      for (const auto& c : mined) items.push_back(&c);
+      loader.set_items(std::move(items));
+      m.seconds = since(epoch_start);
+    }
     result.history.push_back(m);
     if (sink) sink->epoch(m);
     if (o.scheduler == Scheduler::kPlateau && !val_items.empty()) {
