@@ -11,7 +11,8 @@
 #       original recipe under a 25-minute budget.
 # Prints epochs, wall time, images/s, val/test Dice and IoU (at 512 and at each photo's
 # size; the model as shipped, i.e. with its post-processing, and the bare network),
-# peak memory.
+# peak memory. Keeps each model and its per-photo test scores in bench/results/
+# (quality.<recipe>.wms, quality.<recipe>.test.csv).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 data=${1:?usage: bench/quality.sh DATA_DIR [ORIGINAL_BUDGET_MIN]}
@@ -41,6 +42,9 @@ train() {  # name config [extra args...]
   "$wms" eval -w "$ws" --model "$bundle" --split test --json --per-image "$tmp/$name.test.csv" > "$tmp/$name.eval.json"
   "$wms" eval -w "$ws" --model "$bundle" --split test --json --raw > "$tmp/$name.raw.json"
   "$wms" eval -w "$ws" --model "$bundle" --split val --json --no-full-resolution > "$tmp/$name.val.json"
+  # Kept for a look after the run: the model and its Dice per test photo.
+  cp "$bundle" "$out/quality.$name.wms"
+  cp "$tmp/$name.test.csv" "$out/quality.$name.test.csv"
 }
 
 train preset "${WMS_QUALITY_PRESET:-water-meters}"

@@ -82,7 +82,7 @@ cv::Mat select_window(const cv::Mat& mask, const cv::Mat& probability) {
   if (r.size.height > r.size.width) std::swap(u, v);
   const Extent e = extent(b.points, r.center, u, v);
   const float thickness = e.v1 - e.v0 + 1;
-  const float band0 = e.v0 - 0.25f * thickness, band1 = e.v1 + 0.25f * thickness;
+  const float band0 = e.v0 - 0.5f * thickness, band1 = e.v1 + 0.5f * thickness;
   std::vector<int> keep = {best};
   for (int i = 1; i < n; ++i) {
     const auto& c = comps[i];
