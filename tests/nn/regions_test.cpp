@@ -90,6 +90,26 @@ TEST(Regions, WindowKeepsATallerPieceThatContinuesIt) {
   EXPECT_EQ(cv::countNonZero(w), chosen.area() + taller.area());
 }
 
+// A piece one to two thicknesses further along (a digit drum between them the network
+// is unsure of: dev id_1007) is kept only when the network still sees the window across
+// the gap; a piece as far in the band across a dark gap (a blob at the photo's edge)
+// is not.
+TEST(Regions, WindowCrossesALongerGapOnlyWhereTheNetworkSeesTheWindow) {
+  const cv::Size size(200, 100);
+  const cv::Rect chosen(10, 40, 60, 12), beyond(88, 40, 40, 12);  // gap 18 px: 1.5 thicknesses
+  const cv::Rect gap(70, 40, 18, 12);
+  cv::Mat m = mask_of(size, {chosen, beyond});
+  cv::Mat unsure = prob_of(size, {{chosen, 0.95f}, {beyond, 0.9f}, {gap, 0.3f}});
+  EXPECT_EQ(cv::countNonZero(keep_regions(m, unsure, Region::kWindow)), chosen.area() + beyond.area());
+  cv::Mat dark = prob_of(size, {{chosen, 0.95f}, {beyond, 0.9f}, {gap, 0.01f}});
+  EXPECT_EQ(cv::countNonZero(keep_regions(m, dark, Region::kWindow)), chosen.area());
+  // Past two thicknesses nothing is crossed, however sure the gap.
+  const cv::Rect far(100, 40, 40, 12), wide_gap(70, 40, 30, 12);  // 30 px: 2.5 thicknesses
+  cv::Mat mf = mask_of(size, {chosen, far});
+  cv::Mat pf = prob_of(size, {{chosen, 0.95f}, {far, 0.9f}, {wide_gap, 0.45f}});
+  EXPECT_EQ(cv::countNonZero(keep_regions(mf, pf, Region::kWindow)), chosen.area());
+}
+
 TEST(Regions, RestrictToKeepsTheRegionsChosenAtInputSize) {
   cv::Mat small = mask_of({50, 40}, {{5, 5, 10, 4}, {30, 30, 10, 4}});
   cv::Mat kept = mask_of({50, 40}, {{5, 5, 10, 4}});
