@@ -46,6 +46,22 @@ Extent extent(const std::vector<cv::Point2f>& points, cv::Point2f c, cv::Point2f
   return e;
 }
 
+// The mean of `probability` over the pixels whose projections on u and v (from c) lie
+// inside `e` (open along u, closed along v); 0 when there are none.
+double mean_in_rectangle(const cv::Mat& probability, cv::Point2f c, cv::Point2f u, cv::Point2f v, const Extent& e) {
+  double sum = 0;
+  std::size_t count = 0;
+  for (int y = 0; y < probability.rows; ++y) {
+    const float* p = probability.ptr<float>(y);
+    for (int x = 0; x < probability.cols; ++x) {
+      const cv::Point2f d = cv::Point2f(static_cast<float>(x), static_cast<float>(y)) - c;
+      const float pu = d.dot(u), pv = d.dot(v);
+      if (pu > e.u0 && pu < e.u1 && pv >= e.v0 && pv <= e.v1) sum += p[x], ++count;
+    }
+  }
+  return count > 0 ? sum / count : 0.0;
+}
+
 // The mean probability across a gap of one to two thicknesses above which the piece
 // beyond it is the same window (see regions.hpp: true gaps 0.16-0.26, false 0.002-0.005).
 constexpr double kGapEvidence = 0.1;
@@ -102,20 +118,9 @@ cv::Mat select_window(const cv::Mat& mask, const cv::Mat& probability) {
     if (gap <= thickness) {
       keep.push_back(i);
     } else if (gap <= 2 * thickness) {
-      // A longer gap only where the network still sees the window through it: the
-      // mean probability of the chosen region's band between the two.
-      const float g0 = ce.u0 > e.u1 ? e.u1 : ce.u1, g1 = ce.u0 > e.u1 ? ce.u0 : e.u0;
-      double sum = 0;
-      std::size_t count = 0;
-      for (int y = 0; y < probability.rows; ++y) {
-        const float* p = probability.ptr<float>(y);
-        for (int x = 0; x < probability.cols; ++x) {
-          const cv::Point2f d = cv::Point2f(static_cast<float>(x), static_cast<float>(y)) - r.center;
-          const float pu = d.dot(u), pv = d.dot(v);
-          if (pu > g0 && pu < g1 && pv >= e.v0 && pv <= e.v1) sum += p[x], ++count;
-        }
-      }
-      if (count > 0 && sum / count >= kGapEvidence) keep.push_back(i);
+      // A longer gap only where the network still sees the window through it.
+      const float g0 = std::min(e.u1, ce.u1), g1 = std::max(e.u0, ce.u0);
+      if (mean_in_rectangle(probability, r.center, u, v, {g0, g1, e.v0, e.v1}) >= kGapEvidence) keep.push_back(i);
     }
   }
   return paint(mask, labels, keep);

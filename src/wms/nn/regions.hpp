@@ -15,11 +15,11 @@
 //   band) was cut to its largest piece by keep-largest. The pieces that continue the
 //   chosen region along its long axis are kept: at least 80% of a piece's pixels inside
 //   the region's band across that axis (widened by half its thickness on each side), a
-//   gap along it of at most one thickness (see below for two), and at least 5% of its area. On that split:
-//   id_1126 0.50 -> 0.76, id_1007 0.45 -> 0.55, id_318 0.85 -> 0.88, no photo worse,
-//   mean Dice 0.9232 -> 0.9273 (band widened by a quarter). Widened by half: a piece
-//   taller than the chosen one (a red digit drum found down to its edge) is kept too:
-//   on two models of 2026-12-07 one photo changed, id_1126 0.505 -> 0.798.
+//   gap along it of at most one thickness (two: below), and at least 5% of its area.
+//   On that split: id_1126 0.50 -> 0.76, id_1007 0.45 -> 0.55, id_318 0.85 -> 0.88, no
+//   photo worse, mean Dice 0.9232 -> 0.9273 (band widened by a quarter). Widened by
+//   half: a piece taller than the chosen one (a red digit drum found down to its edge)
+//   is kept too: on two models of 2026-12-07 one photo changed, id_1126 0.505 -> 0.798.
 //   A gap of one to two thicknesses is crossed only where the network still sees the
 //   window through it (mean probability of the band across the gap >= 0.1; a digit
 //   drum it is unsure of): on a model of 2026-12-07, the two true gaps of that length
