@@ -284,7 +284,8 @@ int main(int argc, char** argv) {
     };
     std::printf("  where a photo's time goes (median ms): decode + preprocess %.1f, forward %.1f, masks %.1f\n",
                 median(stage[0]), median(stage[1]), median(stage[2]));
-    // Throughput at batch `batch`: decode + preprocess + forward + masks, per image.
+    // Throughput at batch `batch`: preprocess + forward + masks, per image (photos decoded
+    // beforehand, as the peer does).
     std::vector<cv::Mat> decoded;
     for (auto& b : photos) decoded.push_back(image::decode_image(b, "photo").pixels);
     auto fb = [&] {

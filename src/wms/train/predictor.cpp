@@ -115,7 +115,9 @@ std::vector<Prediction> Predictor::predict_batch(const std::vector<cv::Mat>& pho
     probs.index_copy_(0, index, combined);
   }
   for (std::size_t i : unsure) out[i].views = static_cast<int>(config.scales.size());
-  for (std::size_t i = 0; i < n; ++i) {
+  // Each photo's masks are independent of the others': one photo per thread, as the
+  // preprocessing above (nn/regions.hpp's functions are pure).
+  util::parallel_for(n, options_.threads, [&](std::size_t i) {
     auto t2 = Clock::now();
     Prediction& p = out[i];
     if (p.views == 0) p.views = 1;
@@ -137,7 +139,7 @@ std::vector<Prediction> Predictor::predict_batch(const std::vector<cv::Mat>& pho
     p.ms_preprocess = prep_ms / n;
     p.ms_inference = infer_ms / n;
     p.ms_postprocess = ms_since(t2);
-  }
+  });
   return out;
 }
 
