@@ -48,6 +48,34 @@ TEST(Regions, WindowPrefersTheSureCompactRegionOverALargerLessSureOne) {
   EXPECT_EQ(w.at<uchar>(46, 50), 255);
 }
 
+// Dev test id_358: a squat block of text on a roll of packaging (larger, nearly as
+// sure, better filled) outscored the long, thin window. A reading window is long:
+// a region far squatter than any window is scored down.
+TEST(Regions, WindowPrefersALongRegionOverALargerSquatOne) {
+  const cv::Size size(200, 120);
+  const cv::Rect window(20, 30, 60, 14), block(120, 20, 40, 50);
+  cv::Mat m = mask_of(size, {window, block});
+  cv::Mat p = prob_of(size, {{window, 0.95f}, {block, 0.85f}});
+  cv::Mat w = keep_regions(m, p, Region::kWindow);
+  EXPECT_EQ(cv::countNonZero(w), window.area());
+  EXPECT_EQ(w.at<uchar>(35, 30), 255);
+  // Without the window, the block is what there is.
+  cv::Mat only = mask_of(size, {block, {5, 100, 6, 6}});
+  EXPECT_EQ(keep_regions(only, p, Region::kWindow).at<uchar>(40, 140), 255);
+}
+
+// Train photo id_1137: a long, sure false region at the photo's edge (a pipe's label)
+// outscored the window near the middle. Photos are framed on the meter: a region
+// centred much further out than any window is scored down.
+TEST(Regions, WindowPrefersTheCentreOverALargerRegionAtTheEdge) {
+  const cv::Size size(200, 200);
+  const cv::Rect window(70, 95, 60, 14), edge(3, 20, 14, 120);  // edge: centre 0.05 from the side
+  cv::Mat m = mask_of(size, {window, edge});
+  cv::Mat p = prob_of(size, {{window, 0.95f}, {edge, 0.95f}});
+  cv::Mat w = keep_regions(m, p, Region::kWindow);
+  EXPECT_EQ(cv::countNonZero(w), window.area());
+}
+
 // A window found in pieces along its length keeps its pieces; a region beside it
 // (off its band) or far along it does not.
 TEST(Regions, WindowKeepsThePiecesThatContinueIt) {

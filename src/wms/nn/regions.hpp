@@ -27,6 +27,14 @@
 //   beyond one thickness (a blob at the photo's edge, the frame's far end; train id_266,
 //   id_843) 0.002-0.005; id_1007 0.45 -> 0.64, id_1059 0.57 -> 0.73, no photo worse on
 //   the test, validation and train splits (970 photos).
+// - Shape and place: a reading window is long and the photo is framed on the meter
+//   (all 970 hand-drawn windows: oriented rectangle 3.0-8.5 times as long as thick,
+//   centre within 0.34 of the photo's centre in each axis). A region squatter than 3:1
+//   is scored down by (elongation / 3)^2, one centred more than 0.35 out by
+//   (1 - excess / 0.15)^2. On two models of 2026-12-07 (40 and 26 epochs), dev test
+//   id_358 went from 0 (a squat block of text on a roll of packaging at the photo's edge,
+//   larger than the window) to 0.77 / 0.83, train id_945 and id_1137 from 0 to 0.92 and
+//   0.89; no other photo of the 970 changed on either model.
 #pragma once
 
 #include <opencv2/core.hpp>
