@@ -193,6 +193,14 @@ TEST(SlurmProvider, TheHardDeadlineIsTheJobsTimeLimit) {
   EXPECT_EQ(st["jobs"][3]["status"], "success") << "stop-infra still ran";
   EXPECT_LT(s, 150) << "held past its hard deadline";
   std::fprintf(stderr, "training ended %.0f s after the pipeline started (hard deadline: 60 s)\n", s);
+  // Nothing of the job runs; the scheduler may still be reaping it (COMPLETING: the
+  // limit's TERM, KILL KillWait=2 s later, at most UnkillableStepTimeout=10 s), and then
+  // it is gone.
+  const std::string left = squeue();
+  for (const char* live : {" RUNNING ", " PENDING ", " CONFIGURING "})
+    EXPECT_EQ(left.find(live), std::string::npos) << left;
+  for (int i = 0; i < 300 && squeue().find("wms-") != std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_EQ(squeue().find("wms-"), std::string::npos) << squeue();
 }
 
