@@ -73,7 +73,10 @@ PY
     s=$(now)
     env MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=-1 /usr/bin/time -f "%M" -o "$tmp/peer-$recipe.mem" \
       /usr/bin/python3 "$peer/peer_quality.py" --data "$tmp/peer-dev" --holdout "$tmp/peer-test" --size 256 \
-      --budget-min 25 --epochs 8 --recipe "$recipe" --results "$tmp/peer-$recipe.tsv" > "$tmp/peer-$recipe.log" 2>&1
+      --budget-min 25 --epochs 8 --recipe "$recipe" --results "$tmp/peer-$recipe.tsv" > "$tmp/peer-$recipe.log" 2>&1 ||
+      { # A failed or stopped peer leaves its row out, not the rows already measured.
+        echo "bench/quality.sh: the peer's $recipe recipe failed or was stopped (exit $?): its row is left out; its log: $out/quality.peer-$recipe.log" >&2
+        cp "$tmp/peer-$recipe.log" "$out/quality.peer-$recipe.log"; rm -f "$tmp/peer-$recipe.tsv"; }
     awk "BEGIN{print $(now) - $s}" > "$tmp/peer-$recipe.secs"
     grep -E "^(train|held-out|stopped)" "$tmp/peer-$recipe.log" || true
   done
