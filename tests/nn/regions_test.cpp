@@ -64,7 +64,7 @@ TEST(Regions, WindowPrefersALongRegionOverALargerSquatOne) {
   EXPECT_EQ(keep_regions(only, p, Region::kWindow).at<uchar>(40, 140), 255);
 }
 
-// Train photo id_1137: a long, sure false region at the photo's edge (a pipe's label)
+// Train photo id_1137: a long, sure false region centred near the photo's edge
 // outscored the window near the middle. Photos are framed on the meter: a region
 // centred much further out than any window is scored down.
 TEST(Regions, WindowPrefersTheCentreOverALargerRegionAtTheEdge) {

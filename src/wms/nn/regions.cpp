@@ -71,9 +71,10 @@ constexpr double kGapEvidence = 0.1;
 // as it is thick (median 5.0), and every centre lies within 0.34 of the photo's centre
 // (in each axis, as a fraction of the side; 99% within 0.27). A region squatter than
 // kWindowElongation is scored down by (elongation / it)^2, one centred further out than
-// kWindowOffCentre by (1 - excess / 0.15)^2 (see regions.hpp).
+// kWindowOffCentre by (1 - excess / kOffCentreFade)^2 (see regions.hpp).
 constexpr double kWindowElongation = 3.0;
 constexpr double kWindowOffCentre = 0.35;
+constexpr double kOffCentreFade = 0.15;
 
 cv::Mat select_window(const cv::Mat& mask, const cv::Mat& probability) {
   CV_Assert(probability.type() == CV_32FC1 && probability.size() == mask.size());
@@ -104,9 +105,10 @@ cv::Mat select_window(const cv::Mat& mask, const cv::Mat& probability) {
     const double elongation = std::max(r.size.width + 1.0, r.size.height + 1.0) /
                               std::min(r.size.width + 1.0, r.size.height + 1.0);
     const double off_centre = std::max(std::abs(r.center.x / mask.cols - 0.5), std::abs(r.center.y / mask.rows - 0.5));
-    const double score = area * std::pow(mean, 4) * fill *
-                         std::pow(std::min(1.0, elongation / kWindowElongation), 2.0) *
-                         std::pow(std::max(0.0, 1.0 - std::max(0.0, off_centre - kWindowOffCentre) / 0.15), 2.0);
+    // 1 for a region shaped and placed as every window of the dev photos.
+    const double shaped = std::min(1.0, elongation / kWindowElongation);
+    const double placed = 1.0 - std::clamp((off_centre - kWindowOffCentre) / kOffCentreFade, 0.0, 1.0);
+    const double score = area * std::pow(mean, 4) * fill * (shaped * shaped) * (placed * placed);
     if (score > best_score) best_score = score, best = i;
   }
   // The pieces that continue the chosen region along its long axis.
